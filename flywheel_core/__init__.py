@@ -1,0 +1,1 @@
+"""Flywheel Studio's core: loop maps, interaction data, model versions, curves and storage."""

@@ -1,0 +1,85 @@
+"""Shared pieces of the command line: the group, options, the store and output."""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any, TypeVar
+
+import click
+
+from flywheel_core.config import Settings, load_settings
+
+F = TypeVar("F", bound=Callable[..., Any])
+ACTOR = os.environ.get("FLYWHEEL_ACTOR") or os.environ.get("USER") or "local"
+
+
+@dataclass
+class Context:
+    settings: Settings | None = None
+    _store: Any = None
+
+    def store(self) -> Any:
+        if self._store is None:
+            from flywheel_core.storage.store import Store
+
+            if self.settings is None:
+                self.settings = load_settings()
+            self._store = Store(self.settings)
+        return self._store
+
+    def workspace(self, name: str | None) -> Any:
+        """The named workspace, or the default one (created on first use)."""
+        store = self.store()
+        if name:
+            return store.get_workspace(name=name)
+        return store.ensure_workspace(name=store.settings.default_workspace, actor=ACTOR)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.version_option(package_name="flywheel-studio", prog_name="flywheel")
+@click.pass_context
+def cli(ctx: click.Context) -> None:
+    """Flywheel Studio: does your data flywheel compound, or plateau?
+
+    Data lives in FLYWHEEL_DATA_DIR (default ./.flywheel); the database is FLYWHEEL_DATABASE_URL
+    (default a SQLite file there).
+    """
+    ctx.obj = Context()
+
+
+def json_option(func: F) -> F:
+    return click.option("--json", "as_json", is_flag=True, help="Print machine-readable JSON on stdout.")(func)
+
+
+def workspace_option(func: F) -> F:
+    return click.option(
+        "--workspace",
+        "-w",
+        "workspace",
+        envvar="FLYWHEEL_WORKSPACE",
+        default=None,
+        metavar="NAME",
+        help="Workspace to use (default: FLYWHEEL_WORKSPACE, else the default workspace).",
+    )(func)
+
+
+def _default(value: Any) -> Any:
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    if hasattr(value, "item"):
+        return value.item()
+    if hasattr(value, "to_json"):
+        return value.to_json()
+    raise TypeError(f"cannot serialise {type(value).__name__}")
+
+
+def emit(payload: Any, as_json: bool, text: str | Callable[[], str]) -> None:
+    """Print ``payload`` as JSON, or ``text`` for people."""
+    if as_json:
+        click.echo(json.dumps(payload, default=_default, indent=2, allow_nan=False))
+    else:
+        click.echo(text() if callable(text) else text)

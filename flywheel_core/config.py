@@ -1,0 +1,80 @@
+"""Settings read from the environment: database, data folder, sign-in mode and input limits."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from flywheel_core.exceptions import ConfigurationError
+
+__all__ = ["AUTH_MODES", "Settings", "load_settings"]
+
+AUTH_MODES = ("none", "accounts", "oidc")
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything configurable, with the local single-user defaults."""
+
+    data_dir: Path
+    database_url: str
+    auth_mode: str = "none"
+    hosted: bool = False
+    max_upload_mb: int = 1024
+    max_rows: int = 20_000_000
+    max_field_chars: int = 10_000
+    default_workspace: str = "Default"
+
+    @property
+    def max_upload_bytes(self) -> int:
+        return self.max_upload_mb * 1024 * 1024
+
+
+def _int_env(env: dict[str, str], name: str, default: int) -> int:
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = int(raw)
+    except ValueError as exc:
+        raise ConfigurationError(f"{name} must be a whole number, got {raw!r}.") from exc
+    if value <= 0:
+        raise ConfigurationError(f"{name} must be positive, got {value}.")
+    return value
+
+
+def load_settings(env: dict[str, str] | None = None) -> Settings:
+    """Read settings from ``env`` (default: the process environment).
+
+    Variables: ``FLYWHEEL_DATA_DIR`` (default ``./.flywheel``), ``FLYWHEEL_DATABASE_URL`` (default a
+    SQLite file in the data folder), ``FLYWHEEL_AUTH`` (``none`` | ``accounts`` | ``oidc``),
+    ``FLYWHEEL_HOSTED`` (``1`` refuses to start without sign-in), ``FLYWHEEL_MAX_UPLOAD_MB``,
+    ``FLYWHEEL_MAX_ROWS``, ``FLYWHEEL_MAX_FIELD_CHARS``, ``FLYWHEEL_DEFAULT_WORKSPACE``.
+    """
+    env = dict(os.environ if env is None else env)
+    data_dir = Path(env.get("FLYWHEEL_DATA_DIR") or ".flywheel").expanduser().resolve()
+    url = env.get("FLYWHEEL_DATABASE_URL") or f"sqlite:///{data_dir / 'flywheel.db'}"
+    if url.startswith("postgres://"):
+        url = "postgresql://" + url[len("postgres://") :]
+    if url.startswith("postgresql://"):
+        url = "postgresql+psycopg://" + url[len("postgresql://") :]
+    auth_mode = (env.get("FLYWHEEL_AUTH") or "none").strip().lower()
+    if auth_mode not in AUTH_MODES:
+        raise ConfigurationError(f"FLYWHEEL_AUTH must be one of {', '.join(AUTH_MODES)}, got {auth_mode!r}.")
+    hosted = (env.get("FLYWHEEL_HOSTED") or "").strip().lower() in {"1", "true", "yes"}
+    if hosted and auth_mode == "none":
+        raise ConfigurationError(
+            "FLYWHEEL_HOSTED is set but sign-in is off: set FLYWHEEL_AUTH=accounts or "
+            "FLYWHEEL_AUTH=oidc (see the README's 'Deploying for a team')."
+        )
+    return Settings(
+        data_dir=data_dir,
+        database_url=url,
+        auth_mode=auth_mode,
+        hosted=hosted,
+        max_upload_mb=_int_env(env, "FLYWHEEL_MAX_UPLOAD_MB", 1024),
+        max_rows=_int_env(env, "FLYWHEEL_MAX_ROWS", 20_000_000),
+        max_field_chars=_int_env(env, "FLYWHEEL_MAX_FIELD_CHARS", 10_000),
+        default_workspace=env.get("FLYWHEEL_DEFAULT_WORKSPACE") or "Default",
+    )

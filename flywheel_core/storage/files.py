@@ -1,0 +1,107 @@
+"""The data folder: content-addressed Parquet event files and skops model files, written atomically.
+
+A file is written to a temporary name in its final folder, flushed to disk and renamed into place, so a
+reader never sees half a file. The database row that points at it is committed after the rename; a
+process killed in between leaves only an unreferenced file, which :func:`sweep_orphans` removes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import time
+import uuid
+from collections.abc import Callable
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from flywheel_core.exceptions import StorageError
+
+__all__ = [
+    "dataset_relpath",
+    "file_sha256",
+    "model_relpath",
+    "sweep_orphans",
+    "write_atomic",
+    "write_parquet_atomic",
+]
+
+TEMP_PREFIX = ".tmp-"
+
+
+def dataset_relpath(workspace_id: int, content_hash: str) -> str:
+    return f"workspaces/{workspace_id}/datasets/{content_hash}.parquet"
+
+
+def model_relpath(workspace_id: int, dataset_id: int) -> str:
+    return f"workspaces/{workspace_id}/models/{dataset_id}-{uuid.uuid4().hex}.skops"
+
+
+def file_sha256(path: Path, chunk_bytes: int = 4 * 1024 * 1024) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        while block := handle.read(chunk_bytes):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def write_atomic(target: Path, write: Callable[[Path], object]) -> None:
+    """Call ``write(temp_path)`` then move the temporary file onto ``target`` in one rename.
+
+    Raises:
+        StorageError: the disk is full or the folder cannot be written; no partial file remains.
+    """
+    target.parent.mkdir(parents=True, exist_ok=True)
+    temp = target.with_name(f"{TEMP_PREFIX}{uuid.uuid4().hex}-{target.name}")
+    try:
+        write(temp)
+        fd = os.open(temp, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        os.replace(temp, target)
+    except OSError as exc:
+        temp.unlink(missing_ok=True)
+        raise StorageError(
+            f"Could not write {target.name} to the data folder ({exc.strerror or exc}). "
+            "Nothing was stored; free some disk space or check the folder's permissions."
+        ) from exc
+    except BaseException:
+        temp.unlink(missing_ok=True)
+        raise
+
+
+def write_parquet_atomic(table: pa.Table, target: Path) -> None:
+    write_atomic(target, lambda temp: pq.write_table(table, temp, compression="snappy"))
+
+
+def sweep_orphans(
+    data_dir: Path, referenced: set[str], min_age_seconds: float = 3600.0, under: str = "workspaces"
+) -> list[str]:
+    """Remove files below ``under`` that no row points at and that are older than the grace period.
+
+    The grace period protects files that another process is about to commit; a caller holding the
+    workspace's write lock may pass 0.
+    """
+    removed: list[str] = []
+    root = data_dir / under
+    if not root.exists():
+        return removed
+    now = time.time()
+    for path in root.rglob("*"):
+        if not path.is_file():
+            continue
+        rel = path.relative_to(data_dir).as_posix()
+        if rel in referenced:
+            continue
+        try:
+            if now - path.stat().st_mtime < min_age_seconds:
+                continue
+            path.unlink()
+            removed.append(rel)
+        except FileNotFoundError:
+            continue
+    return removed

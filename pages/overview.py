@@ -1,0 +1,70 @@
+"""Overview: what the workspace holds, and a one-click demo on an empty install."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from flywheel_core.demo import DEMO_WORKSPACE, load_demo_workspace
+from ui.context import current, request_workspace, user_errors
+from ui.format import count, day
+from ui.overview import render_verdicts
+
+ctx = current()
+st.title("Does your data flywheel compound?")
+st.caption(
+    "Product quality → users → interactions → training data → model quality → product quality. "
+    "Map the loop on paper, then prove it on your own data."
+)
+
+summary = ctx.store.summarize(workspace_id=ctx.workspace_id)
+cols = st.columns(5)
+cols[0].metric("Loop maps", count(summary.loops))
+cols[1].metric("Datasets", count(summary.datasets))
+cols[2].metric("Events", count(summary.events))
+cols[3].metric("Model versions", count(summary.model_versions))
+cols[4].metric("Experiments", count(summary.experiments))
+
+empty = summary.loops == 0 and summary.datasets == 0
+if empty:
+    st.info(
+        f"**{ctx.workspace.name}** is empty. Load the demo workspace to see four loops from the seed "
+        "cases (a compounding music service, a plateauing support assistant, Tesla-style fleet capture, "
+        "and a loop that feeds on its own outputs), or start with your own data.",
+        icon=":material/info:",
+    )
+    left, right, _ = st.columns([1, 1, 2])
+    if left.button("Load the demo workspace", type="primary", key="overview.load_demo", disabled=not ctx.can_edit):
+        with st.spinner("Generating four demo datasets and the seed loop maps…"), user_errors():
+            load_demo_workspace(ctx.store, actor=ctx.actor)
+            request_workspace(DEMO_WORKSPACE)
+            st.rerun()
+    right.page_link("pages/interaction_data.py", label="Upload your own log", icon=":material/upload:")
+else:
+    left, right = st.columns(2)
+    with left:
+        st.subheader("Datasets")
+        datasets = ctx.store.list_datasets(workspace_id=ctx.workspace_id)
+        if datasets:
+            st.dataframe(
+                [
+                    {
+                        "Dataset": d.name,
+                        "Events": d.rows,
+                        "Users": d.users,
+                        "Items": d.items,
+                        "From": day(d.first_event),
+                        "To": day(d.last_event),
+                    }
+                    for d in datasets
+                ],
+                hide_index=True,
+                use_container_width=True,
+                column_config={
+                    c: st.column_config.NumberColumn(format="localized") for c in ("Events", "Users", "Items")
+                },
+            )
+        else:
+            st.caption("No datasets yet.")
+            st.page_link("pages/interaction_data.py", label="Upload an interaction log", icon=":material/upload:")
+    with right:
+        render_verdicts(ctx)

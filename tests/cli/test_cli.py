@@ -1,0 +1,91 @@
+"""The `flywheel` command, run as a real process against a temporary data folder."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import OTTO
+
+
+@pytest.fixture
+def run(env: dict[str, str], tmp_path: Path):
+    def run(*args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+        result = subprocess.run(
+            [sys.executable, "-m", "flywheel_core.cli", *args],
+            capture_output=True,
+            text=True,
+            env={**os.environ, **env},
+            cwd=tmp_path,
+            timeout=300,
+        )
+        if check:
+            assert result.returncode == 0, result.stderr
+        return result
+
+    return run
+
+
+def test_help_lists_the_commands(run) -> None:
+    out = run("--help").stdout
+    for command in ("app", "demo", "workspaces", "workspace", "ingest", "datasets", "profile"):
+        assert command in out
+
+
+def test_demo_is_idempotent_and_listed(run) -> None:
+    first = json.loads(run("demo", "--events", "1000", "--json").stdout)
+    second = json.loads(run("demo", "--events", "1000", "--json").stdout)
+    assert len(first["datasets_created"]) == 4 and second["datasets_created"] == []
+    listed = json.loads(run("workspaces", "--json").stdout)["workspaces"]
+    demo = next(w for w in listed if w["name"] == "Demo")
+    assert demo["datasets"] == 4 and demo["events"] >= 4000
+
+
+def test_workspace_create_and_conflict(run) -> None:
+    assert json.loads(run("workspace", "create", "Growth", "--json").stdout)["name"] == "Growth"
+    again = run("workspace", "create", "Growth", check=False)
+    assert again.returncode == 2
+    assert "already exists" in again.stderr and "Traceback" not in again.stderr
+
+
+def test_unknown_workspace_is_a_clean_error(run) -> None:
+    result = run("datasets", "--workspace", "Nope", check=False)
+    assert result.returncode == 2
+    assert result.stderr.startswith("error: No workspace named 'Nope'")
+    assert "Traceback" not in result.stderr
+
+
+def test_ingest_otto_with_mapping_then_profile(run) -> None:
+    out = json.loads(
+        run(
+            "ingest",
+            str(OTTO),
+            "--dataset",
+            "otto",
+            "--column",
+            "user=session",
+            "--column",
+            "item=aid",
+            "--column",
+            "timestamp=ts_ms",
+            "--column",
+            "event=type",
+            "--json",
+        ).stdout
+    )
+    assert out == {**out, "dataset": "otto", "rows_read": 862, "rows_stored": 862, "rows_rejected": 0}
+    profile = json.loads(run("profile", "otto", "--json").stdout)
+    assert profile["events"] == 862 and profile["users"] == 20
+    assert profile["first_event"].startswith("2022-07-31T22:00:00.025")
+    assert profile["event_counts"] == {"clicks": 800, "carts": 52, "orders": 10}
+    assert json.loads(run("datasets", "--json").stdout)["datasets"][0]["events"] == 862
+
+
+def test_bad_usage_exits_2_without_traceback(run) -> None:
+    result = run("ingest", "missing.csv", check=False)
+    assert result.returncode == 2 and "Traceback" not in result.stderr

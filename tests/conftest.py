@@ -1,0 +1,72 @@
+"""Shared fixtures: a temporary data folder and store per test (SQLite, or PostgreSQL when
+FLYWHEEL_TEST_DATABASE_URL is set: each test then gets a fresh database on that server)."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from flywheel_core.config import Settings, load_settings
+from flywheel_core.storage.store import Store
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED = REPO.parent / "shared"
+OTTO = SHARED / "data" / "otto" / "events.csv"
+PG_URL = os.environ.get("FLYWHEEL_TEST_DATABASE_URL")
+
+
+def _fresh_pg_database(base_url: str) -> tuple[str, str]:
+    from sqlalchemy import create_engine, text
+
+    name = f"fw_test_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(base_url.replace("postgresql://", "postgresql+psycopg://", 1), isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    admin.dispose()
+    root = base_url.rsplit("/", 1)[0]
+    return f"{root}/{name}", name
+
+
+def _drop_pg_database(base_url: str, name: str) -> None:
+    from sqlalchemy import create_engine, text
+
+    admin = create_engine(base_url.replace("postgresql://", "postgresql+psycopg://", 1), isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()
+
+
+@pytest.fixture
+def env(tmp_path: Path) -> Iterator[dict[str, str]]:
+    """Environment variables for a fresh instance (data folder, database)."""
+    values = {"FLYWHEEL_DATA_DIR": str(tmp_path / "data")}
+    dropped = None
+    if PG_URL:
+        url, dropped = _fresh_pg_database(PG_URL)
+        values["FLYWHEEL_DATABASE_URL"] = url
+    yield values
+    if PG_URL and dropped:
+        _drop_pg_database(PG_URL, dropped)
+
+
+@pytest.fixture
+def settings(env: dict[str, str]) -> Settings:
+    return load_settings(env)
+
+
+@pytest.fixture
+def store(settings: Settings) -> Iterator[Store]:
+    store = Store(settings)
+    yield store
+    store.engine.dispose()
+
+
+@pytest.fixture
+def workspace_id(store: Store) -> int:
+    workspace = store.create_workspace(name="Team A", actor="alice")
+    assert workspace.id is not None
+    return workspace.id

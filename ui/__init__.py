@@ -1,0 +1,1 @@
+"""Streamlit-side helpers: cached resources, the workspace context, shared widgets and charts."""

@@ -1,0 +1,126 @@
+"""The running app's context: settings, the store, the signed-in user and the current workspace."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+import streamlit as st
+
+from flywheel_core.config import Settings, load_settings
+from flywheel_core.exceptions import FlywheelError
+from flywheel_core.storage.models import Workspace
+from flywheel_core.storage.store import Store
+
+WORKSPACE_KEY = "app.workspace"
+_REQUEST_KEY = "app.workspace_request"
+
+
+def request_workspace(name: str) -> None:
+    """Switch to workspace ``name`` on the next run (the picker widget cannot be changed mid-run)."""
+    st.session_state[_REQUEST_KEY] = name
+
+
+@st.cache_resource(show_spinner="Opening the database…")
+def _store(database_url: str, data_dir: str, enforce_roles: bool) -> Store:
+    settings = load_settings()
+    return Store(settings, enforce_roles=enforce_roles)
+
+
+def get_settings() -> Settings:
+    return load_settings()
+
+
+def get_store() -> Store:
+    settings = get_settings()
+    return _store(settings.database_url, str(settings.data_dir), settings.auth_mode != "none")
+
+
+@dataclass(frozen=True)
+class AppContext:
+    store: Store
+    workspace: Workspace
+    actor: str
+    role: str
+
+    @property
+    def workspace_id(self) -> int:
+        assert self.workspace.id is not None
+        return self.workspace.id
+
+    @property
+    def can_edit(self) -> bool:
+        return self.role in ("editor", "owner")
+
+
+def current_actor() -> str:
+    return str(st.session_state.get("app.actor", "local"))
+
+
+def current() -> AppContext:
+    """Sign-in, the sidebar's workspace picker, and this run's context; every page calls it first.
+
+    It lives here rather than in app.py so that a page run on its own (as AppTest does after a
+    widget interaction) gets the same sidebar and a fresh context.
+    """
+    from ui.auth import signed_in_user
+
+    try:
+        settings = get_settings()
+        actor = signed_in_user(settings)
+        if actor is None:
+            st.stop()
+        store = get_store()
+        st.sidebar.markdown("### :material/cyclone: Flywheel Studio")
+        context = select_workspace(store, actor)
+    except FlywheelError as error:
+        st.error(str(error), icon=":material/error:")
+        st.stop()
+    if context is None:
+        st.stop()
+    st.sidebar.caption(f"Signed in as **{context.actor}** · role **{context.role}**")
+    return context
+
+
+def select_workspace(store: Store, actor: str) -> AppContext | None:
+    """Sidebar workspace picker; creates the default workspace on a fresh install."""
+    workspaces = store.list_workspaces(username=actor)
+    if not workspaces and not store.enforce_roles:
+        store.ensure_workspace(name=store.settings.default_workspace, actor=actor)
+        workspaces = store.list_workspaces()
+    if not workspaces:
+        st.sidebar.info("You are not a member of any workspace yet. Ask an owner to add you.")
+        return None
+    names = [w.name for w in workspaces]
+    requested = st.session_state.pop(_REQUEST_KEY, None)
+    if requested in names:
+        st.session_state[WORKSPACE_KEY] = requested
+    wanted = st.session_state.get(WORKSPACE_KEY)
+    if wanted not in names:
+        st.session_state[WORKSPACE_KEY] = names[0]
+    name = st.sidebar.selectbox(
+        "Workspace", names, key=WORKSPACE_KEY, help="Everything you see and save belongs to this workspace."
+    )
+    workspace = next(w for w in workspaces if w.name == name)
+    assert workspace.id is not None
+    role = store.role(workspace_id=workspace.id, username=actor) or "viewer"
+    return AppContext(store=store, workspace=workspace, actor=actor, role=role)
+
+
+def show_error(error: FlywheelError) -> None:
+    st.error(str(error), icon=":material/error:")
+    problems = getattr(error, "problems", None)
+    if problems and len(problems) > 1:
+        with st.expander(f"All {len(problems)} problems"):
+            for problem in problems:
+                st.markdown(f"- {problem.describe()}" + (f" — {problem.count:,} rows" if problem.count > 1 else ""))
+
+
+@contextmanager
+def user_errors() -> Iterator[None]:
+    """Show a FlywheelError as an error box; anything else is a bug and surfaces."""
+    try:
+        yield
+    except FlywheelError as error:
+        show_error(error)
