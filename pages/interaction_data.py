@@ -1,11 +1,48 @@
-"""Interaction data: not built yet."""
+"""Interaction data: upload and map a log, keep the datasets, explore what the signals look like."""
 
 from __future__ import annotations
 
 import streamlit as st
 
-from ui.context import current
+from ui.context import current, user_errors
+from ui.data_explore import render_explore
+from ui.data_upload import render_upload
+from ui.format import count, day, when
 
-current()
+ctx = current()
 st.title("Interaction data")
-st.info("This page is not built yet.", icon=":material/construction:")
+st.caption("Clicks, views, skips, saves, thumbs up/down, accept/reject, ratings, purchases: the raw material of the "
+           "loop. Upload a log, say what each event means, and see whether the signals can carry a flywheel.")
+
+datasets = ctx.store.list_datasets(workspace_id=ctx.workspace_id)
+upload_tab, datasets_tab, explore_tab = st.tabs(["Upload", f"Datasets ({len(datasets)})", "Explore"])
+
+with upload_tab:
+    render_upload(ctx)
+
+with datasets_tab:
+    if not datasets:
+        st.info("No datasets yet: upload a log in the Upload tab, or load the demo workspace from the Overview.",
+                icon=":material/info:")
+    else:
+        st.dataframe(
+            [{"Dataset": d.name, "Events": count(d.rows), "Users": count(d.users), "Items": count(d.items),
+              "From": day(d.first_event), "To": day(d.last_event), "Source": d.source_name,
+              "Imported by": d.created_by, "Imported": when(d.created_at)} for d in datasets],
+            hide_index=True, width="stretch")
+        left, right = st.columns([2, 1])
+        doomed = left.selectbox("Delete a dataset", [d.name for d in datasets], index=None, key="data.delete.name",
+                                placeholder="Choose a dataset to delete")
+        confirm = right.checkbox("Also delete its model versions and experiments", key="data.delete.confirm")
+        if st.button("Delete dataset", key="data.delete", disabled=not (doomed and confirm and ctx.can_edit)):
+            with user_errors():
+                ctx.store.delete_dataset(workspace_id=ctx.workspace_id, name=doomed, actor=ctx.actor)
+                st.toast(f"Deleted dataset '{doomed}'.")
+                st.rerun()
+
+with explore_tab:
+    if datasets:
+        with user_errors():
+            render_explore(ctx, datasets)
+    else:
+        st.info("Nothing to explore yet: import a dataset first.", icon=":material/info:")

@@ -58,7 +58,7 @@ else:
                     for d in datasets
                 ],
                 hide_index=True,
-                use_container_width=True,
+                width="stretch",
                 column_config={
                     c: st.column_config.NumberColumn(format="localized") for c in ("Events", "Users", "Items")
                 },

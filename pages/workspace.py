@@ -17,7 +17,7 @@ if members:
     st.dataframe(
         [{"User": m.username, "Role": m.role, "Since": when(m.created_at)} for m in members],
         hide_index=True,
-        use_container_width=True,
+        width="stretch",
     )
 else:
     st.caption("No members recorded.")
@@ -38,7 +38,7 @@ if audit:
             for a in audit
         ],
         hide_index=True,
-        use_container_width=True,
+        width="stretch",
     )
 else:
     st.caption("Nothing has changed in this workspace yet.")

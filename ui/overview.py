@@ -17,5 +17,5 @@ def render_verdicts(ctx: AppContext) -> None:
     st.dataframe(
         [{"Loop map": loop.name, "Versions": loop.latest_version} for loop in loops],
         hide_index=True,
-        use_container_width=True,
+        width="stretch",
     )
