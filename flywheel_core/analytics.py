@@ -237,15 +237,24 @@ def rating_bias(events: pd.DataFrame, dictionary: SignalDictionary) -> RatingBia
     Raises:
         InsufficientDataError: no explicit event carries a numeric value.
     """
-    sig = _signals(events, dictionary)
     if "value" not in events.columns:
         raise InsufficientDataError("No value column is mapped, so there are no ratings to look at.")
+    sig = _signals(events, dictionary)
     values = pd.to_numeric(events["value"], errors="coerce")
-    mask = (sig["kind"] == "explicit").to_numpy() & values.notna().to_numpy()
+    explicit = (sig["kind"] == "explicit").to_numpy() & values.notna().to_numpy()
+    # A rating is an explicit event whose values sit on a small whole-number scale (1-5 stars, 0-10 NPS),
+    # not a duration or an amount that happens to ride on an explicit event.
+    mask = np.zeros(len(events), dtype=bool)
+    names = events["event"].astype(str).to_numpy()
+    for name in pd.unique(names[explicit]):
+        rows = explicit & (names == name)
+        scale = values[rows]
+        if scale.nunique() <= 11 and bool((scale == scale.round()).all()):
+            mask |= rows
     rated = values[mask]
     if len(rated) < 5 or rated.nunique() < 2:
         raise InsufficientDataError(
-            "Fewer than 5 explicit ratings with at least two distinct values: no bias to measure."
+            "No explicit ratings on a small scale (such as 1-5 stars) with at least 5 ratings: no bias to measure."
         )
     counts = rated.round(2).value_counts().sort_index()
     low, high = counts.index.min(), counts.index.max()

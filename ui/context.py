@@ -58,6 +58,21 @@ def current_actor() -> str:
     return str(st.session_state.get("app.actor", "local"))
 
 
+def _leave_legacy_pages_mode() -> None:
+    """Run under app.py's st.navigation, never under Streamlit's legacy ``pages/`` discovery.
+
+    Streamlit remembers process-wide whether an app "uses the pages directory"; until app.py has run
+    once, a deep link (or an AppTest rerun) executes the page file on its own with file-name navigation.
+    The client's layout needs the folder to be called ``pages/``, so switch the flag off and rerun:
+    app.py then routes the same URL to the same page.
+    """
+    from streamlit.runtime.pages_manager import PagesManager
+
+    if PagesManager.uses_pages_directory:
+        PagesManager.uses_pages_directory = False
+        st.rerun()
+
+
 def current() -> AppContext:
     """Sign-in, the sidebar's workspace picker, and this run's context; every page calls it first.
 
@@ -66,6 +81,7 @@ def current() -> AppContext:
     """
     from ui.auth import signed_in_user
 
+    _leave_legacy_pages_mode()
     try:
         settings = get_settings()
         actor = signed_in_user(settings)
