@@ -1,9 +1,124 @@
-"""Commands for this subject; see the issue that builds it."""
+"""Commands for model versions: train turn by turn, list the registry, run experiments, run a job."""
 
 from __future__ import annotations
 
 import click
 
+from flywheel_core.cli._common import ACTOR, Context, emit, json_option, workspace_option
+
+
+def _metric_line(row: dict[str, object]) -> str:
+    metrics = row["metrics"]
+    assert isinstance(metrics, dict)
+    shown = "  ".join(
+        f"{k} {v:.3f}" for k, v in metrics.items() if isinstance(v, float) and not k.endswith(("rows", "users"))
+    )
+    return f"v{row['version']:<4} turn {row['turn']:<3} {row['train_rows']:>10,} rows  {shown}"
+
+
+@click.command("train")
+@click.argument("name")
+@click.option("--turns", type=click.IntRange(1, 50), default=5, show_default=True, help="Number of turns.")
+@click.option("--task", type=click.Choice(["feedback", "recommend"]), default="feedback", show_default=True)
+@click.option(
+    "--model", default=None, help="feedback: logistic (default) or hgb; recommend: svd (default) or popularity."
+)
+@click.option(
+    "--by",
+    type=click.Choice(["time", "events"]),
+    default="time",
+    show_default=True,
+    help="Cut turns of equal time or of equal event counts.",
+)
+@click.option("--jobs", "n_jobs", type=int, default=None, help="Parallel fits (default: the local cores).")
+@workspace_option
+@json_option
+@click.pass_obj
+def train_command(
+    obj: Context,
+    name: str,
+    turns: int,
+    task: str,
+    model: str | None,
+    by: str,
+    n_jobs: int | None,
+    workspace: str | None,
+    as_json: bool,
+) -> None:
+    """Train one model version per turn of dataset NAME and store them in the registry."""
+    from flywheel_core.learning import run_training, version_row
+
+    ws = obj.workspace(workspace)
+    versions = run_training(
+        obj.store(),
+        workspace_id=ws.id,
+        dataset_name=name,
+        actor=ACTOR,
+        task=task,
+        model=model,
+        n_turns=turns,
+        by=by,
+        n_jobs=n_jobs,
+    )
+    rows = [version_row(v) for v in versions]
+    emit({"dataset": name, "versions": rows}, as_json, lambda: "\n".join(_metric_line(r) for r in rows))
+
+
+@click.command("versions")
+@click.argument("name")
+@workspace_option
+@json_option
+@click.pass_obj
+def versions_command(obj: Context, name: str, workspace: str | None, as_json: bool) -> None:
+    """List the model versions of dataset NAME."""
+    from flywheel_core.learning import version_row
+
+    ws = obj.workspace(workspace)
+    store = obj.store()
+    dataset = store.get_dataset(workspace_id=ws.id, name=name)
+    rows = [version_row(v) for v in store.list_model_versions(workspace_id=ws.id, dataset_id=dataset.id)]
+    emit(
+        {"dataset": name, "versions": rows},
+        as_json,
+        lambda: "\n".join(_metric_line(r) for r in rows) or f"No versions yet: `flywheel train '{name}' --turns 5`.",
+    )
+
+
+@click.command("experiment")
+@click.argument("name")
+@click.option(
+    "--kind", type=click.Choice(["curation", "capture", "network", "collapse", "weighting", "poisoning"]), required=True
+)
+@workspace_option
+@json_option
+@click.pass_obj
+def experiment_command(obj: Context, name: str, kind: str, workspace: str | None, as_json: bool) -> None:
+    """Run one of the seed's experiments on dataset NAME and record it."""
+    from flywheel_core.experiments import run_experiment
+
+    ws = obj.workspace(workspace)
+    experiment = run_experiment(obj.store(), workspace_id=ws.id, dataset_name=name, kind=kind, actor=ACTOR)
+    emit({"dataset": name, "id": experiment.id, **experiment.result}, as_json, experiment.result["sentence"])
+
+
+@click.group("job", hidden=True)
+def job_group() -> None:
+    """Background jobs (used by the app's runner)."""
+
+
+@job_group.command("run")
+@click.argument("job_id", type=int)
+@click.option("--workspace-id", type=int, required=True)
+@click.pass_obj
+def job_run_command(obj: Context, job_id: int, workspace_id: int) -> None:
+    """Run a recorded job in this process, reporting progress in its row."""
+    from flywheel_core.jobs import execute_job
+
+    job = execute_job(obj.store(), workspace_id=workspace_id, job_id=job_id)
+    click.echo(f"job {job.id}: {job.status}{' - ' + job.error if job.error else ''}")
+
 
 def register(group: click.Group) -> None:
     """Add this module's commands to the `flywheel` group."""
+    for command in (train_command, versions_command, experiment_command, job_group):
+        group.add_command(command)

@@ -1,0 +1,127 @@
+"""Background runs: a training or experiment run is a job that outlives the page that started it.
+
+The page (or the command line) records a ``Job`` row and launches a detached worker process,
+``flywheel job run ID --workspace-id W``, which does the work and reports progress in the row; the page
+polls the row. The worker runs in its own session, so navigating away, reloading or another user's run
+never stops or blocks it. A worker that fails marks its job failed with the message.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import traceback
+from typing import Any
+
+from flywheel_core.exceptions import DataValidationError, FlywheelError
+
+__all__ = ["JOB_KINDS", "execute_job", "start_job", "submit_job"]
+
+JOB_KINDS = ("train", "experiment")
+
+
+def submit_job(store: Any, *, workspace_id: int, kind: str, params: dict[str, Any], actor: str) -> Any:
+    """Check the parameters and record a queued job (nothing runs yet)."""
+    from flywheel_core.experiments import EXPERIMENTS
+
+    if kind not in JOB_KINDS:
+        raise DataValidationError(f"Unknown job kind '{kind}'. Choose one of: {', '.join(JOB_KINDS)}.")
+    if not params.get("dataset"):
+        raise DataValidationError("Pick a dataset to run on.")
+    if kind == "experiment" and params.get("kind") not in EXPERIMENTS:
+        raise DataValidationError(
+            f"Unknown experiment '{params.get('kind')}'. Choose one of: {', '.join(EXPERIMENTS)}."
+        )
+    store.get_dataset(workspace_id=workspace_id, name=params["dataset"])  # raises NotFoundError early
+    return store.create_job(workspace_id=workspace_id, kind=kind, params=params, actor=actor)
+
+
+def start_job(store: Any, *, workspace_id: int, kind: str, params: dict[str, Any], actor: str) -> Any:
+    """Record a job and launch its detached worker process; returns the job row."""
+    job = submit_job(store, workspace_id=workspace_id, kind=kind, params=params, actor=actor)
+    env = {**os.environ, "FLYWHEEL_DATA_DIR": str(store.settings.data_dir)}
+    if store.settings.database_url:
+        env["FLYWHEEL_DATABASE_URL"] = store.settings.database_url
+    subprocess.Popen(
+        [sys.executable, "-m", "flywheel_core.cli", "job", "run", str(job.id), "--workspace-id", str(workspace_id)],
+        start_new_session=True,
+        env=env,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    return job
+
+
+def execute_job(store: Any, *, workspace_id: int, job_id: int) -> Any:
+    """Do a job's work in this process, reporting progress; returns the finished job row.
+
+    A FlywheelError marks the job failed with its message; any other exception is recorded with its
+    traceback's last line and re-raised (it is a bug).
+    """
+    job = store.get_job(workspace_id=workspace_id, job_id=job_id)
+    params = dict(job.params)
+    actor = job.created_by
+
+    def progress(fraction: float, message: str) -> None:
+        store.update_job(
+            workspace_id=workspace_id, job_id=job_id, status="running", progress=round(fraction, 3), message=message
+        )
+
+    progress(0.01, "Starting")
+    try:
+        if job.kind == "train":
+            from flywheel_core.learning import run_training, version_row
+
+            versions = run_training(
+                store,
+                workspace_id=workspace_id,
+                dataset_name=params["dataset"],
+                actor=actor,
+                task=params.get("task", "feedback"),
+                model=params.get("model"),
+                n_turns=int(params.get("turns", 5)),
+                by=params.get("by", "time"),
+                n_jobs=params.get("n_jobs"),
+                progress=progress,
+            )
+            result: dict[str, Any] = {
+                "versions": [version_row(v) | {"created_at": str(v.created_at)} for v in versions],
+                "run_id": versions[0].run_id if versions else "",
+            }
+        elif job.kind == "experiment":
+            from flywheel_core.experiments import run_experiment
+
+            options = dict(params.get("options") or {})
+            experiment = run_experiment(
+                store,
+                workspace_id=workspace_id,
+                dataset_name=params["dataset"],
+                kind=params["kind"],
+                actor=actor,
+                progress=progress,
+                **options,
+            )
+            result = {"experiment_id": experiment.id, **experiment.result}
+        else:
+            raise DataValidationError(f"Unknown job kind '{job.kind}'.")
+    except FlywheelError as error:
+        store.update_job(
+            workspace_id=workspace_id, job_id=job_id, status="failed", error=str(error)[:2000], message="Failed"
+        )
+        return store.get_job(workspace_id=workspace_id, job_id=job_id)
+    except BaseException as error:
+        last = traceback.format_exception_only(type(error), error)[-1].strip()
+        store.update_job(
+            workspace_id=workspace_id,
+            job_id=job_id,
+            status="failed",
+            error=f"Internal error: {last}"[:2000],
+            message="Failed",
+        )
+        raise
+    store.update_job(
+        workspace_id=workspace_id, job_id=job_id, status="done", progress=1.0, message="Done", result=result
+    )
+    return store.get_job(workspace_id=workspace_id, job_id=job_id)

@@ -1,0 +1,617 @@
+"""Model versions turn by turn: tasks from a log, history features without leakage, turns, fits, scores.
+
+The log is cut into turns after a fixed final holdout is set aside. Version k learns from turns 1..k and
+is scored on turn k+1 (what users met next; for the last version that is the holdout) and on the holdout.
+
+Feedback prediction: every row whose signal has a polarity is an example; the target is polarity > 0.
+Features are the mapped ``f_*`` columns plus history of the user and of the item (event counts, labelled
+counts, smoothed positive rates) computed only from strictly earlier events: rows with the same timestamp
+never see each other. Fits are independent, so they run in parallel through joblib (local processes, or a
+Dask cluster when ``FLYWHEEL_DASK_SCHEDULER`` names one). Same seed, same data, same figures.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from flywheel_core.analytics import codes
+from flywheel_core.exceptions import DataValidationError, InsufficientDataError
+from flywheel_core.signals import SignalDictionary
+
+__all__ = [
+    "MODELS",
+    "TASKS",
+    "FeedbackTask",
+    "TrainingResult",
+    "TurnPlan",
+    "VersionResult",
+    "build_feedback_task",
+    "cut_turns",
+    "fit_model",
+    "history_counts",
+    "make_model",
+    "parallel_backend",
+    "score_feedback",
+    "train_feedback_versions",
+]
+
+TASKS = ("feedback", "recommend")
+MODELS = ("logistic", "hgb")
+SMOOTHING = 5.0  # pseudo-events of the global rate behind every smoothed positive rate
+Progress = Callable[[float, str], None]
+
+
+# --- history features -------------------------------------------------------------------------------
+
+
+def history_counts(group: np.ndarray, time_ns: np.ndarray, values: np.ndarray) -> np.ndarray:
+    """For each row, the sum of ``values`` over earlier rows of the same group (strictly earlier time).
+
+    Vectorised: sort by (group, time), exclusive cumulative sum, then every row of a block of equal
+    (group, time) takes the sum at the block's first row, so ties do not see each other.
+    """
+    n = len(group)
+    if n == 0:
+        return np.zeros(0)
+    order = np.lexsort((time_ns, group))
+    g, t, v = group[order], time_ns[order], np.asarray(values, dtype=float)[order]
+    excl = np.cumsum(v) - v
+    new_group = np.empty(n, dtype=bool)
+    new_group[0] = True
+    new_group[1:] = g[1:] != g[:-1]
+    new_block = new_group.copy()
+    new_block[1:] |= t[1:] != t[:-1]
+    idx = np.arange(n)
+    block_start = np.maximum.accumulate(np.where(new_block, idx, 0))
+    group_start = np.maximum.accumulate(np.where(new_group, idx, 0))
+    out = np.empty(n)
+    out[order] = excl[block_start] - excl[group_start]
+    return out
+
+
+@dataclass(frozen=True)
+class FeedbackTask:
+    """Examples of the feedback task: one row per event with a polarity, in time order."""
+
+    X: np.ndarray  # (rows, features) float64
+    y: np.ndarray  # 0/1
+    time_ns: np.ndarray
+    user: np.ndarray  # integer codes
+    item: np.ndarray
+    feature_names: tuple[str, ...]
+    row_index: np.ndarray  # position of each example in the event frame
+    user_first_ns: np.ndarray  # per user code: time of the user's first event (any event)
+
+
+def _time_ns(events: pd.DataFrame) -> np.ndarray:
+    ts = events["timestamp"]
+    if not pd.api.types.is_datetime64_any_dtype(ts):
+        raise DataValidationError("Column 'timestamp' is not a date-time column. Import the log again.")
+    if isinstance(ts.dtype, pd.DatetimeTZDtype):
+        ts = ts.dt.tz_convert(None)
+    return ts.to_numpy().astype("datetime64[ns]").astype(np.int64)
+
+
+def _feature_columns(events: pd.DataFrame, max_levels: int = 12) -> tuple[list[np.ndarray], list[str]]:
+    """Mapped ``f_*`` columns: numbers as they are (missing -> 0 plus a flag), strings one-hot (top levels)."""
+    columns: list[np.ndarray] = []
+    names: list[str] = []
+    for name in sorted(c for c in events.columns if str(c).startswith("f_")):
+        series = events[name]
+        if pd.api.types.is_numeric_dtype(series) and not pd.api.types.is_bool_dtype(series):
+            values = series.to_numpy(dtype=float, na_value=np.nan)
+            missing = np.isnan(values)
+            columns.append(np.where(missing, 0.0, values))
+            names.append(name)
+            if missing.any():
+                columns.append(missing.astype(float))
+                names.append(f"{name}_missing")
+        else:
+            text = series.astype("str")
+            top = text.value_counts(sort=True).index[:max_levels]
+            for level in sorted(top):
+                columns.append((text == level).to_numpy(dtype=float))
+                names.append(f"{name}={level}")
+    return columns, names
+
+
+def build_feedback_task(
+    events: pd.DataFrame, dictionary: SignalDictionary, *, polarity: np.ndarray | None = None
+) -> FeedbackTask:
+    """The feedback-prediction examples of an event frame (sorted by time).
+
+    ``polarity`` (+1/0/-1 per event) replaces the dictionary's reading (experiments that flip feedback).
+
+    Raises:
+        InsufficientDataError: when no event has a positive or negative polarity, or only one of them.
+    """
+    if len(events) == 0:
+        raise InsufficientDataError("The dataset has no events. Import a log first.")
+    if polarity is None:
+        polarity = dictionary.annotate(events["event"], events.get("value"))["polarity"].to_numpy()
+    labelled = polarity != 0
+    positive = polarity > 0
+    if not labelled.any() or positive[labelled].all() or not positive[labelled].any():
+        raise InsufficientDataError(
+            "Feedback prediction needs events with positive and events with negative polarity; this "
+            "dataset's signal dictionary gives "
+            + ("none with a polarity." if not labelled.any() else "only one polarity.")
+            + " Mark some events negative (e.g. clicks without a cart) or use the recommendation task."
+        )
+    time_ns = _time_ns(events)
+    user, _ = codes(events["user"])
+    item = codes(events["item"])[0] if "item" in events.columns else np.zeros(len(events), dtype=np.int64)
+    prior = float(positive[labelled].mean())
+    columns, names = _feature_columns(events)
+    for label, group in (("user", user), ("item", item)):
+        n_prev = history_counts(group, time_ns, np.ones(len(events)))
+        lab_prev = history_counts(group, time_ns, labelled.astype(float))
+        pos_prev = history_counts(group, time_ns, positive.astype(float))
+        columns += [np.log1p(n_prev), np.log1p(lab_prev), (pos_prev + SMOOTHING * prior) / (lab_prev + SMOOTHING)]
+        names += [f"{label}_events_before_log", f"{label}_feedback_before_log", f"{label}_positive_rate_before"]
+    X = np.column_stack(columns)[labelled]
+    rows = np.flatnonzero(labelled)
+    first = np.full(int(user.max()) + 1, np.iinfo(np.int64).max)
+    np.minimum.at(first, user, time_ns)
+    return FeedbackTask(
+        X=np.ascontiguousarray(X, dtype=float),
+        y=positive[labelled].astype(np.int8),
+        time_ns=time_ns[labelled],
+        user=user[labelled],
+        item=item[labelled],
+        feature_names=tuple(names),
+        row_index=rows,
+        user_first_ns=first,
+    )
+
+
+# --- turns --------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class TurnPlan:
+    """Where each turn ends: ``edges_ns[k]`` is the (exclusive) end of turn k+1; the last edge starts the holdout."""
+
+    n_turns: int
+    by: str
+    edges_ns: tuple[int, ...]
+
+    @property
+    def holdout_start_ns(self) -> int:
+        return self.edges_ns[-1]
+
+    def turn_of(self, time_ns: np.ndarray) -> np.ndarray:
+        """1..n_turns for the turns, n_turns + 1 for the holdout."""
+        return np.searchsorted(np.asarray(self.edges_ns), time_ns, side="right") + 1
+
+
+def cut_turns(time_ns: np.ndarray, *, n_turns: int, by: str = "time", holdout_fraction: float = 0.15) -> TurnPlan:
+    """Cut a timeline into ``n_turns`` turns (equal time or equal events) after a final holdout.
+
+    Cuts fall between timestamps, so events with the same timestamp are always in the same turn.
+
+    Raises:
+        DataValidationError: bad options. InsufficientDataError: too few distinct times for the turns.
+    """
+    if not 1 <= n_turns <= 50:
+        raise DataValidationError(f"Turns must be between 1 and 50, got {n_turns}.")
+    if by not in ("time", "events"):
+        raise DataValidationError(f"Turns are cut by 'time' or 'events', got {by!r}.")
+    if not 0.05 <= holdout_fraction <= 0.5:
+        raise DataValidationError(f"The holdout fraction must be between 0.05 and 0.5, got {holdout_fraction}.")
+    t = np.sort(np.asarray(time_ns))
+    if len(np.unique(t)) < 2 * (n_turns + 1):
+        raise InsufficientDataError(
+            f"{len(t):,} examples at {len(np.unique(t)):,} distinct times cannot make {n_turns} turns and a "
+            "holdout. Use fewer turns or more data."
+        )
+    if by == "time":
+        lo, hi = int(t[0]), int(t[-1])
+        holdout = hi - int((hi - lo) * holdout_fraction)
+        edges = [lo + int((holdout - lo) * k / n_turns) for k in range(1, n_turns)] + [holdout]
+    else:
+        n_train = int(len(t) * (1 - holdout_fraction))
+        edges = [int(t[max(0, int(n_train * k / n_turns))]) for k in range(1, n_turns + 1)]
+    # an edge is the first time of the next turn; make them strictly increasing
+    out: list[int] = []
+    for e in edges:
+        out.append(max(e, out[-1] + 1) if out else e)
+    return TurnPlan(n_turns=n_turns, by=by, edges_ns=tuple(out))
+
+
+# --- models and scores --------------------------------------------------------------------------------
+
+
+def make_model(model: str, *, random_state: int = 0) -> Any:
+    """A fresh estimator: ``logistic`` (scaled logistic regression) or ``hgb`` (gradient boosting)."""
+    from sklearn.ensemble import HistGradientBoostingClassifier
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    if model == "logistic":
+        return make_pipeline(StandardScaler(), LogisticRegression(C=1.0, max_iter=500))
+    if model == "hgb":
+        return HistGradientBoostingClassifier(
+            max_iter=100, learning_rate=0.1, early_stopping=False, random_state=random_state
+        )
+    raise DataValidationError(f"Unknown model '{model}'. Choose one of: {', '.join(MODELS)}.")
+
+
+class _Constant:
+    """The prior rate, for a training window with only one class (a model would refuse to fit)."""
+
+    def __init__(self, rate: float) -> None:
+        self.rate = rate
+
+    def predict_proba(self, X: np.ndarray) -> np.ndarray:
+        p = np.full(len(X), self.rate)
+        return np.column_stack([1 - p, p])
+
+
+def fit_model(model: str, X: np.ndarray, y: np.ndarray, *, random_state: int = 0) -> tuple[Any, float]:
+    """Fit one estimator; returns it and the seconds the fit took."""
+    started = time.perf_counter()
+    if len(np.unique(y)) < 2:
+        return _Constant(float(np.mean(y)) if len(y) else 0.5), time.perf_counter() - started
+    estimator = make_model(model, random_state=random_state)
+    estimator.fit(X, y)
+    return estimator, time.perf_counter() - started
+
+
+def score_feedback(y: np.ndarray, p: np.ndarray, prefix: str = "") -> dict[str, float | None]:
+    """AUC (None with one class), log loss, Brier score, rows and positive rate."""
+    from sklearn.metrics import brier_score_loss, log_loss, roc_auc_score
+
+    if len(y) == 0:
+        return {f"{prefix}auc": None, f"{prefix}log_loss": None, f"{prefix}brier": None, f"{prefix}rows": 0}
+    p = np.clip(p, 1e-6, 1 - 1e-6)
+    both = len(np.unique(y)) == 2
+    return {
+        f"{prefix}auc": float(roc_auc_score(y, p)) if both else None,
+        f"{prefix}log_loss": float(log_loss(y, p, labels=[0, 1])),
+        f"{prefix}brier": float(brier_score_loss(y, p)),
+        f"{prefix}rows": len(y),
+        f"{prefix}positive_rate": float(np.mean(y)),
+    }
+
+
+def curves(y: np.ndarray, p: np.ndarray, points: int = 41) -> dict[str, Any]:
+    """ROC, precision-recall and calibration (10 bins) points, thinned for storage."""
+    from sklearn.metrics import precision_recall_curve, roc_curve
+
+    if len(np.unique(y)) < 2:
+        return {}
+    fpr, tpr, _ = roc_curve(y, p)
+    precision, recall, _ = precision_recall_curve(y, p)
+
+    def thin(a: np.ndarray, b: np.ndarray) -> tuple[list[float], list[float]]:
+        keep = np.unique(np.linspace(0, len(a) - 1, min(points, len(a))).astype(int))
+        return [round(float(v), 4) for v in a[keep]], [round(float(v), 4) for v in b[keep]]
+
+    bins = np.minimum((p * 10).astype(int), 9)
+    n = np.bincount(bins, minlength=10)
+    mean_p = np.bincount(bins, weights=p, minlength=10) / np.maximum(n, 1)
+    rate = np.bincount(bins, weights=y.astype(float), minlength=10) / np.maximum(n, 1)
+    keep = n > 0
+    return {
+        "roc": dict(zip(("fpr", "tpr"), thin(fpr, tpr), strict=True)),
+        "pr": dict(zip(("recall", "precision"), thin(recall[::-1], precision[::-1]), strict=True)),
+        "calibration": {
+            "predicted": [round(float(v), 4) for v in mean_p[keep]],
+            "observed": [round(float(v), 4) for v in rate[keep]],
+            "rows": [int(v) for v in n[keep]],
+        },
+    }
+
+
+# --- parallel fits -------------------------------------------------------------------------------------
+
+
+@contextlib.contextmanager
+def parallel_backend(n_jobs: int | None = None) -> Iterator[int]:
+    """joblib's backend for independent fits: local processes, or Dask when FLYWHEEL_DASK_SCHEDULER is set.
+
+    Yields the ``n_jobs`` to pass to ``joblib.Parallel``.
+    """
+    import joblib
+
+    address = os.environ.get("FLYWHEEL_DASK_SCHEDULER", "").strip()
+    if not address:
+        yield n_jobs if n_jobs is not None else min(os.cpu_count() or 1, 4)
+        return
+    try:
+        from distributed import Client
+    except ImportError as exc:  # pragma: no cover - depends on the optional extra
+        from flywheel_core.exceptions import ConfigurationError
+
+        raise ConfigurationError(
+            "FLYWHEEL_DASK_SCHEDULER is set but Dask is not installed. Install flywheel-studio[dask] or unset it."
+        ) from exc
+    with Client(address, set_as_default=False) as client, joblib.parallel_config(backend="dask", client=client):
+        yield -1
+
+
+# --- versions turn by turn -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class VersionResult:
+    """One trained version: what it learnt from, how it scored, and the fitted estimator."""
+
+    turn: int
+    train_rows: int
+    metrics: dict[str, Any]
+    drift: dict[str, Any]
+    train_seconds: float
+    evaluation: dict[str, Any]  # holdout curves and per-segment metrics
+    estimator: Any = field(repr=False, compare=False)
+
+
+@dataclass(frozen=True)
+class TrainingResult:
+    run_id: str
+    task: str
+    algorithm: str
+    params: dict[str, Any]
+    feature_names: tuple[str, ...]
+    versions: tuple[VersionResult, ...]
+
+
+def _segments(task: FeedbackTask, train: np.ndarray, test: np.ndarray, p: np.ndarray, end_ns: int) -> dict[str, Any]:
+    """Holdout metrics for new vs returning users and head vs tail items (as seen at training time)."""
+    returning = task.user_first_ns[task.user[test]] < end_ns
+    counts = np.bincount(task.item[train], minlength=int(task.item.max()) + 1)
+    seen = np.sort(counts[counts > 0])[::-1]
+    head_min = seen[max(0, int(np.ceil(len(seen) * 0.2)) - 1)] if len(seen) else np.inf
+    head = counts[task.item[test]] >= max(head_min, 1)
+    y = task.y[test]
+    out = {}
+    for name, mask in (
+        ("returning users", returning),
+        ("new users", ~returning),
+        ("head items", head),
+        ("tail items", ~head),
+    ):
+        out[name] = score_feedback(y[mask], p[mask])
+    return out
+
+
+def _fit_version(model: str, X: np.ndarray, y: np.ndarray, random_state: int) -> tuple[Any, float]:
+    return fit_model(model, X, y, random_state=random_state)
+
+
+def train_feedback_versions(
+    events: pd.DataFrame,
+    dictionary: SignalDictionary,
+    *,
+    n_turns: int = 5,
+    model: str = "logistic",
+    by: str = "time",
+    holdout_fraction: float = 0.15,
+    random_state: int = 0,
+    n_jobs: int | None = None,
+    progress: Progress | None = None,
+    task: FeedbackTask | None = None,
+    labels: np.ndarray | None = None,
+) -> TrainingResult:
+    """Train one feedback-prediction version per turn and score each on the next turn and the holdout.
+
+    ``task`` may be passed when already built; ``labels`` replaces the training targets (experiments).
+
+    Raises:
+        DataValidationError: bad options. InsufficientDataError: too little data for the turns.
+    """
+    import joblib
+
+    from flywheel_core.drift import turn_drift
+
+    make_model(model)  # checks the name before any work
+    report = progress or (lambda fraction, message: None)
+    report(0.02, "Building history features")
+    task = task or build_feedback_task(events, dictionary)
+    plan = cut_turns(task.time_ns, n_turns=n_turns, by=by, holdout_fraction=holdout_fraction)
+    turn = plan.turn_of(task.time_ns)
+    y_train = task.y if labels is None else labels
+    holdout = turn == n_turns + 1
+    if holdout.sum() == 0:
+        raise InsufficientDataError("The holdout has no examples. Use a larger holdout or more data.")
+    windows = [turn <= k for k in range(1, n_turns + 1)]
+    if n_jobs is None and len(task.y) < 100_000:
+        n_jobs = 1  # starting worker processes costs more than small fits
+    jobs = (joblib.delayed(_fit_version)(model, task.X[w], y_train[w], random_state) for w in windows)
+    fitted: list[tuple[Any, float]] = []
+    report(0.05, f"Training turn 1 of {n_turns}")
+    with parallel_backend(n_jobs) as workers:
+        for k, outcome in enumerate(joblib.Parallel(n_jobs=workers, return_as="generator")(jobs), start=1):
+            fitted.append(outcome)
+            report(
+                0.05 + 0.85 * k / n_turns,
+                f"Trained turn {k} of {n_turns}" + ("" if k == n_turns else f"; training turn {k + 1}"),
+            )
+    versions = []
+    for k, (estimator, seconds) in enumerate(fitted, start=1):
+        nxt = turn == k + 1
+        p_next = estimator.predict_proba(task.X[nxt])[:, 1] if nxt.any() else np.zeros(0)
+        p_hold = estimator.predict_proba(task.X[holdout])[:, 1]
+        metrics = {**score_feedback(task.y[nxt], p_next), **score_feedback(task.y[holdout], p_hold, "holdout_")}
+        end_ns = plan.edges_ns[k - 1]
+        evaluation = {
+            "curves": curves(task.y[holdout], p_hold),
+            "segments": _segments(task, windows[k - 1], holdout, p_hold, end_ns),
+        }
+        drift = turn_drift(task.X, task.y, turn, k, task.feature_names) if k > 1 else {}
+        versions.append(
+            VersionResult(
+                turn=k,
+                train_rows=int(windows[k - 1].sum()),
+                metrics=metrics,
+                drift=drift,
+                train_seconds=round(seconds, 4),
+                evaluation=evaluation,
+                estimator=estimator,
+            )
+        )
+    report(0.95, "Scored every version")
+    params = {
+        "n_turns": n_turns,
+        "by": by,
+        "holdout_fraction": holdout_fraction,
+        "random_state": random_state,
+        "features": list(task.feature_names),
+        "turn_ends": [pd.Timestamp(e, tz="UTC").isoformat() for e in plan.edges_ns],
+    }
+    return TrainingResult(
+        run_id=uuid.uuid4().hex[:12],
+        task="feedback",
+        algorithm=model,
+        params=params,
+        feature_names=task.feature_names,
+        versions=tuple(versions),
+    )
+
+
+# --- registry -------------------------------------------------------------------------------------------
+
+# Types a stored model may contain; the list lives here, never in the file being loaded.
+TRUSTED_TYPES = [
+    "flywheel_core.learning._Constant",
+    "sklearn._loss.link.Interval",
+    "sklearn._loss.link.LogitLink",
+    "sklearn._loss.loss.HalfBinomialLoss",
+    "sklearn.ensemble._hist_gradient_boosting.binning._BinMapper",
+    "sklearn.ensemble._hist_gradient_boosting.predictor.TreePredictor",
+    "sklearn.ensemble._hist_gradient_boosting.gradient_boosting.HistGradientBoostingClassifier",
+    "sklearn.linear_model._logistic.LogisticRegression",
+    "sklearn.pipeline.Pipeline",
+    "sklearn.preprocessing._data.StandardScaler",
+]
+
+
+def model_bytes(estimator: Any) -> bytes:
+    """A fitted estimator (or a dict of arrays) as skops bytes: never pickle."""
+    import skops.io
+
+    return bytes(skops.io.dumps(estimator))
+
+
+def load_model(data: bytes) -> Any:
+    """Load skops bytes (already hash-checked by ``Store.read_model_bytes``) trusting only known types.
+
+    Raises:
+        StorageError: the file holds a type outside the trusted list.
+    """
+    import skops.io
+
+    from flywheel_core.exceptions import StorageError
+
+    untrusted = [t for t in skops.io.get_untrusted_types(data=data) if t not in TRUSTED_TYPES]
+    if untrusted:
+        raise StorageError(
+            f"The model file holds types Flywheel Studio does not load ({', '.join(untrusted[:3])}). "
+            "Retrain the version."
+        )
+    return skops.io.loads(data, trusted=TRUSTED_TYPES)
+
+
+def store_versions(store: Any, *, workspace_id: int, dataset: Any, result: TrainingResult, actor: str) -> list[Any]:
+    """Record every version of a training run in the registry, each with its skops model file."""
+    from flywheel_core.storage.models import ModelVersion
+
+    saved = []
+    for v in result.versions:
+        version = ModelVersion(
+            workspace_id=workspace_id,
+            dataset_id=dataset.id,
+            version=0,
+            run_id=result.run_id,
+            task=result.task,
+            algorithm=result.algorithm,
+            params={**result.params, "evaluation": v.evaluation},
+            turn=v.turn,
+            train_rows=v.train_rows,
+            metrics=v.metrics,
+            drift=v.drift,
+            train_seconds=v.train_seconds,
+            author=actor,
+        )
+        saved.append(
+            store.add_model_version(
+                workspace_id=workspace_id, version=version, actor=actor, model_bytes=model_bytes(v.estimator)
+            )
+        )
+    return saved
+
+
+def version_row(version: Any) -> dict[str, Any]:
+    """The registry's public fields of a stored version (what the CLI prints and the page tabulates)."""
+    return {
+        "version": version.version,
+        "run_id": version.run_id,
+        "task": version.task,
+        "algorithm": version.algorithm,
+        "turn": version.turn,
+        "train_rows": version.train_rows,
+        "metrics": {k: v for k, v in version.metrics.items() if not isinstance(v, dict | list)},
+        "drift": {k: v for k, v in version.drift.items() if k != "features"},
+        "train_seconds": version.train_seconds,
+        "author": version.author,
+        "created_at": version.created_at,
+    }
+
+
+def run_training(
+    store: Any,
+    *,
+    workspace_id: int,
+    dataset_name: str,
+    actor: str,
+    task: str = "feedback",
+    model: str | None = None,
+    n_turns: int = 5,
+    by: str = "time",
+    random_state: int = 0,
+    n_jobs: int | None = None,
+    progress: Progress | None = None,
+) -> list[Any]:
+    """Read a dataset, train one version per turn for the task, store them; returns the stored versions."""
+    from flywheel_core.recommend import RECOMMENDERS, train_recommend_versions
+
+    if task not in TASKS:
+        raise DataValidationError(f"Unknown task '{task}'. Choose one of: {', '.join(TASKS)}.")
+    dataset = store.get_dataset(workspace_id=workspace_id, name=dataset_name)
+    events = store.read_dataset_file(dataset)
+    dictionary = SignalDictionary.from_json(dataset.signal_dictionary)
+    if task == "feedback":
+        result = train_feedback_versions(
+            events,
+            dictionary,
+            n_turns=n_turns,
+            model=model or "logistic",
+            by=by,
+            random_state=random_state,
+            n_jobs=n_jobs,
+            progress=progress,
+        )
+    else:
+        if model is not None and model not in RECOMMENDERS:
+            raise DataValidationError(f"Unknown recommender '{model}'. Choose one of: {', '.join(RECOMMENDERS)}.")
+        result = train_recommend_versions(
+            events,
+            dictionary,
+            n_turns=n_turns,
+            model=model or "svd",
+            by=by,
+            random_state=random_state,
+            progress=progress,
+        )
+    return store_versions(store, workspace_id=workspace_id, dataset=dataset, result=result, actor=actor)
