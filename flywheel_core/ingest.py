@@ -404,7 +404,7 @@ def _timestamps(column: pa.ChunkedArray, check: _Checker, name: str) -> pa.Chunk
     if pa.types.is_date(column.type):
         return pc.assume_timezone(pc.cast(pc.cast(column, pa.timestamp("us")), pa.timestamp("us")), "UTC")
     text = pc.utf8_trim_whitespace(_as_strings(column))
-    empty = _mask(pc.equal(pc.utf8_length(text), 0))
+    empty = _mask(pc.equal(pc.utf8_length(text), 0)) | _mask(pc.is_null(text))
     check.flag(f"{name}: empty timestamp", empty, column)
     numeric = _mask(pc.match_substring_regex(text, _NUMBER))
     if numeric[~empty].all() and (~empty).any():
@@ -452,7 +452,7 @@ def _numbers(column: pa.ChunkedArray, check: _Checker, name: str) -> pa.ChunkedA
         check.flag(f"{name}: NaN or infinite number", bad, column)
         return values
     text = pc.utf8_trim_whitespace(_as_strings(column))
-    empty = _mask(pc.equal(pc.utf8_length(text), 0))
+    empty = _mask(pc.equal(pc.utf8_length(text), 0)) | _mask(pc.is_null(text))
     numeric = _mask(pc.match_substring_regex(text, _NUMBER))
     lowered = pc.utf8_lower(text)
     special = _mask(pc.is_in(lowered, pa.array(["nan", "inf", "+inf", "-inf", "infinity", "-infinity", "+infinity"])))

@@ -11,8 +11,10 @@ from ui.format import count, day, when
 
 ctx = current()
 st.title("Interaction data")
-st.caption("Clicks, views, skips, saves, thumbs up/down, accept/reject, ratings, purchases: the raw material of the "
-           "loop. Upload a log, say what each event means, and see whether the signals can carry a flywheel.")
+st.caption(
+    "Clicks, views, skips, saves, thumbs up/down, accept/reject, ratings, purchases: the raw material of the "
+    "loop. Upload a log, say what each event means, and see whether the signals can carry a flywheel."
+)
 
 datasets = ctx.store.list_datasets(workspace_id=ctx.workspace_id)
 upload_tab, datasets_tab, explore_tab = st.tabs(["Upload", f"Datasets ({len(datasets)})", "Explore"])
@@ -22,17 +24,37 @@ with upload_tab:
 
 with datasets_tab:
     if not datasets:
-        st.info("No datasets yet: upload a log in the Upload tab, or load the demo workspace from the Overview.",
-                icon=":material/info:")
+        st.info(
+            "No datasets yet: upload a log in the Upload tab, or load the demo workspace from the Overview.",
+            icon=":material/info:",
+        )
     else:
         st.dataframe(
-            [{"Dataset": d.name, "Events": count(d.rows), "Users": count(d.users), "Items": count(d.items),
-              "From": day(d.first_event), "To": day(d.last_event), "Source": d.source_name,
-              "Imported by": d.created_by, "Imported": when(d.created_at)} for d in datasets],
-            hide_index=True, width="stretch")
+            [
+                {
+                    "Dataset": d.name,
+                    "Events": count(d.rows),
+                    "Users": count(d.users),
+                    "Items": count(d.items),
+                    "From": day(d.first_event),
+                    "To": day(d.last_event),
+                    "Source": d.source_name,
+                    "Imported by": d.created_by,
+                    "Imported": when(d.created_at),
+                }
+                for d in datasets
+            ],
+            hide_index=True,
+            width="stretch",
+        )
         left, right = st.columns([2, 1])
-        doomed = left.selectbox("Delete a dataset", [d.name for d in datasets], index=None, key="data.delete.name",
-                                placeholder="Choose a dataset to delete")
+        doomed = left.selectbox(
+            "Delete a dataset",
+            [d.name for d in datasets],
+            index=None,
+            key="data.delete.name",
+            placeholder="Choose a dataset to delete",
+        )
         confirm = right.checkbox("Also delete its model versions and experiments", key="data.delete.confirm")
         if st.button("Delete dataset", key="data.delete", disabled=not (doomed and confirm and ctx.can_edit)):
             with user_errors():

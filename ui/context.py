@@ -66,11 +66,14 @@ def _leave_legacy_pages_mode() -> None:
     The client's layout needs the folder to be called ``pages/``, so switch the flag off and rerun:
     app.py then routes the same URL to the same page.
     """
+    from streamlit import config
     from streamlit.runtime.pages_manager import PagesManager
 
     if PagesManager.uses_pages_directory:
         PagesManager.uses_pages_directory = False
-        st.rerun()
+        # AppTest resets the flag before every run; a rerun there would swallow the widget event.
+        if not config.get_option("global.appTest"):
+            st.rerun()
 
 
 def current() -> AppContext:

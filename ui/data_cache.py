@@ -26,13 +26,16 @@ def events_for(ctx: AppContext, dataset: Dataset) -> pd.DataFrame:
 
 
 def _bounds(start: date | None, end: date | None) -> tuple[datetime | None, datetime | None]:
-    return (datetime.combine(start, time()) if start else None,
-            datetime.combine(end + timedelta(days=1), time()) if end else None)
+    return (
+        datetime.combine(start, time()) if start else None,
+        datetime.combine(end + timedelta(days=1), time()) if end else None,
+    )
 
 
 @st.cache_data(max_entries=16, show_spinner="Computing the profile…")
-def explore(workspace_id: int, name: str, content_hash: str, start: date | None, end: date | None,
-            signals: dict) -> dict[str, object]:
+def explore(
+    workspace_id: int, name: str, content_hash: str, start: date | None, end: date | None, signals: dict
+) -> dict[str, object]:
     """Every analytic of the Explore view for a dataset and date range (aggregated, small)."""
     events = analytics.filter_dates(_events(workspace_id, name, content_hash), *_bounds(start, end))
     dictionary = SignalDictionary.from_json(signals)

@@ -16,10 +16,14 @@ def render_explore(ctx: AppContext, datasets: list[Dataset]) -> None:
     name = st.selectbox("Dataset", names, key="data.explore.dataset")
     dataset = next(d for d in datasets if d.name == name)
     first, last = as_utc(dataset.first_event), as_utc(dataset.last_event)
-    picked = st.date_input("Date range (UTC)", value=(first.date(), last.date()) if first and last else (),
-                           min_value=first.date() if first else None, max_value=last.date() if last else None,
-                           key="data.explore.dates")
-    start, end = (picked if isinstance(picked, tuple) and len(picked) == 2 else (None, None))
+    picked = st.date_input(
+        "Date range (UTC)",
+        value=(first.date(), last.date()) if first and last else (),
+        min_value=first.date() if first else None,
+        max_value=last.date() if last else None,
+        key="data.explore.dates",
+    )
+    start, end = picked if isinstance(picked, tuple) and len(picked) == 2 else (None, None)
     results = explore(ctx.workspace_id, dataset.name, dataset.content_hash, start, end, dataset.signal_dictionary)
     if not results:
         st.info("No events in this date range. Widen the range.", icon=":material/filter_alt_off:")
@@ -29,11 +33,20 @@ def render_explore(ctx: AppContext, datasets: list[Dataset]) -> None:
     cols[0].metric("Events", count(profile.events))
     cols[1].metric("Users", count(profile.users))
     cols[2].metric("Items", count(profile.items))
-    cols[3].metric("Explicit share", percent(profile.explicit_share), help="Share of events that are explicit feedback.")
-    cols[4].metric("Feedback coverage", percent(profile.feedback_coverage),
-                   help="Share of interactions that carry any positive or negative feedback.")
-    cols[5].metric("DAU/MAU", percent(profile.dau_mau), help="Stickiness: average daily actives over the last 30 days "
-                   "divided by monthly actives. Perplexity's 53% far exceeds typical benchmarks.")
+    cols[3].metric(
+        "Explicit share", percent(profile.explicit_share), help="Share of events that are explicit feedback."
+    )
+    cols[4].metric(
+        "Feedback coverage",
+        percent(profile.feedback_coverage),
+        help="Share of interactions that carry any positive or negative feedback.",
+    )
+    cols[5].metric(
+        "DAU/MAU",
+        percent(profile.dau_mau),
+        help="Stickiness: average daily actives over the last 30 days "
+        "divided by monthly actives. Perplexity's 53% far exceeds typical benchmarks.",
+    )
     left, right = st.columns([2, 1])
     left.plotly_chart(charts.events_over_time(results["over_time"], results["freq"]), width="stretch")
     right.plotly_chart(charts.signal_mix(results["over_time"]), width="stretch")
@@ -58,6 +71,10 @@ def render_explore(ctx: AppContext, datasets: list[Dataset]) -> None:
     st.plotly_chart(charts.events_per_user(outliers), width="stretch")
     flagged = outliers[outliers["outlier"]]
     if len(flagged):
-        st.warning(f"{len(flagged):,} users have far more events than typical (bots or poisoning?): "
-                   + ", ".join(f"{u} ({n:,})" for u, n in zip(flagged["user"].head(5), flagged["events"].head(5),
-                                                               strict=True)), icon=":material/smart_toy:")
+        st.warning(
+            f"{len(flagged):,} users have far more events than typical (bots or poisoning?): "
+            + ", ".join(
+                f"{u} ({n:,})" for u, n in zip(flagged["user"].head(5), flagged["events"].head(5), strict=True)
+            ),
+            icon=":material/smart_toy:",
+        )

@@ -38,23 +38,34 @@ def _mapping_form(columns: list[str], detected: dict[str, str], features: tuple[
         if choice != NONE:
             mapping[role] = choice
     used = set(mapping.values())
-    chosen = st.multiselect("Feature columns (model inputs)", [c for c in columns if c not in used],
-                            default=[f for f in features if f not in used], key="data.features",
-                            help="Extra columns the model may learn from, e.g. device, hour, message length.")
+    chosen = st.multiselect(
+        "Feature columns (model inputs)",
+        [c for c in columns if c not in used],
+        default=[f for f in features if f not in used],
+        key="data.features",
+        help="Extra columns the model may learn from, e.g. device, hour, message length.",
+    )
     if chosen:
         mapping["feature"] = ",".join(chosen)
     return mapping
 
 
 def _signal_editor(events: list[str]) -> dict[str, SignalSpec]:
-    st.markdown("**3 · Say what each event means** — explicit (the user rated or corrected) or implicit "
-                "(inferred from behaviour), its polarity and weight. Explicit feedback is simple but biased toward "
-                "extremes; implicit is noisier but far more abundant.")
+    st.markdown(
+        "**3 · Say what each event means** — explicit (the user rated or corrected) or implicit "
+        "(inferred from behaviour), its polarity and weight. Explicit feedback is simple but biased toward "
+        "extremes; implicit is noisier but far more abundant."
+    )
     dictionary = default_dictionary(events)
-    frame = pd.DataFrame([{"event": e, "kind": s.kind, "polarity": s.polarity, "weight": s.weight}
-                          for e, s in dictionary.events.items()])
+    frame = pd.DataFrame(
+        [{"event": e, "kind": s.kind, "polarity": s.polarity, "weight": s.weight} for e, s in dictionary.events.items()]
+    )
     edited = st.data_editor(
-        frame, key="data.signals", hide_index=True, width="stretch", disabled=["event"],
+        frame,
+        key="data.signals",
+        hide_index=True,
+        width="stretch",
+        disabled=["event"],
         column_config={
             "kind": st.column_config.SelectboxColumn("Kind", options=list(KINDS), required=True),
             "polarity": st.column_config.SelectboxColumn("Polarity", options=list(POLARITIES), required=True),
@@ -62,16 +73,21 @@ def _signal_editor(events: list[str]) -> dict[str, SignalSpec]:
         },
     )
     if dictionary.rules:
-        st.caption("Rules on value: " + "; ".join(f"{r.event} with value {r.op} {r.threshold:g} counts as {r.polarity}"
-                                                   for r in dictionary.rules))
+        st.caption(
+            "Rules on value: "
+            + "; ".join(f"{r.event} with value {r.op} {r.threshold:g} counts as {r.polarity}" for r in dictionary.rules)
+        )
     return {row.event: SignalSpec(row.kind, row.polarity, float(row.weight)) for row in edited.itertuples()}
 
 
 def render_upload(ctx: AppContext) -> None:
     limits = Limits.from_settings(ctx.store.settings)
-    upload = st.file_uploader("**1 · Choose an interaction log** (CSV, gzip CSV or Parquet)",
-                              type=["csv", "gz", "parquet", "pq", "tsv"], key="data.upload",
-                              help=f"Up to {limits.max_bytes / 1e6:,.0f} MB and {limits.max_rows:,} rows.")
+    upload = st.file_uploader(
+        "**1 · Choose an interaction log** (CSV, gzip CSV or Parquet)",
+        type=["csv", "gz", "parquet", "pq", "tsv"],
+        key="data.upload",
+        help=f"Up to {limits.max_bytes / 1e6:,.0f} MB and {limits.max_rows:,} rows.",
+    )
     if upload is None:
         st.caption("Each row is one interaction: who, when, what happened, and optionally to which item.")
         return
@@ -86,13 +102,25 @@ def render_upload(ctx: AppContext) -> None:
         st.markdown("**4 · Import**")
         left, right = st.columns([2, 1])
         name = left.text_input("Dataset name", value=PurePath(upload.name).name.split(".")[0], key="data.name")
-        skip = right.checkbox("Skip invalid rows", key="data.skip_invalid",
-                              help="Store the valid rows and report the rest. Off: any invalid row refuses the file.")
+        skip = right.checkbox(
+            "Skip invalid rows",
+            key="data.skip_invalid",
+            help="Store the valid rows and report the rest. Off: any invalid row refuses the file.",
+        )
         if st.button("Check and import", type="primary", key="data.import", disabled=not ctx.can_edit):
             bar = st.progress(0.0, text="Starting…")
-            report = ingest_file(ctx.store, workspace_id=ctx.workspace_id, source=data, dataset=name, actor=ctx.actor,
-                                 columns=mapping, signals=signals, skip_invalid=skip, source_name=upload.name,
-                                 progress=lambda f, m: bar.progress(f, text=m))
+            report = ingest_file(
+                ctx.store,
+                workspace_id=ctx.workspace_id,
+                source=data,
+                dataset=name,
+                actor=ctx.actor,
+                columns=mapping,
+                signals=signals,
+                skip_invalid=skip,
+                source_name=upload.name,
+                progress=lambda f, m: bar.progress(f, text=m),
+            )
             st.session_state["data.last_report"] = report
     report = st.session_state.get("data.last_report")
     if isinstance(report, IngestReport):
@@ -100,14 +128,23 @@ def render_upload(ctx: AppContext) -> None:
 
 
 def render_report(report: IngestReport) -> None:
-    st.success(f"Stored **{report.rows_stored:,}** of {report.rows_read:,} rows as dataset "
-               f"**{report.dataset}** in {report.seconds:.2f} s.", icon=":material/check_circle:")
+    st.success(
+        f"Stored **{report.rows_stored:,}** of {report.rows_read:,} rows as dataset "
+        f"**{report.dataset}** in {report.seconds:.2f} s.",
+        icon=":material/check_circle:",
+    )
     if report.rejected_reasons:
         rows: list[dict[str, Any]] = [
-            {"Reason": reason, "Rows": count,
-             "Examples": "; ".join(f"row {e['row']}: {e['value']!r}" if e.get("row") else repr(e["value"])
-                                   for e in report.examples.get(reason, []))}
-            for reason, count in report.rejected_reasons.items()]
+            {
+                "Reason": reason,
+                "Rows": count,
+                "Examples": "; ".join(
+                    f"row {e['row']}: {e['value']!r}" if e.get("row") else repr(e["value"])
+                    for e in report.examples.get(reason, [])
+                ),
+            }
+            for reason, count in report.rejected_reasons.items()
+        ]
         st.warning(f"{report.rows_rejected:,} rows were skipped:")
         st.dataframe(rows, hide_index=True, width="stretch")
     for warning in report.warnings:

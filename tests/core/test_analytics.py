@@ -1,0 +1,113 @@
+"""Analytics agree with brute-force computations on small data."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from flywheel_core import analytics
+from flywheel_core.demo import DEMO_SIGNALS, make_demo_events
+from flywheel_core.exceptions import InsufficientDataError
+from flywheel_core.signals import SignalDictionary, SignalSpec, default_dictionary
+
+
+def _dictionary(archetype: str, events: pd.DataFrame) -> SignalDictionary:
+    dictionary = default_dictionary(sorted(events["event"].unique()))
+    for event, spec in DEMO_SIGNALS[archetype].items():
+        dictionary = dictionary.with_signal(event, SignalSpec(*spec))
+    return dictionary
+
+
+@pytest.fixture(scope="module")
+def music() -> pd.DataFrame:
+    return make_demo_events("music", 4_000, random_state=11)
+
+
+def test_rolling_actives_match_brute_force(music: pd.DataFrame) -> None:
+    result = analytics.active_users(music).daily
+    day = music["timestamp"].dt.floor("D")
+    for i in (0, 10, len(result) // 2, len(result) - 1):
+        when = result["date"].iloc[i]
+        for window, column in ((1, "dau"), (7, "wau"), (30, "mau")):
+            mask = (day <= when) & (day > when - pd.Timedelta(days=window))
+            assert result[column].iloc[i] == music.loc[mask, "user"].nunique(), (column, i)
+
+
+def test_dau_mau_is_mean_dau_of_last_30_days_over_mau(music: pd.DataFrame) -> None:
+    result = analytics.active_users(music)
+    daily = result.daily
+    assert result.dau_mau == pytest.approx(daily["dau"].iloc[-30:].mean() / daily["mau"].iloc[-1])
+    assert 0 < result.dau_mau <= 1
+
+
+def test_profile_shares_and_counts(music: pd.DataFrame) -> None:
+    dictionary = _dictionary("music", music)
+    profile = analytics.profile_events(music, dictionary)
+    assert profile.events == len(music) and profile.users == music["user"].nunique()
+    assert profile.explicit_share == pytest.approx(music["event"].isin(["save", "thumbs_down"]).mean())
+    assert profile.explicit_share + profile.implicit_share == pytest.approx(1.0)
+    assert profile.feedback_coverage == 1.0  # every music event carries a polarity
+    assert sum(profile.event_counts.values()) == len(music)
+
+
+def test_thirty_second_rule_turns_short_streams_into_skips() -> None:
+    events = pd.DataFrame({"event": ["stream", "stream", "skip"], "value": [12.0, 95.0, 3.0]})
+    annotated = default_dictionary(["stream", "skip"]).annotate(events["event"], events["value"])
+    assert annotated["polarity"].tolist() == [-1, 1, -1]
+
+
+def test_retention_cohorts_match_brute_force(music: pd.DataFrame) -> None:
+    cohorts = analytics.retention_cohorts(music, max_weeks=4)
+    week = (music["timestamp"].dt.floor("D") - music["timestamp"].dt.floor("D").min()).dt.days // 7
+    first = week.groupby(music["user"]).transform("min")
+    second = cohorts.iloc[1]
+    cohort_week = int((second["cohort"] - cohorts["cohort"].iloc[0]).days // 7)
+    members = set(music.loc[first == cohort_week, "user"])
+    assert second["users"] == len(members)
+    back = set(music.loc[(first == cohort_week) & (week == cohort_week + 1), "user"])
+    assert second["week 1"] == pytest.approx(len(back) / len(members))
+    assert (cohorts["week 0"] == 1.0).all()
+
+
+def test_new_vs_returning_counts_each_user_new_once(music: pd.DataFrame) -> None:
+    frame = analytics.new_vs_returning(music)
+    assert frame["new"].sum() == music["user"].nunique()
+
+
+def test_long_tail_head_share_and_coverage() -> None:
+    events = pd.DataFrame(
+        {
+            "user": list("abcdefghij"),
+            "timestamp": pd.date_range("2026-01-01", periods=10, tz="UTC"),
+            "event": ["click"] * 9 + ["skip"],
+            "item": ["x"] * 8 + ["y", "z"],
+        }
+    )
+    result = analytics.item_long_tail(events, default_dictionary(["click", "skip"]))
+    assert result.items == 3
+    assert result.head_share == pytest.approx(0.8)  # top 20% of 3 items = 1 item = 8 of 10 events
+    assert result.catalog_coverage == pytest.approx(2 / 3)  # z only ever skipped
+    assert result.top_items["item"].tolist()[0] == "x"
+
+
+def test_rating_bias_measures_extremes() -> None:
+    support = make_demo_events("support", 5_000)
+    result = analytics.rating_bias(support, _dictionary("support", support))
+    assert result.extreme_share > 0.5 and result.bias > 1.0
+    with pytest.raises(InsufficientDataError, match="No explicit ratings"):
+        music = make_demo_events("music", 2_000)
+        analytics.rating_bias(music, _dictionary("music", music))
+
+
+def test_user_outliers_flag_the_bots(music: pd.DataFrame) -> None:
+    flagged = analytics.user_outliers(music)
+    top = flagged[flagged["outlier"]]
+    assert len(top) >= 1
+    assert top["events"].min() > 10 * np.median(flagged["events"])
+
+
+def test_empty_selection_is_a_clear_error(music: pd.DataFrame) -> None:
+    empty = analytics.filter_dates(music, pd.Timestamp("2030-01-01", tz="UTC"), None)
+    with pytest.raises(InsufficientDataError, match="no events in this selection"):
+        analytics.profile_events(empty, default_dictionary([]))
