@@ -116,7 +116,7 @@ def test_ingest_gzip_and_parquet(store: Store, workspace_id: int, tmp_path: Path
 
 
 def test_same_content_is_reported_as_already_imported(store: Store, workspace_id: int, earlier: str) -> None:
-    with pytest.raises(ConflictError, match="already imported .* as dataset 'earlier'"):
+    with pytest.raises(ConflictError, match=r"already imported .* as dataset 'earlier'"):
         ingest_file(store, workspace_id=workspace_id, source=GOOD, dataset="again", actor="t")
 
 
