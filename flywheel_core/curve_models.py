@@ -64,7 +64,9 @@ class CurveFit:
 
     def predict(self, x: Any) -> Array:
         """Fitted y (internal orientation: higher is better) at ``x``."""
-        return _predict(self.model, np.asarray(self.theta)[None, :], np.asarray(self.coef)[None, :], self.t(x)[None, :])[0]
+        return _predict(
+            self.model, np.asarray(self.theta)[None, :], np.asarray(self.coef)[None, :], self.t(x)[None, :]
+        )[0]
 
     @property
     def asymptote(self) -> float | None:

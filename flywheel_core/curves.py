@@ -12,7 +12,7 @@ Verdicts (all judged with higher = better; pass ``higher_is_better=False`` for l
   headroom is spent, or the next doubling of x still adds at least 30% of the gain so far.
 - **plateau** — a ceiling is near: at least 60% of the fitted headroom (gain so far + headroom left)
   is spent and the next doubling of x adds less than 30% of the gain so far; also a series whose
-  gain across the whole range is within noise.
+  gain across the whole range is within noise (or below 0.1% of its level).
 - **backward** — the metric declines over the recent points beyond noise: the slope over the last
   third of the points (at least 3) is below zero by more than 3 standard errors, the noise being
   measured from the second differences of the series (or the chosen fit's residuals when short).
@@ -57,6 +57,7 @@ FEW_POINTS = 6
 VERDICTS = ("compounding", "plateau", "backward", "insufficient_data")
 _COMPOUND_RATIO = 0.30
 _SPENT_PLATEAU = 0.60
+_MATERIAL = 1e-3
 _BACKWARD_T = 3.0
 
 
@@ -176,8 +177,7 @@ def _validate(x: Sequence[float] | np.ndarray, y: Sequence[float] | np.ndarray) 
         )
     if len(xa) < MIN_POINTS:
         raise InsufficientDataError(
-            f"A curve needs at least {MIN_POINTS} points; this series has {len(xa)}. Add more model versions "
-            "or values."
+            f"A curve needs at least {MIN_POINTS} points; this series has {len(xa)}. Add more model versions or values."
         )
     steps = np.diff(xa)
     if np.any(steps <= 0):
@@ -210,7 +210,7 @@ def _shape(fit: CurveFit, x: np.ndarray, sigma: float) -> tuple[str, float, floa
     gain, nxt = y1 - y0, y2 - y1
     asym = fit.asymptote
     headroom = None if asym is None else asym - y1
-    noise = 2.0 * sigma * math.sqrt(2.0 * fit.n_params / len(x))
+    noise = max(2.0 * sigma * math.sqrt(2.0 * fit.n_params / len(x)), _MATERIAL * abs(y1))
     if not math.isfinite(gain) or gain <= noise:
         return "plateau", gain, nxt, headroom, None
     if headroom is None or headroom < 0:
@@ -272,8 +272,8 @@ def judge_curve(
     fits = _fit_all(xa, ya)
     rule = "aicc" if n >= FEW_POINTS else "few_points"
     if rule == "aicc":
-        scored = [(f, _aicc(f.rss, n, f.n_params, scale)) for f in fits]
-        scored = [(f, a) for f, a in scored if a is not None]
+        maybe = [(f, _aicc(f.rss, n, f.n_params, scale)) for f in fits]
+        scored = [(f, a) for f, a in maybe if a is not None and math.isfinite(a)]
         best_aicc = min(a for _, a in scored)
         raw = {f.model: math.exp(-0.5 * (a - best_aicc)) for f, a in scored}
         total = sum(raw.values())
@@ -329,14 +329,19 @@ _NAMES = {
 
 
 def _judge_many(
-    best: CurveFit, shapes: dict[str, tuple[str, float, float, float | None, float | None]],
-    weights: dict[str, float], t_recent: float, n: int,
+    best: CurveFit,
+    shapes: dict[str, tuple[str, float, float, float | None, float | None]],
+    weights: dict[str, float],
+    t_recent: float,
+    n: int,
 ) -> tuple[str, float, str]:
     data_factor = min(1.0, 0.6 + 0.4 * (n - FEW_POINTS) / 14)
     if t_recent < -_BACKWARD_T:
         confidence = (0.5 + 0.5 * (1 - math.exp(-(abs(t_recent) - _BACKWARD_T)))) * data_factor
         size = "far beyond" if abs(t_recent) > 50 else f"{abs(t_recent):.1f} standard errors beyond"
-        reason = f"The metric falls over the last {max(3, n // 3)} points, {size} its noise: the loop is spinning backward."
+        reason = (
+            f"The metric falls over the last {max(3, n // 3)} points, {size} its noise: the loop is spinning backward."
+        )
         return "backward", confidence, reason
     verdict, gain, nxt, headroom, spent = shapes[best.model]
     agree = sum(w for m, w in weights.items() if shapes[m][0] == verdict)
@@ -347,9 +352,7 @@ def _judge_many(
     elif verdict == "plateau":
         ratio = nxt / gain if gain > 0 else 0.0
         spent_text = f"{spent:.0%} of the headroom is spent and " if spent is not None else ""
-        reason = (
-            f"Best fit is {name}: {spent_text}the next doubling of x adds only {ratio:.0%} of the gain so far."
-        )
+        reason = f"Best fit is {name}: {spent_text}the next doubling of x adds only {ratio:.0%} of the gain so far."
     elif headroom is None:
         reason = f"Best fit is {name} with no ceiling in sight: returns keep coming as x grows."
     else:
@@ -443,12 +446,19 @@ def x_for_target(
     goal = sign * target
     x = report.x
     if report.asymptote is not None and sign * report.asymptote <= goal:
-        return TargetResult(target, False, None, None, None,
-                            f"Not reachable: the fitted ceiling is at {report.asymptote:.4g}.")
+        return TargetResult(
+            target, False, None, None, None, f"Not reachable: the fitted ceiling is at {report.asymptote:.4g}."
+        )
     fitted_end = sign * float(report.predict(x[-1:])[0])
     if fitted_end >= goal:
-        return TargetResult(target, True, float(x[-1]), None, None,
-                            f"Already reached: the fitted curve is at {sign * fitted_end:.4g} at x = {x[-1]:.4g}.")
+        return TargetResult(
+            target,
+            True,
+            float(x[-1]),
+            None,
+            None,
+            f"Already reached: the fitted curve is at {sign * fitted_end:.4g} at x = {x[-1]:.4g}.",
+        )
     if x[0] > 0:
         grid = np.geomspace(x[-1], x[-1] * max_factor, 600)
     else:
@@ -461,8 +471,9 @@ def x_for_target(
     low = float(np.quantile(reached, 0.05)) if len(reached) >= n_boot // 2 else None
     high = float(np.quantile(reached, 0.95)) if len(reached) >= 0.95 * n_boot else None
     if not math.isfinite(point):
-        return TargetResult(target, False, None, low, None,
-                            f"Not reachable within {max_factor:g}× the current range of x.")
+        return TargetResult(
+            target, False, None, low, None, f"Not reachable within {max_factor:g}× the current range of x."
+        )
     band = ""
     if low is not None:
         band = f" (90% band {low:.4g} to {high:.4g})" if high is not None else f" (at least {low:.4g})"
