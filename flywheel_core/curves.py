@@ -36,7 +36,7 @@ from typing import Any
 
 import numpy as np
 
-from flywheel_core.curve_models import MODEL_NAMES, NEEDS_POSITIVE_X, CurveFit, fit_model, refit_many
+from flywheel_core.curve_models import MODEL_NAMES, NEEDS_POSITIVE_X, CurveFit, fit_model
 from flywheel_core.exceptions import DataValidationError, InsufficientDataError, Problem
 
 __all__ = [
@@ -44,12 +44,12 @@ __all__ = [
     "MIN_POINTS",
     "VERDICTS",
     "CandidateFit",
-    "CurveForecast",
     "CurveReport",
-    "TargetResult",
-    "forecast_curve",
     "judge_curve",
-    "x_for_target",
+    "judge_model_versions",
+    "metric_is_lower_better",
+    "version_metrics",
+    "versions_series",
 ]
 
 MIN_POINTS = 3
@@ -126,29 +126,6 @@ class CurveReport:
                 for c in self.candidates
             ],
         }
-
-
-@dataclass(frozen=True, eq=False)
-class CurveForecast:
-    """The chosen curve beyond the data with a bootstrap band (``level`` coverage of the fitted curve)."""
-
-    x: np.ndarray
-    y: np.ndarray
-    low: np.ndarray
-    high: np.ndarray
-    level: float
-
-
-@dataclass(frozen=True)
-class TargetResult:
-    """How much x the chosen curve needs to reach ``target`` (None when not reachable)."""
-
-    target: float
-    reachable: bool
-    x: float | None
-    x_low: float | None
-    x_high: float | None
-    message: str
 
 
 def _finite(value: float | None) -> float | None:
@@ -393,105 +370,57 @@ def _judge_few(x: np.ndarray, y: np.ndarray, sigma: float) -> tuple[str, float, 
     )
 
 
-def forecast_curve(
-    report: CurveReport,
-    x_future: Sequence[float] | np.ndarray,
-    *,
-    n_boot: int = 200,
-    level: float = 0.9,
-    random_state: int = 0,
-) -> CurveForecast:
-    """The chosen curve at ``x_future`` with a residual-bootstrap band of the fitted curve."""
-    xf = np.asarray(x_future, dtype=float)
-    if xf.ndim != 1 or not np.all(np.isfinite(xf)):
-        raise DataValidationError("Forecast x values must be a flat list of finite numbers.")
-    if report.model in NEEDS_POSITIVE_X and np.any(xf <= 0):
-        raise DataValidationError(f"The {report.model} curve needs x > 0 to forecast; drop x ≤ 0.")
-    draws = _bootstrap(report, xf, n_boot=n_boot, random_state=random_state)
-    alpha = (1 - level) / 2
-    low, high = np.nanquantile(draws, [alpha, 1 - alpha], axis=0)
-    return CurveForecast(x=xf, y=report.predict(xf), low=low, high=high, level=level)
+_PREFERRED_METRICS = ("holdout_auc", "auc", "holdout_ndcg@10", "ndcg@10", "holdout_hit_rate@10", "hit_rate@10")
 
 
-def _bootstrap(report: CurveReport, xf: np.ndarray, *, n_boot: int, random_state: int) -> np.ndarray:
-    """Bootstrap curves at ``xf`` (n_boot, m) in the metric's orientation."""
-    from flywheel_core.curve_models import _predict
-
-    sign = 1.0 if report.higher_is_better else -1.0
-    best = report.best
-    ya = sign * report.y
-    fitted = best.predict(report.x)
-    n = len(report.x)
-    resid = (ya - fitted) * math.sqrt(n / max(n - best.n_params, 1))
-    rng = np.random.default_rng(random_state)
-    ys = fitted[None, :] + rng.choice(resid, size=(n_boot, n), replace=True)
-    theta, coef, shift, scale = refit_many(best.model, report.x, ys)
-    t = ((xf - shift) / scale)[None, :]
-    with np.errstate(all="ignore"):
-        draws = _predict(best.model, theta, coef, t)
-    return sign * np.where(np.isfinite(draws), draws, np.nan)
+def metric_is_lower_better(name: str) -> bool:
+    """Losses and errors (log_loss, brier, rmse, mae, …) are lower-is-better; everything else higher."""
+    lowered = name.lower()
+    return any(word in lowered for word in ("loss", "brier", "error", "rmse", "mae", "perplexity"))
 
 
-def x_for_target(
-    report: CurveReport, target: float, *, max_factor: float = 1000.0, n_boot: int = 200, random_state: int = 0
-) -> TargetResult:
-    """The x at which the chosen curve first reaches ``target`` (searching up to ``max_factor``× the range).
+def version_metrics(versions: Sequence[Any]) -> list[str]:
+    """Numeric metric names found in the model versions' ``metrics``, preferred ones first."""
+    names: set[str] = set()
+    for v in versions:
+        names.update(
+            k for k, val in (v.metrics or {}).items() if isinstance(val, int | float) and not isinstance(val, bool)
+        )
+    return [m for m in _PREFERRED_METRICS if m in names] + sorted(names - set(_PREFERRED_METRICS))
 
-    Returns "already reached" when a fitted value at the data already meets it, and "not reachable:
-    ceiling at …" when the curve's asymptote is on the wrong side of the target.
+
+def versions_series(versions: Sequence[Any], metric: str) -> tuple[np.ndarray, np.ndarray]:
+    """(training rows, metric) of model versions, by training rows; the latest version wins a tie."""
+    points: dict[float, tuple[int, float]] = {}
+    for v in versions:
+        value = (v.metrics or {}).get(metric)
+        if isinstance(value, int | float) and math.isfinite(value):
+            rows = float(v.train_rows)
+            if rows not in points or v.version > points[rows][0]:
+                points[rows] = (v.version, float(value))
+    xs = sorted(points)
+    return np.array(xs, dtype=float), np.array([points[x][1] for x in xs], dtype=float)
+
+
+def judge_model_versions(versions: Sequence[Any], *, metric: str | None = None) -> CurveReport:
+    """Verdict on a dataset's model versions: ``metric`` against training rows.
+
+    ``versions`` are ``Store.list_model_versions(...)`` rows (``.version``, ``.train_rows``, ``.metrics``).
+    The metric defaults to the first of holdout_auc, auc, holdout_ndcg@10, ndcg@10, … that exists;
+    its direction comes from :func:`metric_is_lower_better`.
+
+    Raises:
+        InsufficientDataError: fewer than 3 versions with distinct training rows carry the metric.
     """
-    if not math.isfinite(target):
-        raise DataValidationError("The target must be a finite number.")
-    sign = 1.0 if report.higher_is_better else -1.0
-    goal = sign * target
-    x = report.x
-    if report.asymptote is not None and sign * report.asymptote <= goal:
-        return TargetResult(
-            target, False, None, None, None, f"Not reachable: the fitted ceiling is at {report.asymptote:.4g}."
+    names = version_metrics(versions)
+    if metric is None:
+        if not names:
+            raise InsufficientDataError("No model version has a numeric metric yet; train a few versions first.")
+        metric = names[0]
+    x, y = versions_series(versions, metric)
+    if len(x) < MIN_POINTS:
+        raise InsufficientDataError(
+            f"A verdict needs {MIN_POINTS} model versions with distinct training rows and a '{metric}' value; "
+            f"found {len(x)}. Train more versions (turns) first."
         )
-    fitted_end = sign * float(report.predict(x[-1:])[0])
-    if fitted_end >= goal:
-        return TargetResult(
-            target,
-            True,
-            float(x[-1]),
-            None,
-            None,
-            f"Already reached: the fitted curve is at {sign * fitted_end:.4g} at x = {x[-1]:.4g}.",
-        )
-    if x[0] > 0:
-        grid = np.geomspace(x[-1], x[-1] * max_factor, 600)
-    else:
-        grid = x[-1] + np.geomspace(1e-3, max_factor, 600) * (x[-1] - x[0])
-    curve = sign * report.predict(grid)
-    point = _first_crossing(grid, curve[None, :], goal)[0]
-    draws = sign * _bootstrap(report, grid, n_boot=n_boot, random_state=random_state)
-    crossings = _first_crossing(grid, draws, goal)
-    reached = crossings[np.isfinite(crossings)]
-    low = float(np.quantile(reached, 0.05)) if len(reached) >= n_boot // 2 else None
-    high = float(np.quantile(reached, 0.95)) if len(reached) >= 0.95 * n_boot else None
-    if not math.isfinite(point):
-        return TargetResult(
-            target, False, None, low, None, f"Not reachable within {max_factor:g}× the current range of x."
-        )
-    band = ""
-    if low is not None:
-        band = f" (90% band {low:.4g} to {high:.4g})" if high is not None else f" (at least {low:.4g})"
-    return TargetResult(target, True, point, low, high, f"Reaches {target:.4g} at x ≈ {point:.4g}{band}.")
-
-
-def _first_crossing(grid: np.ndarray, curves: np.ndarray, goal: float) -> np.ndarray:
-    """x where each curve (R, m) first reaches ``goal`` by linear interpolation; NaN when never."""
-    above = np.nan_to_num(curves, nan=-np.inf) >= goal
-    hit = above.any(axis=1)
-    idx = np.argmax(above, axis=1)
-    out = np.full(len(curves), np.nan)
-    for r in np.flatnonzero(hit):
-        i = idx[r]
-        if i == 0:
-            out[r] = grid[0]
-            continue
-        y0, y1 = curves[r, i - 1], curves[r, i]
-        frac = (goal - y0) / (y1 - y0) if y1 != y0 else 1.0
-        out[r] = grid[i - 1] + frac * (grid[i] - grid[i - 1])
-    return out
+    return judge_curve(x, y, higher_is_better=not metric_is_lower_better(metric))

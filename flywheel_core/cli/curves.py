@@ -67,7 +67,8 @@ def register(group: click.Group) -> None:
         """Judge a metric series: compounding, plateau or backward, with a forecast band."""
         import numpy as np
 
-        from flywheel_core.curves import forecast_curve, judge_curve, x_for_target
+        from flywheel_core.curve_forecast import forecast_curve, x_for_target
+        from flywheel_core.curves import judge_curve
 
         x, y, x_name, y_name = _read_series(file, x_col, y_col)
         report = judge_curve(x, y, higher_is_better=not lower_is_better)
