@@ -124,7 +124,11 @@ def x_for_target(
         )
     band = ""
     if low is not None:
-        band = f" (90% band {low:.4g} to {high:.4g})" if high is not None else f" (at least {low:.4g})"
+        band = (
+            f" (90% band {low:.4g} to {high:.4g})"
+            if high is not None
+            else f" (90% band from {low:.4g}; some bootstrap curves never reach it)"
+        )
     return TargetResult(target, True, point, low, high, f"Reaches {target:.4g} at x ≈ {point:.4g}{band}.")
 
 

@@ -28,7 +28,7 @@ The simulation's verdict is :func:`flywheel_core.curves.judge_curve` on the medi
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, fields, replace
 from typing import Any
 
 import numpy as np
@@ -37,14 +37,18 @@ from flywheel_core.curves import CurveReport, judge_curve
 from flywheel_core.exceptions import DataValidationError
 
 __all__ = [
+    "KNOBS",
     "Analysis",
     "Application",
     "Collection",
     "Feedback",
+    "Knob",
     "SimulationParams",
     "SimulationResult",
     "Storage",
+    "knob_value",
     "simulate_flywheel",
+    "with_overrides",
 ]
 
 UNCURATED_VALUE = 0.1
@@ -307,3 +311,120 @@ def _percentiles(hist: np.ndarray) -> np.ndarray:
     ranks = [min(runs - 1, max(0, round(q / 100 * (runs - 1)))) for q in BAND]
     part = np.partition(hist, sorted(set(ranks)), axis=1)
     return part[:, ranks].T.astype(float)
+
+
+@dataclass(frozen=True)
+class Knob:
+    """One adjustable parameter for a slider: dotted path, component group, label and range."""
+
+    path: str
+    group: str
+    label: str
+    low: float
+    high: float
+    help: str
+
+
+KNOBS: tuple[Knob, ...] = (
+    Knob(
+        "collection.interactions_per_user_week",
+        "Collection",
+        "Interactions per user per week",
+        0.5,
+        100,
+        "How much each user does.",
+    ),
+    Knob(
+        "collection.capture_share",
+        "Collection",
+        "Capture share (collection rate)",
+        0,
+        1,
+        "Share of interactions logged.",
+    ),
+    Knob(
+        "collection.feedback_share",
+        "Collection",
+        "Feedback share",
+        0,
+        1,
+        "Share of logged interactions carrying a usable signal.",
+    ),
+    Knob(
+        "storage.usable_share",
+        "Storage",
+        "Usable share (not siloed)",
+        0,
+        1,
+        "Share of captured rows that reach training.",
+    ),
+    Knob("analysis.learning_exponent", "Analysis", "Learning exponent", 0.02, 1.5, "How fast data turns into quality."),
+    Knob("analysis.ceiling", "Analysis", "Quality ceiling", 0.05, 1, "The best quality any amount of data reaches."),
+    Knob("analysis.start_quality", "Analysis", "Start quality (no data)", 0, 0.95, "Quality before any data."),
+    Knob(
+        "application.cycle_days",
+        "Application",
+        "Cycle time, data to production (days)",
+        0.01,
+        365,
+        "15 minutes ≈ 0.01 days; nine months ≈ 270.",
+    ),
+    Knob(
+        "feedback.acquisition_per_quality",
+        "Feedback",
+        "Acquisition per unit of quality (weekly)",
+        0,
+        0.1,
+        "Word of mouth driven by quality.",
+    ),
+    Knob(
+        "feedback.churn_base", "Feedback", "Weekly churn at zero quality", 0, 0.2, "Churn when the product is useless."
+    ),
+    Knob("feedback.churn_per_quality", "Feedback", "Churn removed by quality", 0, 1, "How much quality cuts churn."),
+    Knob(
+        "network_share", "Loop", "Network-learning share", 0, 1, "0 = each user's data helps only them (note-taking)."
+    ),
+    Knob("curation_share", "Loop", "Curation share", 0, 1, "Share of data cleaned and labelled with care."),
+    Knob(
+        "synthetic_share",
+        "Loop",
+        "Self-generated / synthetic share",
+        0,
+        1,
+        "Share of training data that is the model's own output.",
+    ),
+    Knob("drift_rate_week", "Loop", "Drift per week", 0, 0.1, "How fast behaviour moves away from old data."),
+    Knob(
+        "deletion_share_year", "Loop", "Privacy deletion per year", 0, 1, "Share of data deleted on request each year."
+    ),
+    Knob(
+        "seed_rows", "Loop", "Cold-start seed rows (expert data)", 0, 1e8, "Rows of expert seed data that never decay."
+    ),
+)
+
+
+def knob_value(params: SimulationParams, path: str) -> float:
+    """The current value of a dotted parameter path such as ``collection.feedback_share``."""
+    value: Any = params
+    for part in path.split("."):
+        value = getattr(value, part)
+    return float(value)
+
+
+def with_overrides(params: SimulationParams, overrides: dict[str, float]) -> SimulationParams:
+    """``params`` with dotted-path values replaced (unknown paths raise DataValidationError)."""
+    known = {k.path for k in KNOBS}
+    out = params
+    for path, value in overrides.items():
+        if path not in known and "." in path:
+            raise DataValidationError(f"No simulator parameter '{path}'; known: {', '.join(sorted(known))}.")
+        if "." in path:
+            group, name = path.split(".", 1)
+            changes: dict[str, Any] = {group: replace(getattr(out, group), **{name: float(value)})}
+            out = replace(out, **changes)
+        else:
+            if not hasattr(out, path):
+                raise DataValidationError(f"No simulator parameter '{path}'; known: {', '.join(sorted(known))}.")
+            top: dict[str, Any] = {path: float(value)}
+            out = replace(out, **top)
+    return out
