@@ -46,10 +46,6 @@ __all__ = [
     "CandidateFit",
     "CurveReport",
     "judge_curve",
-    "judge_model_versions",
-    "metric_is_lower_better",
-    "version_metrics",
-    "versions_series",
 ]
 
 MIN_POINTS = 3
@@ -368,59 +364,3 @@ def _judge_few(x: np.ndarray, y: np.ndarray, sigma: float) -> tuple[str, float, 
         cap * 0.6,
         f"Gains slow to {ratio:.0%} of the first step's rate {unit}; {n} values cannot tell slowing from a plateau.",
     )
-
-
-_PREFERRED_METRICS = ("holdout_auc", "auc", "holdout_ndcg@10", "ndcg@10", "holdout_hit_rate@10", "hit_rate@10")
-
-
-def metric_is_lower_better(name: str) -> bool:
-    """Losses and errors (log_loss, brier, rmse, mae, …) are lower-is-better; everything else higher."""
-    lowered = name.lower()
-    return any(word in lowered for word in ("loss", "brier", "error", "rmse", "mae", "perplexity"))
-
-
-def version_metrics(versions: Sequence[Any]) -> list[str]:
-    """Numeric metric names found in the model versions' ``metrics``, preferred ones first."""
-    names: set[str] = set()
-    for v in versions:
-        names.update(
-            k for k, val in (v.metrics or {}).items() if isinstance(val, int | float) and not isinstance(val, bool)
-        )
-    return [m for m in _PREFERRED_METRICS if m in names] + sorted(names - set(_PREFERRED_METRICS))
-
-
-def versions_series(versions: Sequence[Any], metric: str) -> tuple[np.ndarray, np.ndarray]:
-    """(training rows, metric) of model versions, by training rows; the latest version wins a tie."""
-    points: dict[float, tuple[int, float]] = {}
-    for v in versions:
-        value = (v.metrics or {}).get(metric)
-        if isinstance(value, int | float) and math.isfinite(value):
-            rows = float(v.train_rows)
-            if rows not in points or v.version > points[rows][0]:
-                points[rows] = (v.version, float(value))
-    xs = sorted(points)
-    return np.array(xs, dtype=float), np.array([points[x][1] for x in xs], dtype=float)
-
-
-def judge_model_versions(versions: Sequence[Any], *, metric: str | None = None) -> CurveReport:
-    """Verdict on a dataset's model versions: ``metric`` against training rows.
-
-    ``versions`` are ``Store.list_model_versions(...)`` rows (``.version``, ``.train_rows``, ``.metrics``).
-    The metric defaults to the first of holdout_auc, auc, holdout_ndcg@10, ndcg@10, … that exists;
-    its direction comes from :func:`metric_is_lower_better`.
-
-    Raises:
-        InsufficientDataError: fewer than 3 versions with distinct training rows carry the metric.
-    """
-    names = version_metrics(versions)
-    if metric is None:
-        if not names:
-            raise InsufficientDataError("No model version has a numeric metric yet; train a few versions first.")
-        metric = names[0]
-    x, y = versions_series(versions, metric)
-    if len(x) < MIN_POINTS:
-        raise InsufficientDataError(
-            f"A verdict needs {MIN_POINTS} model versions with distinct training rows and a '{metric}' value; "
-            f"found {len(x)}. Train more versions (turns) first."
-        )
-    return judge_curve(x, y, higher_is_better=not metric_is_lower_better(metric))

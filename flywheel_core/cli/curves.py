@@ -3,52 +3,11 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 import click
 
 from flywheel_core.cli._common import emit, json_option
 from flywheel_core.exceptions import DataValidationError
-
-
-def _read_series(path: Path, x_col: str | None, y_col: str | None) -> tuple[Any, Any, str, str]:
-    import numpy as np
-    import pandas as pd
-
-    try:
-        frame = pd.read_csv(path)
-    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
-        raise DataValidationError(f"Cannot read {path.name} as CSV: {exc}. Give a CSV with a header row.") from exc
-    columns = [str(c) for c in frame.columns]
-    for wanted in (x_col, y_col):
-        if wanted is not None and wanted not in columns:
-            raise DataValidationError(f"{path.name} has no column '{wanted}'; its columns are: {', '.join(columns)}.")
-    others = [c for c in columns if c not in (x_col, y_col)]
-    if y_col is None:
-        if x_col is None and len(columns) == 1:
-            y_col = columns[0]
-        elif x_col is None:
-            x_col, y_col = columns[0], columns[1]
-        elif others:
-            y_col = others[0]
-        else:
-            raise DataValidationError(f"{path.name} needs a y column besides '{x_col}'; pass --y COL.")
-    elif x_col is None and others:
-        x_col = others[0]
-    values: dict[str, Any] = {}
-    for name in [c for c in (x_col, y_col) if c is not None]:
-        converted = pd.to_numeric(frame[name], errors="coerce")
-        bad = converted.isna() & frame[name].notna()
-        if bad.any():
-            row = int(np.flatnonzero(bad.to_numpy())[0]) + 2
-            raise DataValidationError(
-                f"Column '{name}' has {int(bad.sum())} values that are not numbers (first: line {row}, "
-                f"{frame[name].iloc[row - 2]!r}). Fix the file or pick another column."
-            )
-        values[name] = converted.to_numpy(dtype=float)
-    y = values[y_col]
-    x = values[x_col] if x_col is not None else np.arange(1, len(y) + 1, dtype=float)
-    return x, y, x_col or "index", y_col
 
 
 def register(group: click.Group) -> None:
@@ -68,9 +27,11 @@ def register(group: click.Group) -> None:
         import numpy as np
 
         from flywheel_core.curve_forecast import forecast_curve, x_for_target
+        from flywheel_core.curve_sources import read_series
         from flywheel_core.curves import judge_curve
 
-        x, y, x_name, y_name = _read_series(file, x_col, y_col)
+        series = read_series(file, x_column=x_col, y_column=y_col)
+        x, y, x_name, y_name = series.x, series.y, series.x_name, series.y_name
         report = judge_curve(x, y, higher_is_better=not lower_is_better)
         xs = report.x
         end = 2 * xs[-1] if xs[0] > 0 else xs[-1] + (xs[-1] - xs[0])
