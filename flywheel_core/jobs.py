@@ -38,8 +38,14 @@ def submit_job(store: Any, *, workspace_id: int, kind: str, params: dict[str, An
 
 
 def start_job(store: Any, *, workspace_id: int, kind: str, params: dict[str, Any], actor: str) -> Any:
-    """Record a job and launch its detached worker process; returns the job row."""
+    """Record a job and launch its detached worker process; returns the job row.
+
+    With ``FLYWHEEL_JOBS_INLINE=1`` (tests, single-user scripts) the job runs in this process instead,
+    through the same :func:`execute_job`.
+    """
     job = submit_job(store, workspace_id=workspace_id, kind=kind, params=params, actor=actor)
+    if os.environ.get("FLYWHEEL_JOBS_INLINE") == "1":
+        return execute_job(store, workspace_id=workspace_id, job_id=job.id)
     env = {**os.environ, "FLYWHEEL_DATA_DIR": str(store.settings.data_dir)}
     if store.settings.database_url:
         env["FLYWHEEL_DATABASE_URL"] = store.settings.database_url

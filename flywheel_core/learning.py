@@ -30,18 +30,29 @@ from flywheel_core.signals import SignalDictionary
 __all__ = [
     "MODELS",
     "TASKS",
+    "TRUSTED_TYPES",
+    "CompareReport",
     "FeedbackTask",
     "TrainingResult",
     "TurnPlan",
     "VersionResult",
+    "VersionsSummary",
     "build_feedback_task",
+    "compare_versions",
     "cut_turns",
     "fit_model",
     "history_counts",
+    "load_model",
     "make_model",
+    "model_bytes",
     "parallel_backend",
+    "registry_table",
+    "run_training",
     "score_feedback",
+    "store_versions",
+    "summarize_versions",
     "train_feedback_versions",
+    "version_row",
 ]
 
 TASKS = ("feedback", "recommend")
@@ -615,3 +626,117 @@ def run_training(
             progress=progress,
         )
     return store_versions(store, workspace_id=workspace_id, dataset=dataset, result=result, actor=actor)
+
+
+# --- compare and summarise stored versions -----------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CompareReport:
+    """Two or more stored versions side by side (curves come from the versions' stored evaluation)."""
+
+    versions: tuple[int, ...]
+    metrics: list[dict[str, Any]]  # one row per metric: metric, v<N> values, delta (last - first)
+    curves: dict[int, dict[str, Any]]  # version -> roc / pr / calibration points on the holdout
+    segments: list[dict[str, Any]]  # one row per (segment, version)
+    drift: list[dict[str, Any]]
+
+
+def compare_versions(versions: list[Any]) -> CompareReport:
+    """Compare stored versions: metrics with deltas against the first, curves, per-segment metrics, drift.
+
+    Raises:
+        DataValidationError: fewer than two versions, or versions of different tasks.
+    """
+    if len(versions) < 2:
+        raise DataValidationError("Pick at least two versions to compare.")
+    if len({v.task for v in versions}) > 1:
+        raise DataValidationError("Compare versions of the same task (feedback or recommend).")
+    versions = sorted(versions, key=lambda v: v.version)
+    names = [k for k, val in versions[0].metrics.items() if isinstance(val, int | float) or val is None]
+    rows = []
+    for name in names:
+        values = [v.metrics.get(name) for v in versions]
+        row: dict[str, Any] = {"metric": name}
+        row.update({f"v{v.version}": val for v, val in zip(versions, values, strict=True)})
+        first, last = values[0], values[-1]
+        row["delta"] = None if first is None or last is None else last - first
+        rows.append(row)
+    segments = []
+    for v in versions:
+        for segment, metrics in (v.params.get("evaluation", {}).get("segments") or {}).items():
+            segments.append({"segment": segment, "version": v.version, **metrics})
+    drift = [
+        {
+            "version": v.version,
+            "turn": v.turn,
+            "target_psi": v.drift.get("target_psi"),
+            "max_feature_psi": v.drift.get("max_feature_psi"),
+            "max_feature": v.drift.get("max_feature"),
+        }
+        for v in versions
+    ]
+    return CompareReport(
+        versions=tuple(v.version for v in versions),
+        metrics=rows,
+        curves={v.version: v.params.get("evaluation", {}).get("curves") or {} for v in versions},
+        segments=segments,
+        drift=drift,
+    )
+
+
+def registry_table(versions: list[Any]) -> list[dict[str, Any]]:
+    """The registry as rows for a table: one per version, main metrics and drift flattened."""
+    rows = []
+    for v in sorted(versions, key=lambda v: v.version):
+        main = {k: val for k, val in v.metrics.items() if not k.endswith(("rows", "users", "positive_rate"))}
+        rows.append(
+            {
+                "version": v.version,
+                "run": v.run_id,
+                "task": v.task,
+                "algorithm": v.algorithm,
+                "turn": v.turn,
+                "train_rows": v.train_rows,
+                **main,
+                "target_psi": v.drift.get("target_psi"),
+                "max_feature_psi": v.drift.get("max_feature_psi"),
+                "train_seconds": v.train_seconds,
+                "author": v.author,
+                "created_at": v.created_at,
+            }
+        )
+    return rows
+
+
+@dataclass(frozen=True)
+class VersionsSummary:
+    """What the Overview shows for a dataset's model versions."""
+
+    versions: int
+    latest_version: int | None
+    metric: str
+    first_value: float | None
+    latest_value: float | None
+    best_version: int | None
+    trend: str  # improving | flat | declining | none
+
+    def to_json(self) -> dict[str, Any]:
+        return dict(self.__dict__)
+
+
+def summarize_versions(versions: list[Any]) -> VersionsSummary:
+    """Summarise the latest run of a dataset's versions: holdout metric first vs latest, best, trend."""
+    if not versions:
+        return VersionsSummary(0, None, "", None, None, None, "none")
+    latest = max(versions, key=lambda v: v.version)
+    run = sorted((v for v in versions if v.run_id == latest.run_id), key=lambda v: v.turn)
+    metric = "holdout_auc" if latest.task == "feedback" else "holdout_ndcg@10"
+    values = [(v.version, v.metrics.get(metric)) for v in run if v.metrics.get(metric) is not None]
+    if not values:
+        return VersionsSummary(len(versions), latest.version, metric, None, None, None, "none")
+    first, last = values[0][1], values[-1][1]
+    best = max(values, key=lambda pair: pair[1])[0]
+    change = last - first
+    trend = "improving" if change > 0.005 else "declining" if change < -0.005 else "flat"
+    return VersionsSummary(len(versions), latest.version, metric, first, last, best, trend)

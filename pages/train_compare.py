@@ -1,14 +1,180 @@
-"""Train & compare: not built yet."""
+"""Train & compare: model versions turn by turn, the registry, side-by-side comparison, experiments."""
 
 from __future__ import annotations
 
 import streamlit as st
 
-from ui.context import current
-
-current()
-st.title("Train & compare")
-st.info(
-    "This page is not built yet: training model versions turn by turn and comparing them arrive in a coming release.",
-    icon=":material/construction:",
+from flywheel_core.experiments import EXPERIMENTS
+from flywheel_core.jobs import start_job
+from flywheel_core.learning import compare_versions, registry_table
+from ui.context import current, user_errors
+from ui.format import number, percent, when
+from ui.train_charts import (
+    calibration_chart,
+    experiment_chart,
+    metric_by_version_chart,
+    metric_label,
+    pr_chart,
+    roc_chart,
 )
+
+ctx = current()
+st.title("Train & compare")
+st.caption(
+    "The log is cut into turns. Version k learns from turns 1..k and is scored on turn k+1 (what users met "
+    "next) and on a fixed final holdout. Does each turn of the flywheel make the model better?"
+)
+
+datasets = ctx.store.list_datasets(workspace_id=ctx.workspace_id)
+if not datasets:
+    st.info(
+        "No datasets in this workspace yet. Import an interaction log, or load the demo workspace from the "
+        "Overview, then come back to train.",
+        icon=":material/info:",
+    )
+    st.page_link("pages/interaction_data.py", label="Import an interaction log", icon=":material/upload:")
+    st.stop()
+
+names = [d.name for d in datasets]
+name = st.selectbox("Dataset", names, key="train_compare.dataset")
+dataset = next(d for d in datasets if d.name == name)
+
+
+@st.fragment(run_every=2.0)
+def job_monitor() -> None:
+    """Progress of this workspace's running jobs; reruns the page when they finish."""
+    jobs = ctx.store.list_jobs(workspace_id=ctx.workspace_id, limit=20)
+    active = [j for j in jobs if j.status in ("queued", "running")]
+    for job in active:
+        label = f"{job.kind} · {job.params.get('dataset')} · {job.message or job.status}"
+        st.progress(min(max(job.progress, 0.0), 1.0), text=label)
+    if not active and st.session_state.get("train_compare.waiting"):
+        st.session_state["train_compare.waiting"] = False
+        st.rerun()
+
+
+def launch(kind: str, params: dict[str, object]) -> None:
+    with user_errors():
+        job = start_job(ctx.store, workspace_id=ctx.workspace_id, kind=kind, params=params, actor=ctx.actor)
+        if job.status == "failed":
+            st.error(f"The run failed: {job.error}", icon=":material/error:")
+        elif job.status == "done":
+            st.success("Done.", icon=":material/check:")
+        else:
+            st.session_state["train_compare.waiting"] = True
+            st.toast("Started: the run goes on if you leave or reload this page.")
+
+
+train_tab, registry_tab, experiments_tab = st.tabs(["Train", "Registry & compare", "Experiments"])
+
+with train_tab:
+    task = (
+        st.segmented_control(
+            "Task",
+            ["feedback", "recommend"],
+            default="feedback",
+            key="train_compare.task",
+            help="feedback: will an interaction get positive feedback? recommend: rank items for each user.",
+        )
+        or "feedback"
+    )
+    models = ["logistic", "hgb"] if task == "feedback" else ["svd", "popularity"]
+    with st.form("train_compare.train_form"):
+        cols = st.columns(3)
+        model = cols[0].selectbox("Model", models, key=f"train_compare.model_{task}")
+        turns = cols[1].slider("Turns", 2, 20, 5, key="train_compare.turns")
+        by = cols[2].selectbox("Cut turns by", ["time", "events"], key="train_compare.by")
+        submitted = st.form_submit_button("Train versions", type="primary", disabled=not ctx.can_edit)
+    if submitted:
+        launch("train", {"dataset": name, "task": task, "model": model, "turns": turns, "by": by})
+    job_monitor()
+    jobs = ctx.store.list_jobs(workspace_id=ctx.workspace_id, limit=10)
+    if jobs:
+        st.subheader("Recent runs")
+        st.dataframe(
+            [
+                {
+                    "Job": j.id,
+                    "Kind": j.kind,
+                    "Dataset": j.params.get("dataset"),
+                    "Status": j.status,
+                    "Progress": percent(j.progress, 0),
+                    "Message": j.error or j.message,
+                    "By": j.created_by,
+                    "Started": when(j.created_at),
+                }
+                for j in jobs
+            ],
+            hide_index=True,
+            width="stretch",
+        )
+
+with registry_tab:
+    versions = ctx.store.list_model_versions(workspace_id=ctx.workspace_id, dataset_id=dataset.id)
+    if not versions:
+        st.info("No model versions for this dataset yet. Train some in the Train tab.", icon=":material/info:")
+    else:
+        tasks = sorted({v.task for v in versions})
+        shown_task = st.radio("Task", tasks, horizontal=True, key="train_compare.shown_task")
+        task_rows = registry_table([v for v in versions if v.task == shown_task])
+        st.dataframe(task_rows, hide_index=True, width="stretch", key="train_compare.registry")
+        metric_names = [
+            k
+            for k in task_rows[-1]
+            if k.startswith(("auc", "holdout_", "log_loss", "brier", "hit", "ndcg", "coverage"))
+        ]
+        metric = st.selectbox("Metric", metric_names, key="train_compare.metric", format_func=metric_label)
+        st.plotly_chart(metric_by_version_chart(task_rows, metric), width="stretch")
+        st.subheader("Compare versions")
+        ids = [r["version"] for r in task_rows]
+        picked = st.multiselect(
+            "Versions", ids, default=ids[-2:], key="train_compare.compare", format_func=lambda v: f"v{v}"
+        )
+        if len(picked) >= 2:
+            with user_errors():
+                report = compare_versions([v for v in versions if v.version in picked])
+                st.dataframe(
+                    report.metrics,
+                    hide_index=True,
+                    width="stretch",
+                    column_config={"delta": st.column_config.NumberColumn("Δ last − first", format="%+.4f")},
+                )
+                if any(report.curves.values()):
+                    left, mid, right = st.columns(3)
+                    left.plotly_chart(roc_chart(report.curves), width="stretch")
+                    mid.plotly_chart(pr_chart(report.curves), width="stretch")
+                    right.plotly_chart(calibration_chart(report.curves), width="stretch")
+                st.markdown("**By segment** (new vs returning users, head vs tail items, on the holdout)")
+                st.dataframe(report.segments, hide_index=True, width="stretch")
+                st.markdown(
+                    "**Drift** (PSI of the version's newest turn against the turns before it; "
+                    "above 0.25 is a major shift)"
+                )
+                st.dataframe(report.drift, hide_index=True, width="stretch")
+        else:
+            st.caption("Pick two or more versions to compare them side by side.")
+
+with experiments_tab:
+    st.caption("Each experiment runs on this dataset and scores on its fixed final holdout.")
+    cols = st.columns([2, 1])
+    kind = cols[0].selectbox("Experiment", list(EXPERIMENTS), key="train_compare.experiment")
+    if cols[1].button("Run experiment", key="train_compare.run_experiment", disabled=not ctx.can_edit):
+        launch("experiment", {"dataset": name, "kind": kind})
+    experiments = ctx.store.list_experiments(workspace_id=ctx.workspace_id, dataset_id=dataset.id)
+    latest = {}
+    for experiment in sorted(experiments, key=lambda e: e.id or 0):
+        latest[experiment.kind] = experiment
+    if not latest:
+        st.info("No experiments on this dataset yet. Pick one and run it.", icon=":material/info:")
+    for experiment in latest.values():
+        st.subheader(experiment.result["title"])
+        st.plotly_chart(experiment_chart(experiment.result), width="stretch")
+        st.markdown(experiment.result["sentence"])
+        st.caption(
+            f"Run by {experiment.author} · {when(experiment.created_at)} · "
+            + " · ".join(
+                f"{k} {number(v) if isinstance(v, float) else v}"
+                for k, v in experiment.result.get("figures", {}).items()
+                if not isinstance(v, dict)
+            )
+        )

@@ -1,0 +1,73 @@
+"""Train & compare page: pick a dataset, run (inline, through the job function), registry, chart, compare."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from flywheel_core.config import load_settings
+from flywheel_core.demo import load_demo_workspace
+from flywheel_core.storage.store import Store
+
+PAGE = "pages/train_compare.py"
+
+
+@pytest.fixture
+def demo(app_env, monkeypatch: pytest.MonkeyPatch) -> Store:
+    monkeypatch.setenv("FLYWHEEL_JOBS_INLINE", "1")
+    store = Store(load_settings(app_env))
+    load_demo_workspace(store, actor="local", n_events=2_000)
+    return store
+
+
+def _specs(at) -> list[dict]:
+    return [json.loads(e.proto.spec) for e in at.get("plotly_chart")]
+
+
+def test_train_page_empty_workspace_says_what_to_do(make_app) -> None:
+    at = make_app(PAGE)
+    assert not at.exception
+    assert any("No datasets" in i.value for i in at.info)
+
+
+def test_train_page_trains_then_shows_registry_chart_and_compare(make_app, demo: Store) -> None:
+    at = make_app(PAGE, workspace="Demo")
+    assert not at.exception, at.exception
+    at.selectbox(key="train_compare.dataset").set_value("Support assistant (demo)")
+    at.slider(key="train_compare.turns").set_value(3)
+    at.button[0].click().run()  # the form's submit button
+    assert not at.exception, at.exception
+    assert not at.error, [e.value for e in at.error]
+    workspace = demo.get_workspace(name="Demo")
+    job = demo.list_jobs(workspace_id=workspace.id)[0]
+    assert job.status == "done" and len(job.result["versions"]) == 3
+    at.run()
+    registry = next(df.value for df in at.dataframe if "train_rows" in df.value.columns)
+    assert list(registry["version"]) == [1, 2, 3]
+    titles = [s["layout"]["title"]["text"] for s in _specs(at)]
+    assert any("by model version" in t for t in titles)
+    assert any("ROC" in t for t in titles) and any("Calibration" in t for t in titles)
+    assert any("delta" in str(df.value.columns.tolist()) for df in at.dataframe)
+
+
+def test_train_page_runs_an_experiment_and_shows_its_sentence(make_app, demo: Store) -> None:
+    at = make_app(PAGE, workspace="Demo")
+    at.selectbox(key="train_compare.dataset").set_value("Vehicle fleet (demo)")
+    at.selectbox(key="train_compare.experiment").set_value("capture")
+    at.button(key="train_compare.run_experiment").click().run()
+    assert not at.exception, at.exception
+    at.run()
+    assert any("labels per turn" in m.value for m in at.markdown)
+    assert any("Selective capture" in s["layout"]["title"]["text"] for s in _specs(at))
+
+
+def test_train_page_shows_a_failed_run_clearly(make_app, demo: Store) -> None:
+    at = make_app(PAGE, workspace="Demo")
+    at.selectbox(key="train_compare.dataset").set_value("Music streaming (demo)")
+    at.selectbox(key="train_compare.experiment").set_value("weighting")
+    at.run()
+    at.selectbox(key="train_compare.dataset").set_value("Vehicle fleet (demo)")
+    at.button(key="train_compare.run_experiment").click().run()
+    assert not at.exception
+    assert any("strong positives" in e.value for e in at.error)
