@@ -1,14 +1,179 @@
-"""Map the loop: not built yet."""
+"""Map the loop: a worksheet per component, the diagram and diagnosis beside it, versions, export, import."""
 
 from __future__ import annotations
 
 import streamlit as st
 
-from ui.context import current
-
-current()
-st.title("Map the loop")
-st.info(
-    "This page is not built yet: the loop-map worksheet (components, signals, network-learning test, cold start, risks) and its diagnosis arrive in a coming release.",
-    icon=":material/construction:",
+from flywheel_core.canvas_lint import lint_loop_against_dataset
+from flywheel_core.diagnosis import diagnose, to_markdown
+from flywheel_core.exceptions import ConflictError, DataValidationError
+from flywheel_core.loop import STAGES, TEMPLATES, LoopMap, diff_loops, empty_map, template_map
+from ui.context import current, show_error, user_errors
+from ui.loop_diagram import loop_dot
+from ui.loop_widgets import (
+    cold_start_card,
+    component_card,
+    diagnosis_panel,
+    diff_rows,
+    ensure_draft,
+    lint_rows,
+    load_into_state,
+    network_card,
+    parse_draft,
+    risks_table,
+    signals_table,
+    velocity_card,
+    version_rows,
 )
+
+ctx = current()
+store, state = ctx.store, st.session_state
+st.title("Map the loop")
+st.caption(
+    "\"Before you write a line of code, map the loop on paper. If you can't complete it on paper, you won't "
+    'complete it in production." Fill one card per stage; the diagnosis on the right updates as you type.'
+)
+loops = store.list_loops(workspace_id=ctx.workspace_id)
+latest = {loop.name: loop.latest_version for loop in loops}
+
+
+def open_saved(name: str | None = None) -> None:
+    name = name or state["map.open"]
+    row = store.get_loop_version(workspace_id=ctx.workspace_id, name=name)
+    load_into_state(LoopMap.from_json(row.content), base_version=row.version, saved_name=name)
+
+
+def open_template() -> None:
+    load_into_state(template_map(state["map.template"]), base_version=None, saved_name=None)
+
+
+def open_version(name: str) -> None:
+    version = state["map.history.version"]
+    row = store.get_loop_version(workspace_id=ctx.workspace_id, name=name, version=version)
+    load_into_state(LoopMap.from_json(row.content), base_version=latest.get(name), saved_name=name)
+
+
+if ensure_draft(ctx.workspace_id) and loops:  # first visit: open the first saved map
+    open_saved(loops[0].name)
+bar = st.columns(3, vertical_alignment="bottom")
+with bar[0]:
+    if loops:
+        st.selectbox("Open a saved map", list(latest), key="map.open")
+        st.button("Open", key="map.open_button", on_click=open_saved)
+    else:
+        st.caption("No saved maps in this workspace yet: start from a seed case or a blank sheet.")
+with bar[1]:
+    st.selectbox("Start from a seed case", TEMPLATES, key="map.template", format_func=str.title)
+    st.button("Start from template", key="map.template_button", on_click=open_template)
+with bar[2]:
+    st.button(
+        "New blank map",
+        key="map.blank",
+        on_click=lambda: load_into_state(empty_map(), base_version=None, saved_name=None),
+    )
+
+locked = not ctx.can_edit
+left, right = st.columns([3, 2], gap="large")
+with left:
+    a, b = st.columns(2)
+    draft = {
+        "name": a.text_input("Map name", key="map.name", disabled=locked),
+        "product": b.text_input("Product", key="map.product", disabled=locked),
+    }
+    st.subheader("The five components")
+    draft["components"] = {stage: component_card(stage, disabled=locked) for stage in STAGES}
+    st.subheader("Signals, learning and risks")
+    draft["signals"] = signals_table(disabled=locked)
+    draft["network_learning"] = network_card(disabled=locked)
+    draft["cold_start"] = cold_start_card(disabled=locked)
+    draft["risks"] = risks_table(disabled=locked)
+    draft["velocity"] = velocity_card(disabled=locked)
+
+loop_map = parse_draft(draft)
+with right:
+    if loop_map is None:
+        st.info("Fix the fields above to see the diagram and the diagnosis.", icon=":material/edit:")
+        st.stop()
+    diagnosis = diagnose(loop_map)
+    st.graphviz_chart(loop_dot(loop_map, diagnosis), width="stretch")
+    st.caption("Green: the link flows. Orange dashed: weak or carried by hand. Red dashed: missing.")
+    diagnosis_panel(diagnosis)
+    st.divider()
+    same_map = state.get("map.saved_name") == loop_map.name
+    base = state.get("map.base_version") if same_map else None
+    if loop_map.name in latest:
+        st.caption(f"Saving makes version {(base or 0) + 1} of '{loop_map.name}' (latest: {latest[loop_map.name]}).")
+    note = st.text_input("Note for this version", key="map.note", disabled=locked, placeholder="What changed?")
+    if st.button("Save version", key="map.save", type="primary", disabled=locked):
+        try:
+            saved = store.save_loop(
+                workspace_id=ctx.workspace_id, name=loop_map.name, content=loop_map.to_json(),
+                actor=ctx.actor, base_version=base, note=note,
+            )  # fmt: skip
+        except ConflictError as error:
+            show_error(error)
+            st.caption("Your draft is still in the form. Open the latest version in another tab to compare.")
+        else:
+            state["map.base_version"], state["map.saved_name"] = saved.version, loop_map.name
+            latest[loop_map.name] = saved.version
+            st.success(f"Saved '{loop_map.name}' as version {saved.version}.", icon=":material/check:")
+
+history, files, lint = st.tabs(["Version history", "Export and import", "Canvas lint"])
+with history:
+    if loop_map.name not in latest:
+        st.caption(f"'{loop_map.name}' has no saved versions yet: save it to start its history.")
+    else:
+        versions = store.loop_versions(workspace_id=ctx.workspace_id, name=loop_map.name)
+        st.dataframe(version_rows(versions), hide_index=True, width="stretch")
+        numbers = [v.version for v in versions]
+        a, b, c = st.columns(3, vertical_alignment="bottom")
+        a.selectbox("Version", numbers[::-1], key="map.history.version")
+        b.button("Open this version", key="map.history.open", on_click=open_version, args=(loop_map.name,))
+        if len(numbers) > 1:
+            a, b = st.columns(2)
+            older = a.selectbox("Compare version", numbers, index=len(numbers) - 2, key="map.diff.from")
+            newer = b.selectbox("with version", numbers, index=len(numbers) - 1, key="map.diff.to")
+            by_number = {v.version: v for v in versions}
+            with user_errors():
+                diff = diff_loops(
+                    LoopMap.from_json(by_number[older].content), LoopMap.from_json(by_number[newer].content)
+                )
+                if diff.is_empty:
+                    st.caption(f"Versions {older} and {newer} are the same.")
+                else:
+                    st.dataframe(diff_rows(diff), hide_index=True, width="stretch", key="map.diff.table")
+
+with files:
+    slug = "".join(ch if ch.isalnum() else "-" for ch in loop_map.name.lower()).strip("-") or "loop-map"
+    a, b = st.columns(2)
+    a.download_button("Download JSON", loop_map.to_json_text(), f"{slug}.json", "application/json", key="map.json")
+    b.download_button("Download Markdown brief", to_markdown(loop_map), f"{slug}.md", "text/markdown", key="map.md")
+    upload = st.file_uploader(
+        "Import a map (JSON, or a Markdown brief exported here)", type=["json", "md"], key="map.import",
+        help="The imported map becomes the draft; nothing is saved until you press Save version.",
+    )  # fmt: skip
+    if upload is not None and state.get("map.imported") != upload.file_id:
+        state["map.imported"] = upload.file_id
+        try:
+            imported = LoopMap.from_json_text(upload.getvalue())
+        except DataValidationError as error:
+            show_error(error)
+        else:
+            state["map.pending"] = (imported, latest.get(imported.name), imported.name)
+            st.rerun()
+
+with lint:
+    datasets = store.list_datasets(workspace_id=ctx.workspace_id)
+    if not datasets:
+        st.caption("No datasets in this workspace: upload an interaction log to hold this map against real data.")
+        st.page_link("pages/interaction_data.py", label="Upload an interaction log", icon=":material/upload:")
+    else:
+        st.caption("Hold the map's claims against a dataset: signals listed vs logged, volumes, feedback coverage.")
+        name = st.selectbox("Dataset", [d.name for d in datasets], key="map.lint.dataset")
+        if st.button("Check the map against the data", key="map.lint.run"):
+            with st.spinner("Profiling the dataset…"), user_errors():
+                report = lint_loop_against_dataset(store, loop_map, next(d for d in datasets if d.name == name))
+                st.markdown(
+                    f"**{len(report.problems)} claim(s) do not match** {report.events:,} events over {report.days} days."
+                )
+                st.dataframe(lint_rows(report), hide_index=True, width="stretch")
