@@ -116,9 +116,10 @@ def _basis(model: str, theta: Array, t: Array) -> Array:
 def _predict(model: str, theta: Array, coef: Array, t: Array) -> Array:
     """theta (R, p), coef (R, 2), t (R or 1, m) → (R, m)."""
     f = _basis(model, theta[:, None, :], t[:, None, :])[:, 0, :]
-    if model == "exponential":
-        return coef[:, 1:2] * f
-    return coef[:, 0:1] + coef[:, 1:2] * f
+    with np.errstate(over="ignore", invalid="ignore"):
+        if model == "exponential":
+            return coef[:, 1:2] * f
+        return coef[:, 0:1] + coef[:, 1:2] * f
 
 
 def _project(f: Array, y: Array, intercept: bool) -> tuple[Array, Array, Array]:

@@ -1,14 +1,199 @@
-"""Compounding vs plateau: not built yet."""
+"""Compounding vs plateau: judge a metric series, and simulate a flywheel component by component."""
 
 from __future__ import annotations
 
 import streamlit as st
 
-from ui.context import current
+from flywheel_core.analytics import retention_cohorts
+from flywheel_core.curve_forecast import forecast_curve, x_for_target
+from flywheel_core.curve_sources import metric_is_lower_better, read_series, version_metrics, versions_series
+from flywheel_core.curves import CurveReport, judge_curve
+from flywheel_core.scenarios import PRESETS, calibrate_simulation, sensitivity, weekly_retention
+from flywheel_core.simulate import KNOBS, knob_value, simulate_flywheel, with_overrides
+from ui.context import current, user_errors
+from ui.curve_charts import curve_figure, simulation_figure, tornado_figure
+from ui.format import number, percent
 
-current()
+ctx = current()
 st.title("Compounding vs plateau")
-st.info(
-    "This page is not built yet: curve fitting with a verdict and the flywheel simulator arrive in a coming release.",
-    icon=":material/construction:",
+st.caption(
+    "Compounding: no ceiling within reach. Plateau: most of the fitted headroom is spent and the next doubling "
+    "of x adds little. Backward: the metric falls over the recent points beyond noise."
 )
+ICONS = {
+    "compounding": ":material/trending_up:",
+    "plateau": ":material/trending_flat:",
+    "backward": ":material/trending_down:",
+    "insufficient_data": ":material/help:",
+}
+BOXES = {"compounding": st.success, "plateau": st.warning, "backward": st.error, "insufficient_data": st.info}
+judge_tab, sim_tab = st.tabs(["Judge a series", "Simulate a flywheel"])
+
+
+def show_verdict(report: CurveReport, x_label: str, y_label: str) -> None:
+    BOXES[report.verdict](
+        f"**{report.verdict.replace('_', ' ').capitalize()}** · confidence {percent(report.confidence, 0)}. "
+        f"{report.reason}",
+        icon=ICONS[report.verdict],
+    )
+    cols = st.columns(4)
+    cols[0].metric("Chosen curve", report.model.replace("_", " "), help=f"Rule: {report.rule} ({len(report.x)} points)")
+    cols[1].metric("Fitted ceiling", number(report.asymptote, 4))
+    cols[2].metric("Headroom left", number(report.headroom, 4))
+    cols[3].metric("Headroom spent", percent(report.headroom_spent, 0))
+    end = 2 * report.x[-1] if report.x[0] > 0 else report.x[-1] + (report.x[-1] - report.x[0])
+    forecast = forecast_curve(report, [report.x[-1] + (end - report.x[-1]) * i / 24 for i in range(25)])
+    st.plotly_chart(curve_figure(report, forecast, x_label=x_label, y_label=y_label), key="curves.chart")
+    st.caption(f"Band: {forecast.level:.0%} residual bootstrap of the chosen curve, out to the next doubling of x.")
+    left, right = st.columns([1, 2])
+    default = float(report.asymptote if report.asymptote is not None else report.y[-1]) * 0.999
+    target = left.number_input(f"Target {y_label}", value=default, format="%.4g", key="curves.target")
+    right.markdown(f"**Target calculator.** {x_for_target(report, target).message}")
+    with st.expander("All candidates"):
+        st.dataframe([c_row(c) for c in report.candidates], hide_index=True, use_container_width=True)
+
+
+def c_row(c) -> dict:  # type: ignore[no-untyped-def]
+    return {"curve": c.model, "AICc": c.aicc, "Akaike weight": c.weight, "its own verdict": c.verdict}
+
+
+with judge_tab:
+    source = st.radio(
+        "Series source",
+        ["Typed values", "Model versions", "Simulation", "CSV upload"],
+        horizontal=True,
+        key="curves.source",
+    )
+    series = None
+    with user_errors():
+        if source == "Typed values":
+            st.caption("Seeded with Perplexity: 312M queries in May 2024, 780M by May 2025, 1.4B by June 2025.")
+            table = st.data_editor(
+                {"x": [0.0, 12.0, 13.0], "y": [312e6, 780e6, 1.4e9]}, num_rows="dynamic", key="curves.typed"
+            )
+            lower = st.checkbox("Lower is better (a loss or an error)", key="curves.typed_lower")
+            series = (table["x"], table["y"], not lower, "months since May 2024", "queries per month")
+        elif source == "Model versions":
+            datasets = ctx.store.list_datasets(workspace_id=ctx.workspace_id)
+            names = {d.name: d for d in datasets}
+            name = st.selectbox("Dataset", list(names), key="curves.dataset") if names else None
+            versions = (
+                ctx.store.list_model_versions(workspace_id=ctx.workspace_id, dataset_id=names[name].id) if name else []
+            )
+            metrics = version_metrics(versions)
+            if not metrics:
+                st.info(
+                    "No model versions with metrics here yet. Train versions turn by turn first, then come back.",
+                    icon=":material/info:",
+                )
+                st.page_link("pages/train_compare.py", label="Train & compare", icon=":material/model_training:")
+            else:
+                metric = st.selectbox("Metric", metrics, key="curves.metric")
+                x, y = versions_series(versions, metric)
+                series = (x, y, not metric_is_lower_better(metric), "training rows", metric)
+        elif source == "Simulation":
+            preset = st.selectbox("Scenario", list(PRESETS), key="curves.sim_source")
+            result = simulate_flywheel(PRESETS[preset].params, weeks=260, runs=300, scenario=preset)
+            series = (result.weeks, result.median("product_quality"), True, "week", "median product quality")
+        else:
+            upload = st.file_uploader("CSV with an x and a y column", type=["csv"], key="curves.upload")
+            if upload is None:
+                st.info(
+                    "Upload a CSV: the first column is x (e.g. training rows), the second the metric.",
+                    icon=":material/upload:",
+                )
+            else:
+                data = read_series(upload.getvalue(), name=upload.name)
+                cols = st.columns(3)
+                x_name = cols[0].selectbox("x column", data.columns, index=0, key="curves.csv_x")
+                y_name = cols[1].selectbox(
+                    "y column", data.columns, index=min(1, len(data.columns) - 1), key="curves.csv_y"
+                )
+                lower = cols[2].checkbox("Lower is better", key="curves.csv_lower")
+                data = read_series(upload.getvalue(), x_column=x_name, y_column=y_name, name=upload.name)
+                series = (data.x, data.y, not lower, x_name, y_name)
+        if series is not None:
+            x, y, higher, x_label, y_label = series
+            show_verdict(judge_curve(x, y, higher_is_better=higher), x_label, y_label)
+
+with sim_tab:
+    top = st.columns([2, 2, 1, 1])
+    preset_name = top[0].selectbox("Scenario preset", list(PRESETS), key="curves.sim.preset")
+    preset = PRESETS[preset_name]
+    others = [p for p in PRESETS if p != preset_name]
+    compare = top[1].multiselect("Compare with", others, default=[], key="curves.sim.compare")
+    weeks = top[2].number_input("Weeks", 26, 1040, 520, step=26, key="curves.sim.weeks")
+    runs = top[3].selectbox("Runs", [100, 500, 1000, 5000], index=2, key="curves.sim.runs")
+    st.caption(f"**{preset_name}** — {preset.story} The story predicts **{preset.expected}**.")
+    overrides = {}
+    groups = list(dict.fromkeys(k.group for k in KNOBS))
+    columns = st.columns(len(groups))
+    for col, group in zip(columns, groups, strict=True):
+        with col.expander(group, expanded=False):
+            for knob in (k for k in KNOBS if k.group == group):
+                value = knob_value(preset.params, knob.path)
+                key = f"curves.sim.{preset_name}.{knob.path}"
+                if knob.high > 1.5:
+                    overrides[knob.path] = st.number_input(
+                        knob.label, float(knob.low), float(knob.high), value, help=knob.help, key=key
+                    )
+                else:
+                    overrides[knob.path] = st.slider(
+                        knob.label, float(knob.low), float(knob.high), value, help=knob.help, key=key
+                    )
+    with user_errors():
+        params = with_overrides(preset.params, overrides)
+        with st.spinner("Simulating…"):
+            results = [simulate_flywheel(params, weeks=int(weeks), runs=int(runs), scenario=preset_name)]
+            results += [
+                simulate_flywheel(PRESETS[n].params, weeks=int(weeks), runs=int(runs), scenario=n) for n in compare
+            ]
+        for result in results:
+            v = result.verdict
+            BOXES[v.verdict](
+                f"**{result.scenario}: {v.verdict}** ({percent(v.confidence, 0)}). {v.reason}", icon=ICONS[v.verdict]
+            )
+        shown = st.radio(
+            "Series",
+            ["product_quality", "users", "usable_rows", "model_quality"],
+            horizontal=True,
+            key="curves.sim.series",
+        )
+        st.plotly_chart(simulation_figure(results, series=shown), key="curves.sim.chart")
+        if st.toggle("Which component drags most? (tornado)", value=True, key="curves.sim.tornado"):
+            with st.spinner("Weakening each component in turn…"):
+                tornado = sensitivity(params, weeks=int(weeks), runs=200)
+            st.plotly_chart(tornado_figure(tornado), key="curves.sim.tornado_chart")
+            st.caption(f"Weakest link: **{tornado.weakest_link}** — halving it costs the most product quality.")
+    datasets = [
+        d
+        for d in ctx.store.list_datasets(workspace_id=ctx.workspace_id)
+        if ctx.store.list_model_versions(workspace_id=ctx.workspace_id, dataset_id=d.id)
+    ]
+    with st.expander("Calibrate from your data", expanded=False):
+        if not datasets:
+            st.caption("Needs a dataset with model versions: train versions on Train & compare first.")
+        else:
+            with user_errors():
+                d = {x.name: x for x in datasets}[
+                    st.selectbox("Dataset", [x.name for x in datasets], key="curves.cal.ds")
+                ]
+                vs = ctx.store.list_model_versions(workspace_id=ctx.workspace_id, dataset_id=d.id)
+                m = st.selectbox("Quality metric (0–1)", version_metrics(vs), key="curves.cal.metric")
+                if st.button("Calibrate and simulate", key="curves.cal.run"):
+                    with st.spinner("Measuring retention and fitting the learning curve…"):
+                        rows, vals = versions_series(vs, m)
+                        events = ctx.store.read_events(workspace_id=ctx.workspace_id, name=d.name)
+                        cal = calibrate_simulation(
+                            rows,
+                            vals,
+                            weekly_retention=weekly_retention(retention_cohorts(events)),
+                            higher_is_better=not metric_is_lower_better(m),
+                            base=params,
+                        )
+                        calibrated = simulate_flywheel(
+                            cal.params, weeks=int(weeks), runs=int(runs), scenario="calibrated"
+                        )
+                    for note in cal.notes:
+                        st.markdown(f"- {note}")
+                    st.plotly_chart(simulation_figure([calibrated, results[0]]), key="curves.cal.chart")
