@@ -64,7 +64,7 @@ _VELOCITY = replace(_SPOTIFY, drift_rate_week=0.01, market_users=50_000_000.0)
 _HARVEY = SimulationParams(
     collection=Collection(30.0, 0.9, 0.6),
     storage=Storage(0.9),
-    analysis=Analysis(0.2, 0.95, 0.2, 5e5),
+    analysis=Analysis(0.12, 0.97, 0.2, 3e5),
     application=Application(7.0),
     feedback=Feedback(0.03, 20.0, 0.01, 0.8),
     curation_share=0.95,
@@ -300,7 +300,8 @@ def calibrate_simulation(
     The power law y = a − b·rows^(−c) fitted to the versions sets ceiling = a, learning exponent = c,
     data scale = the first version's rows and start quality = the fitted quality there; the stock of
     usable rows starts at the last version's rows (as seed data). Weekly churn at today's quality is set
-    to 1 − ``weekly_retention``. Metrics must lie in 0..1 (use 1 − brier rather than log loss).
+    to 1 − ``weekly_retention``. Curation is set to 1: the measured curve already reflects the data as it
+    is. Metrics must lie in 0..1 (use 1 − brier rather than log loss).
     """
     rows = np.asarray(train_rows, dtype=float)
     values = np.asarray(metric, dtype=float)
@@ -331,6 +332,7 @@ def calibrate_simulation(
         ),
         feedback=replace(fb, churn_base=float(churn_base)),
         seed_rows=float(rows[-1]),
+        curation_share=1.0,
     )
     notes = (
         f"Learning curve: ceiling {ceiling:.3f}, exponent {c_:.3f}, start {start:.3f} at {rows[0]:,.0f} rows "
