@@ -123,7 +123,7 @@ def test_with_overrides_sets_dotted_paths_and_rejects_unknown_ones() -> None:
     params = with_overrides(SimulationParams(), {"application.cycle_days": 270.0, "network_share": 0.2})
     assert params.application.cycle_days == 270.0 and params.network_share == 0.2
     assert all(isinstance(knob_value(params, k.path), float) for k in KNOBS)
-    with pytest.raises(DataValidationError, match="No simulator parameter 'analysis.magic'"):
+    with pytest.raises(DataValidationError, match=r"No simulator parameter 'analysis\.magic'"):
         with_overrides(params, {"analysis.magic": 1.0})
 
 
