@@ -73,7 +73,7 @@ with bar[2]:
     )
 
 locked = not ctx.can_edit
-left, right = st.columns([3, 2], gap="large")
+left, right = st.columns([1, 1], gap="large")
 with left:
     a, b = st.columns(2)
     draft = {

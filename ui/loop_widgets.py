@@ -214,7 +214,8 @@ def cold_start_card(*, disabled: bool) -> dict[str, Any]:
         out = {}
         for key, text in COLD_START.items():
             a, b = st.columns([2, 3])
-            used = a.checkbox(text, key=f"map.cold.{key}.used", disabled=disabled)
+            short = text.split(" (")[0].split(":")[0]
+            used = a.checkbox(short, key=f"map.cold.{key}.used", disabled=disabled, help=text)
             notes = b.text_input("Notes", key=f"map.cold.{key}.notes", disabled=disabled, label_visibility="collapsed")
             out[key] = {"used": used, "notes": notes}
     return out
@@ -254,7 +255,8 @@ def diagnosis_panel(d: LoopDiagnosis) -> None:
     st.markdown(f"{_BADGE[d.verdict]} **{d.verdict_reason[:1].upper()}{d.verdict_reason[1:]}.**")
     a, b, c = st.columns(3)
     a.metric("Weakest stage", STAGES[d.weakest].label if d.weakest else "—", help=d.weakest_reason)
-    cycle = "—" if d.cycle_time_hours is None else f"{number(d.cycle_time_hours, 2)} h"
+    hours = d.cycle_time_hours
+    cycle = "—" if hours is None else f"{number(hours, 2 if hours < 10 else 0)} h"
     b.metric("Cycle time", cycle, help=d.velocity_text)
     c.metric("Moat", {"network": "Network", "individual": "Individual", "unknown": "Unknown"}[d.moat])
     st.caption(f"Weakest: {d.weakest_reason} Velocity: {d.velocity_text}.")
