@@ -101,7 +101,9 @@ with right:
     st.divider()
     same_map = state.get("map.saved_name") == loop_map.name
     base = state.get("map.base_version") if same_map else None
-    if loop_map.name in latest:
+    if loop_map.name in latest and base is None:
+        st.caption(f"A map named '{loop_map.name}' already exists: rename this draft, or open that map first.")
+    elif loop_map.name in latest:
         st.caption(f"Saving makes version {(base or 0) + 1} of '{loop_map.name}' (latest: {latest[loop_map.name]}).")
     note = st.text_input("Note for this version", key="map.note", disabled=locked, placeholder="What changed?")
     if st.button("Save version", key="map.save", type="primary", disabled=locked):
@@ -112,7 +114,14 @@ with right:
             )  # fmt: skip
         except ConflictError as error:
             show_error(error)
-            st.caption("Your draft is still in the form. Open the latest version in another tab to compare.")
+            if loop_map.name in latest:  # show what changed meanwhile; offer to keep the draft on top of it
+                row = store.get_loop_version(workspace_id=ctx.workspace_id, name=loop_map.name)
+                st.caption(f"Your draft compared with version {row.version} by {row.author}:")
+                st.dataframe(diff_rows(diff_loops(LoopMap.from_json(row.content), loop_map)), hide_index=True)
+                st.button(
+                    f"Keep my draft on top of version {row.version}", key="map.rebase",
+                    on_click=state.update, args=({"map.base_version": row.version, "map.saved_name": loop_map.name},),
+                )  # fmt: skip
         else:
             state["map.base_version"], state["map.saved_name"] = saved.version, loop_map.name
             latest[loop_map.name] = saved.version

@@ -87,15 +87,25 @@ def test_map_loop_template_shows_diagnosis_and_stale_save_keeps_draft(make_app, 
     assert any("saved by someone else" in e.value for e in at.error)
     assert at.text_input(key="map.collection.owner").value == "My edit"
     assert store.get_loop_version(workspace_id=workspace.id, name=name).version == 2
+    compared = next(d.value for d in at.dataframe if "Field" in d.value.columns)
+    assert "components.collection.owner" in compared["Field"].tolist()
+    at.button(key="map.rebase").click().run()  # keep the draft on top of version 2, then save
+    at.button(key="map.save").click().run()
+    assert any("version 3" in s.value for s in at.success)
+    assert (
+        store.get_loop_version(workspace_id=workspace.id, name=name).content["components"]["collection"]["owner"]
+        == "My edit"
+    )
 
 
 def test_map_loop_import_invalid_names_field_and_saves_nothing(make_app, app_env) -> None:
     at = make_app(PAGE)
+    at.text_input(key="map.name").set_value("Spotify — music recommendations").run()
     bad = json.dumps({"name": "Imported", "components": {"storage": {"health": 9}}}).encode()
     at.file_uploader(key="map.import").set_value(("bad.json", bad, "application/json")).run()
     assert not at.exception
     assert any("components.storage.health" in e.value for e in at.error)
-    assert at.text_input(key="map.name").value == "My loop"
+    assert at.text_input(key="map.name").value == "Spotify — music recommendations"
     store = Store(load_settings(app_env))
     assert store.list_loops(workspace_id=store.list_workspaces()[0].id) == []
 
