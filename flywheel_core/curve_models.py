@@ -44,6 +44,8 @@ _SATEXP_GRID = np.geomspace(0.05, 60.0, 48)
 _EXP_GRID = np.linspace(-8.0, 12.0, 61)
 _LOGI_K = np.geomspace(0.5, 200.0, 18)
 _LOGI_M = np.linspace(-0.5, 1.5, 21)
+_OFFSETS = np.linspace(-1.0, 1.0, 13)
+_OFFSETS_2D = np.linspace(-1.0, 1.0, 7)
 _LOGI_GRID = np.stack(np.meshgrid(_LOGI_K, _LOGI_M, indexing="ij"), axis=-1).reshape(-1, 2)
 
 
@@ -179,9 +181,9 @@ def _steps(model: str, grid: Array) -> Array:
 
 def _local_grid(model: str, theta: Array, step: Array) -> Array:
     """A small grid around each series' best θ: (R, G_local, p)."""
-    offsets = np.linspace(-1.0, 1.0, 13)
+    offsets = _OFFSETS
     if model == "logistic":
-        ok = np.linspace(-1.0, 1.0, 7)
+        ok = _OFFSETS_2D
         k = np.exp(np.log(theta[:, 0:1]) + ok[None, :] * step[0])
         m = theta[:, 1:2] + ok[None, :] * step[1]
         kk = np.repeat(k, 7, axis=1)
