@@ -8,9 +8,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 from sqlalchemy import Engine, text
@@ -37,6 +36,9 @@ from flywheel_core.storage.models import (
     ModelVersion,
     Workspace,
 )
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 __all__ = ["Store", "WorkspaceSummary"]
 

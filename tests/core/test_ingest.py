@@ -300,3 +300,14 @@ def test_arbitrary_tables_are_stored_exactly_or_refused(
     numbers = sorted(float(v) for v in frame["value"] if v.strip())
     kept = sorted(v for v in stored["value"].dropna().tolist())
     assert all(math.isclose(a, b, rel_tol=1e-6) for a, b in zip(numbers, kept, strict=True))
+
+
+def test_csv_feature_columns_become_numbers_or_text(store: Store, workspace_id: int) -> None:
+    data = b"user,timestamp,event,f_hour,device\nu,2026-01-01,click,3,ios\nv,2026-01-02,skip,,android\n"
+    report = ingest_file(
+        store, workspace_id=workspace_id, source=data, dataset="f", actor="t", columns={"feature": "f_hour,device"}
+    )
+    assert report.column_map["features"] == ["f_hour", "device"]
+    events = store.read_events(workspace_id=workspace_id, name="f")
+    assert events["f_hour"].tolist()[0] == 3.0 and pd.isna(events["f_hour"].tolist()[1])
+    assert events["f_device"].tolist() == ["ios", "android"]

@@ -127,3 +127,14 @@ def test_roles_are_checked_in_the_core(settings, workspace_id: int) -> None:
     assert (
         store.save_loop(workspace_id=workspace_id, name="X", content={}, actor="alice", base_version=None).version == 1
     )
+
+
+def test_head_revision_constant_matches_alembic() -> None:
+    from alembic.config import Config
+    from alembic.script import ScriptDirectory
+
+    from flywheel_core.storage.engine import _MIGRATIONS, HEAD_REVISION
+
+    config = Config()
+    config.set_main_option("script_location", str(_MIGRATIONS))
+    assert ScriptDirectory.from_config(config).get_heads() == [HEAD_REVISION]

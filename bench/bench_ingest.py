@@ -1,0 +1,119 @@
+"""Ingest and profile speed: the whole CLI import vs a bare pyarrow parse of the same file.
+
+Targets (issue 4): the import of 1M events as a process within 3x the bare parse (also as a process);
+peak memory within 3x the file's size; `profile` of 5M events under 2 s.
+"""
+
+from __future__ import annotations
+
+import shutil
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from common import Figure, median_process, median_time, python, report
+
+BARE_PARSE = (
+    "import sys, pyarrow as pa, pyarrow.csv as c; "
+    "c.read_csv(sys.argv[1], convert_options=c.ConvertOptions(column_types={'timestamp': pa.timestamp('us', tz='UTC')}))"
+)
+
+
+def make_csv(path: Path, n_events: int) -> Path:
+    if path.exists():
+        return path
+    import pyarrow as pa
+    import pyarrow.csv as pacsv
+
+    from flywheel_core.demo import make_demo_events
+
+    frame = make_demo_events("music", n_events)
+    frame["timestamp"] = frame["timestamp"].dt.strftime("%Y-%m-%dT%H:%M:%SZ")
+    pacsv.write_csv(pa.Table.from_pandas(frame, preserve_index=False), path)
+    return path
+
+
+def bench_import(csv: Path, label: str) -> list[Figure]:
+    size_mb = csv.stat().st_size / 1e6
+    bare_s, bare_mb = median_process([python(), "-c", BARE_PARSE, str(csv)])
+    times, peaks = [], []
+    for _ in range(3):
+        data = Path(tempfile.mkdtemp(prefix="fw-bench-"))
+        try:
+            seconds, peak = median_process(
+                [python(), "-m", "flywheel_core.cli", "ingest", str(csv), "--dataset", "bench"],
+                repeat=1,
+                env={"FLYWHEEL_DATA_DIR": str(data)},
+            )
+        finally:
+            shutil.rmtree(data, ignore_errors=True)
+        times.append(seconds)
+        peaks.append(peak)
+    times.sort()
+    rows = int(label.rstrip("M")) * 1_000_000
+    return [
+        Figure(f"bare pyarrow.csv.read_csv process, {label}", bare_s, peak_mb=bare_mb, rows=rows),
+        Figure(
+            f"flywheel ingest process, {label} ({size_mb:,.0f} MB CSV)",
+            times[1],
+            "bare parse",
+            bare_s,
+            peak_mb=max(peaks),
+            rows=rows,
+            target=f"≤ 3x parse; peak ≤ {3 * size_mb:,.0f} MB",
+        ),
+    ]
+
+
+def bench_profile(csv: Path) -> list[Figure]:
+    import pandas as pd
+
+    from flywheel_core.analytics import profile_events
+    from flywheel_core.config import load_settings
+    from flywheel_core.ingest import ingest_file
+    from flywheel_core.signals import SignalDictionary
+    from flywheel_core.storage.store import Store
+
+    data = Path(tempfile.mkdtemp(prefix="fw-bench-"))
+    try:
+        store = Store(load_settings({"FLYWHEEL_DATA_DIR": str(data)}))
+        workspace = store.ensure_workspace(name="bench", actor="bench")
+        ingest_file(store, workspace_id=workspace.id, source=csv, dataset="five", actor="bench")
+        dataset = store.get_dataset(workspace_id=workspace.id, name="five")
+        dictionary = SignalDictionary.from_json(dataset.signal_dictionary)
+        path = data / dataset.file_path
+        read = median_time(lambda: store.read_dataset_file(dataset), repeat=3)
+        events = store.read_dataset_file(dataset)
+        profile = median_time(lambda: profile_events(events, dictionary), repeat=3)
+        both = median_time(lambda: profile_events(store.read_dataset_file(dataset), dictionary), repeat=3)
+        bare = median_time(lambda: pd.read_parquet(path).groupby("event", observed=True).size(), repeat=3)
+    finally:
+        shutil.rmtree(data, ignore_errors=True)
+    return [
+        Figure("read stored 5M events (Parquet -> pandas)", read, rows=len(events)),
+        Figure("profile_events on 5M events (in memory)", profile, rows=len(events)),
+        Figure(
+            "read + profile 5M events",
+            both,
+            "bare read_parquet + groupby count",
+            bare,
+            rows=len(events),
+            target="< 2 s",
+        ),
+    ]
+
+
+def main() -> None:
+    cache = Path(tempfile.gettempdir()) / "flywheel-bench"
+    cache.mkdir(exist_ok=True)
+    started = time.perf_counter()
+    one = make_csv(cache / "music-1M.csv", 1_000_000)
+    five = make_csv(cache / "music-5M.csv", 5_000_000)
+    print(f"(generated inputs in {time.perf_counter() - started:.1f} s, cached in {cache})", file=sys.stderr)
+    report("Ingest (median of 3 processes)", bench_import(one, "1M") + bench_import(five, "5M"))
+    report("Profile", bench_profile(five))
+
+
+if __name__ == "__main__":
+    main()
