@@ -259,11 +259,11 @@ def _backward(rng: np.random.Generator, n: int) -> pd.DataFrame:
     user = _assign_users(rng, t, n_users, 0.0)
     item = _popular(rng, n, n_items, skew=1.8)
     appeal = rng.normal(0.0, 1.6, n_items)
-    drift = rng.normal(0.0, 1.0, n_items)
+    drift = rng.normal(0.0, 2.0, n_items)  # what users want moves away from what the model learnt
     logit = appeal[item] + (t / WEEKS) * drift[item] - 0.1
     liked = rng.random(n) < _sigmoid(logit)
-    # The share of feedback that is the model's own output grows from 0 to about 85%.
-    own = rng.random(n) < 0.85 * (t / WEEKS) ** 1.2
+    # The share of feedback that is the model's own output grows from 0 to about 65%.
+    own = rng.random(n) < 0.65 * (t / WEEKS) ** 1.2
     echoed = rng.random(n) < 0.6  # the model accepts its own suggestions: no information about users
     event = np.where(own, np.where(echoed, "auto_accept", "auto_reject"), np.where(liked, "click", "dismiss"))
     return _frame(

@@ -161,7 +161,11 @@ def build_feedback_task(
     time_ns = _time_ns(events)
     user, _ = codes(events["user"])
     item = codes(events["item"])[0] if "item" in events.columns else np.zeros(len(events), dtype=np.int64)
-    prior = float(positive[labelled].mean())
+    # The smoothing prior is the positive rate of all strictly earlier feedback: no global, future-aware rate.
+    everyone = np.zeros(len(events), dtype=np.int64)
+    prior = (history_counts(everyone, time_ns, positive.astype(float)) + 1.0) / (
+        history_counts(everyone, time_ns, labelled.astype(float)) + 2.0
+    )
     columns, names = _feature_columns(events)
     for label, group in (("user", user), ("item", item)):
         n_prev = history_counts(group, time_ns, np.ones(len(events)))
@@ -275,7 +279,13 @@ def fit_model(model: str, X: np.ndarray, y: np.ndarray, *, random_state: int = 0
     if len(np.unique(y)) < 2:
         return _Constant(float(np.mean(y)) if len(y) else 0.5), time.perf_counter() - started
     estimator = make_model(model, random_state=random_state)
-    estimator.fit(X, y)
+    if len(y) < 50_000:  # threads cost more than they bring on small fits, and starve on a busy machine
+        from threadpoolctl import threadpool_limits
+
+        with threadpool_limits(limits=1):
+            estimator.fit(X, y)
+    else:
+        estimator.fit(X, y)
     return estimator, time.perf_counter() - started
 
 

@@ -1,0 +1,194 @@
+"""Model versions turn by turn: history without leakage, turns, determinism, registry, compare."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from flywheel_core.demo import DEMO_SIGNALS, make_demo_events
+from flywheel_core.exceptions import DataValidationError, InsufficientDataError, StorageError
+from flywheel_core.learning import (
+    build_feedback_task,
+    compare_versions,
+    cut_turns,
+    history_counts,
+    load_model,
+    run_training,
+    summarize_versions,
+    train_feedback_versions,
+)
+from flywheel_core.signals import SignalDictionary, SignalSpec
+from flywheel_core.storage.store import Store
+
+
+def _dictionary(archetype: str) -> SignalDictionary:
+    return SignalDictionary(events={e: SignalSpec(*s) for e, s in DEMO_SIGNALS[archetype].items()})
+
+
+def _store_demo(store: Store, workspace_id: int, archetype: str, n: int = 2_000) -> str:
+    from flywheel_core.ingest import store_frame
+
+    name = f"{archetype}-demo"
+    store_frame(
+        store,
+        workspace_id=workspace_id,
+        frame=make_demo_events(archetype, n),
+        dataset=name,
+        actor="alice",
+        signals={e: SignalSpec(*s) for e, s in DEMO_SIGNALS[archetype].items()},
+        source_name=f"{archetype}.parquet",
+    )
+    return name
+
+
+def test_history_counts_see_only_strictly_earlier_rows_of_the_group() -> None:
+    group = np.array([0, 0, 0, 1, 0, 1])
+    time_ns = np.array([1, 2, 2, 2, 3, 1])
+    values = np.array([1.0, 1.0, 1.0, 5.0, 1.0, 2.0])
+    # group 0: t1 -> 0; the two t2 rows see only t1 -> 1, 1; t3 sees 3. group 1: t1 -> 0, t2 -> 2.
+    assert history_counts(group, time_ns, values).tolist() == [0.0, 1.0, 1.0, 2.0, 3.0, 0.0]
+
+
+def test_no_leakage_when_twin_rows_share_a_timestamp() -> None:
+    # Every interaction is logged twice at the same instant with the same random outcome. A history
+    # feature that saw its twin (or anything later) would predict the label almost perfectly.
+    rng = np.random.default_rng(0)
+    n = 1_500
+    times = pd.Timestamp("2026-01-01", tz="UTC") + pd.to_timedelta(np.sort(rng.integers(0, 10**6, n)), unit="s")
+    liked = rng.random(n) < 0.5
+    frame = pd.DataFrame(
+        {
+            "user": [f"u{u}" for u in rng.integers(0, 600, n)],
+            "item": [f"i{i}" for i in rng.integers(0, 30, n)],
+            "timestamp": times,
+            "event": np.where(liked, "like", "dislike"),
+        }
+    )
+    twins = pd.concat([frame, frame]).sort_values("timestamp", kind="stable").reset_index(drop=True)
+    dictionary = SignalDictionary(
+        events={"like": SignalSpec("explicit", "positive"), "dislike": SignalSpec("explicit", "negative")}
+    )
+    result = train_feedback_versions(twins, dictionary, n_turns=3, model="hgb", n_jobs=1)
+    assert all(v.metrics["holdout_auc"] < 0.6 for v in result.versions)
+
+
+def test_changing_a_future_event_does_not_change_earlier_features() -> None:
+    events = make_demo_events("music", 2_000)
+    dictionary = _dictionary("music")
+    before = build_feedback_task(events, dictionary)
+    changed = events.copy()
+    last = len(changed) - 1
+    changed.loc[last, "event"] = "skip" if changed.loc[last, "event"] != "skip" else "save"
+    after = build_feedback_task(changed, dictionary)
+    cutoff = events["timestamp"].iloc[last]
+    earlier = before.time_ns < cutoff.value
+    assert np.array_equal(before.X[earlier], after.X[earlier[: len(after.X)]])
+
+
+def test_turns_keep_equal_timestamps_together_and_set_a_fixed_holdout() -> None:
+    time_ns = np.repeat(np.arange(100), 3)
+    for by in ("time", "events"):
+        plan = cut_turns(time_ns, n_turns=4, by=by, holdout_fraction=0.2)
+        turn = plan.turn_of(time_ns)
+        assert set(turn) == {1, 2, 3, 4, 5}
+        for t in range(100):
+            assert len(set(turn[time_ns == t])) == 1
+        assert (turn == 5).mean() == pytest.approx(0.2, abs=0.03)
+    with pytest.raises(InsufficientDataError, match="cannot make 40 turns"):
+        cut_turns(np.arange(30), n_turns=40)
+    with pytest.raises(DataValidationError, match="'time' or 'events'"):
+        cut_turns(time_ns, n_turns=3, by="weeks")
+
+
+def test_versions_learn_from_turns_one_to_k_and_are_deterministic() -> None:
+    events = make_demo_events("support", 3_000)
+    first = train_feedback_versions(events, _dictionary("support"), n_turns=4, model="hgb", n_jobs=1)
+    again = train_feedback_versions(events, _dictionary("support"), n_turns=4, model="hgb", n_jobs=2)
+    rows = [v.train_rows for v in first.versions]
+    assert rows == sorted(rows) and len(set(rows)) == 4
+    assert [v.metrics for v in first.versions] == [v.metrics for v in again.versions]
+    assert {"auc", "log_loss", "brier", "holdout_auc", "holdout_log_loss", "holdout_brier"} <= set(
+        first.versions[0].metrics
+    )
+    assert first.versions[-1].metrics["holdout_auc"] > 0.7
+    assert set(first.versions[-1].evaluation["segments"]) == {
+        "new users",
+        "returning users",
+        "head items",
+        "tail items",
+    }
+    assert "target_psi" in first.versions[1].drift and first.versions[0].drift == {}
+
+
+def test_fits_run_on_a_dask_cluster_with_the_same_figures(monkeypatch: pytest.MonkeyPatch) -> None:
+    from distributed import LocalCluster
+
+    events = make_demo_events("fleet", 2_000)
+    local = train_feedback_versions(events, _dictionary("fleet"), n_turns=3, n_jobs=1)
+    with LocalCluster(n_workers=1, processes=False, dashboard_address=None) as cluster:
+        monkeypatch.setenv("FLYWHEEL_DASK_SCHEDULER", cluster.scheduler_address)
+        remote = train_feedback_versions(events, _dictionary("fleet"), n_turns=3)
+    assert [v.metrics for v in local.versions] == [v.metrics for v in remote.versions]
+
+
+def test_feedback_needs_both_polarities() -> None:
+    events = make_demo_events("music", 1_000)
+    all_positive = SignalDictionary(events={e: SignalSpec("implicit", "positive") for e in DEMO_SIGNALS["music"]})
+    with pytest.raises(InsufficientDataError, match="only one polarity"):
+        build_feedback_task(events, all_positive)
+
+
+def test_registry_stores_skops_models_checked_by_hash(store: Store, workspace_id: int) -> None:
+    name = _store_demo(store, workspace_id, "fleet")
+    versions = run_training(store, workspace_id=workspace_id, dataset_name=name, actor="alice", n_turns=3, model="hgb")
+    assert [v.version for v in versions] == [1, 2, 3] and {v.author for v in versions} == {"alice"}
+    listed = store.list_model_versions(workspace_id=workspace_id, dataset_id=versions[0].dataset_id)
+    assert [v.turn for v in listed] == [1, 2, 3] and all(v.model_hash for v in listed)
+    model = load_model(store.read_model_bytes(listed[-1]))
+    dataset = store.get_dataset(workspace_id=workspace_id, name=name)
+    task = build_feedback_task(store.read_dataset_file(dataset), SignalDictionary.from_json(dataset.signal_dictionary))
+    assert model.predict_proba(task.X[:5]).shape == (5, 2)
+    path = Path(store.data_dir) / listed[-1].model_path
+    path.write_bytes(path.read_bytes() + b"x")
+    with pytest.raises(StorageError, match="does not match its recorded hash"):
+        store.read_model_bytes(listed[-1])
+
+
+def test_load_model_refuses_untrusted_types() -> None:
+    import skops.io
+    from sklearn.tree import DecisionTreeClassifier
+
+    data = skops.io.dumps(DecisionTreeClassifier().fit([[0], [1]], [0, 1]))
+    with pytest.raises(StorageError, match="does not load"):
+        load_model(data)
+
+
+def test_compare_shows_deltas_curves_and_segments(store: Store, workspace_id: int) -> None:
+    name = _store_demo(store, workspace_id, "support")
+    versions = run_training(store, workspace_id=workspace_id, dataset_name=name, actor="alice", n_turns=3)
+    report = compare_versions(versions)
+    auc = next(r for r in report.metrics if r["metric"] == "holdout_auc")
+    assert auc["delta"] == pytest.approx(auc["v3"] - auc["v1"])
+    assert set(report.curves[3]) == {"roc", "pr", "calibration"}
+    assert {s["segment"] for s in report.segments} >= {"new users", "head items"}
+    with pytest.raises(DataValidationError, match="at least two"):
+        compare_versions(versions[:1])
+    summary = summarize_versions(versions)
+    assert (
+        summary.versions == 3
+        and summary.metric == "holdout_auc"
+        and summary.trend in {"improving", "flat", "declining"}
+    )
+    assert summarize_versions([]).trend == "none"
+
+
+def test_unknown_model_and_task_are_clear_errors(store: Store, workspace_id: int) -> None:
+    name = _store_demo(store, workspace_id, "support")
+    with pytest.raises(DataValidationError, match="Unknown model 'forest'"):
+        run_training(store, workspace_id=workspace_id, dataset_name=name, actor="alice", model="forest")
+    with pytest.raises(DataValidationError, match="Unknown task"):
+        run_training(store, workspace_id=workspace_id, dataset_name=name, actor="alice", task="regress")
+    assert store.list_model_versions(workspace_id=workspace_id) == []
