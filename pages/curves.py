@@ -46,7 +46,9 @@ def show_verdict(report: CurveReport, x_label: str, y_label: str) -> None:
     st.plotly_chart(curve_figure(report, forecast, x_label=x_label, y_label=y_label), key="curves.chart")
     st.caption(f"Band: {forecast.level:.0%} residual bootstrap of the chosen curve, out to the next doubling of x.")
     left, right = st.columns([1, 2])
-    default = float(report.asymptote if report.asymptote is not None else report.y[-1]) * 0.999
+    last = float(report.predict(report.x[-1:])[0])
+    room = report.headroom if report.headroom is not None else abs(last - float(report.predict(report.x[:1])[0]))
+    default = last + (0.5 if report.higher_is_better else -0.5) * room
     target = left.number_input(f"Target {y_label}", value=default, format="%.4g", key="curves.target")
     right.markdown(f"**Target calculator.** {x_for_target(report, target).message}")
     with st.expander("All candidates"):
@@ -157,6 +159,7 @@ with sim_tab:
             "Series",
             ["product_quality", "users", "usable_rows", "model_quality"],
             horizontal=True,
+            format_func=lambda s: s.replace("_", " "),
             key="curves.sim.series",
         )
         st.plotly_chart(simulation_figure(results, series=shown), key="curves.sim.chart")

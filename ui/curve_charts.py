@@ -91,6 +91,14 @@ def curve_figure(
     )
     if report.x[0] > 0 and report.x[-1] / report.x[0] > 20:
         fig.update_xaxes(type="log")
+    # Keep the data in view: a wide bootstrap band (few points) is clipped rather than squashing the points.
+    seen = np.concatenate([report.y, forecast.y if forecast is not None else report.y])
+    seen = seen[np.isfinite(seen)]
+    if report.asymptote is not None:
+        seen = np.append(seen, report.asymptote)
+    lo, hi = float(seen.min()), float(seen.max())
+    pad = 0.15 * (hi - lo) or 0.05 * abs(hi) or 1.0
+    fig.update_yaxes(range=[lo - pad, hi + pad])
     return fig
 
 
