@@ -1,26 +1,53 @@
-"""Workspace: members and roles, and who changed what."""
+"""Workspace: members and roles, new workspaces, and who changed what."""
 
 from __future__ import annotations
 
 import streamlit as st
 
-from ui.context import current
+from ui.context import current, request_workspace, user_errors
 from ui.format import when
 
 ctx = current()
 st.title(f"Workspace · {ctx.workspace.name}")
-st.caption("Each team works in its own workspace and sees nothing of another's.")
+st.caption(
+    "Each team works in its own workspace and sees nothing of another's. Owners manage members; "
+    "editors change loops, data and models; viewers read."
+)
 
-st.subheader("Members")
-members = ctx.store.list_members(workspace_id=ctx.workspace_id)
-if members:
-    st.dataframe(
-        [{"User": m.username, "Role": m.role, "Since": when(m.created_at)} for m in members],
-        hide_index=True,
-        width="stretch",
-    )
-else:
-    st.caption("No members recorded.")
+left, right = st.columns(2)
+with left:
+    st.subheader("Members")
+    members = ctx.store.list_members(workspace_id=ctx.workspace_id)
+    if members:
+        st.dataframe(
+            [{"User": m.username, "Role": m.role, "Since": when(m.created_at)} for m in members],
+            hide_index=True,
+            width="stretch",
+        )
+    else:
+        st.caption("No members recorded.")
+    if ctx.role == "owner":
+        with st.form("workspace.add_member", clear_on_submit=True):
+            username = st.text_input("Username or e-mail", key="workspace.member")
+            role = st.selectbox("Role", ["editor", "viewer", "owner"], key="workspace.role")
+            if st.form_submit_button("Add or change member"):
+                with user_errors():
+                    ctx.store.set_member(
+                        workspace_id=ctx.workspace_id, username=username.strip(), role=role, actor=ctx.actor
+                    )
+                    st.toast(f"{username} is now {role}.")
+                    st.rerun()
+
+with right:
+    st.subheader("New workspace")
+    with st.form("workspace.create", clear_on_submit=True):
+        name = st.text_input("Name", key="workspace.new_name", placeholder="e.g. Growth team")
+        if st.form_submit_button("Create workspace", type="primary"):
+            with user_errors():
+                created = ctx.store.create_workspace(name=name, actor=ctx.actor)
+                request_workspace(created.name)
+                st.rerun()
+    st.caption("You become its owner.")
 
 st.subheader("Recent changes")
 audit = ctx.store.audit(workspace_id=ctx.workspace_id, limit=100)

@@ -1,4 +1,4 @@
-"""Who is using the app: the local user when sign-in is off."""
+"""Who is using the app: the local user, a built-in account, or an OIDC identity through st.login."""
 
 from __future__ import annotations
 
@@ -6,11 +6,74 @@ import streamlit as st
 
 from flywheel_core.config import Settings
 
+ACTOR_KEY = "app.actor"
+
+
+def _sign_out_button(label: str = "Sign out") -> bool:
+    return st.sidebar.button(label, key="app.sign_out", icon=":material/logout:")
+
+
+def _oidc_configured() -> bool:
+    try:
+        return "auth" in st.secrets
+    except FileNotFoundError:
+        return False
+
+
+def _oidc_user() -> str | None:
+    if not _oidc_configured():
+        st.error(
+            "Sign-in is set to OIDC (FLYWHEEL_AUTH=oidc) but `.streamlit/secrets.toml` has no `[auth]` section. "
+            "Add the provider's client id, secret and metadata URL (see the README's 'Deploying for a team').",
+            icon=":material/key_off:",
+        )
+        return None
+    if not st.user.is_logged_in:
+        st.title("Flywheel Studio")
+        st.write("Sign in with your organisation's account to open your team's workspaces.")
+        if st.button("Sign in", type="primary", key="app.sign_in", icon=":material/login:"):
+            st.login()
+        return None
+    username = str(st.user.get("email") or st.user.get("sub") or "")
+    if _sign_out_button():
+        st.logout()
+    return username or None
+
+
+def _account_user() -> str | None:
+    from ui.context import get_store
+
+    actor = st.session_state.get(ACTOR_KEY)
+    if actor:
+        if _sign_out_button():
+            del st.session_state[ACTOR_KEY]
+            st.rerun()
+        return str(actor)
+    st.title("Flywheel Studio")
+    with st.form("app.sign_in_form"):
+        st.subheader("Sign in")
+        username = st.text_input("Username", key="app.username")
+        password = st.text_input("Password", type="password", key="app.password")
+        submitted = st.form_submit_button("Sign in", type="primary")
+    if submitted:
+        found = get_store().authenticate(username=username, password=password)
+        if found is None:
+            st.error(
+                "Unknown username or wrong password. Ask your instance's administrator to create "
+                "your account (`flywheel user add`).",
+                icon=":material/lock:",
+            )
+            return None
+        st.session_state[ACTOR_KEY] = found
+        st.rerun()
+    return None
+
 
 def signed_in_user(settings: Settings) -> str | None:
-    """The signed-in username, or None after rendering a sign-in form."""
+    """The signed-in username, or None after rendering a sign-in screen."""
     if settings.auth_mode == "none":
-        st.session_state["app.actor"] = "local"
+        st.session_state[ACTOR_KEY] = "local"
         return "local"
-    st.error(f"Sign-in mode '{settings.auth_mode}' is configured but not available in this build.")
-    return None
+    if settings.auth_mode == "oidc":
+        return _oidc_user()
+    return _account_user()

@@ -1,9 +1,96 @@
-"""Commands for this subject; see the issue that builds it."""
+"""Commands for people: built-in accounts and workspace membership."""
 
 from __future__ import annotations
 
 import click
 
+from flywheel_core.cli._common import ACTOR, Context, emit, json_option
+from flywheel_core.exceptions import DataValidationError
+from flywheel_core.storage.models import as_utc
+
+
+@click.group("user")
+def user_group() -> None:
+    """Manage built-in accounts (FLYWHEEL_AUTH=accounts)."""
+
+
+@user_group.command("add")
+@click.argument("username")
+@click.option("--password-stdin", is_flag=True, help="Read the password from standard input (for scripts).")
+@click.option("--sso-only", is_flag=True, help="No password: the user signs in through OIDC.")
+@click.option("--name", "display_name", default="", help="Display name.")
+@json_option
+@click.pass_obj
+def user_add(
+    obj: Context, username: str, password_stdin: bool, sso_only: bool, display_name: str, as_json: bool
+) -> None:
+    """Create an account. Without --password-stdin or --sso-only, asks for the password twice."""
+    if sso_only:
+        password = None
+    elif password_stdin:
+        password = click.get_text_stream("stdin").readline().rstrip("\n")
+        if not password:
+            raise DataValidationError("No password on standard input.")
+    else:
+        password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
+    user = obj.store().add_user(username=username, password=password, display_name=display_name)
+    emit({"username": user.username, "password": password is not None}, as_json, f"Created user '{user.username}'.")
+
+
+@click.command("users")
+@json_option
+@click.pass_obj
+def users_command(obj: Context, as_json: bool) -> None:
+    """List accounts."""
+    users = [
+        {
+            "username": u.username,
+            "display_name": u.display_name,
+            "password": bool(u.password_hash),
+            "created_at": as_utc(u.created_at),
+        }
+        for u in obj.store().list_users()
+    ]
+    emit({"users": users}, as_json, lambda: "\n".join(u["username"] for u in users) or "No accounts yet.")
+
+
+@click.group("member")
+def member_group() -> None:
+    """Manage who belongs to a workspace and with which role (owner, editor, viewer)."""
+
+
+@member_group.command("add")
+@click.argument("workspace")
+@click.argument("username")
+@click.option("--role", type=click.Choice(["owner", "editor", "viewer"]), default="editor", show_default=True)
+@json_option
+@click.pass_obj
+def member_add(obj: Context, workspace: str, username: str, role: str, as_json: bool) -> None:
+    """Give USERNAME a ROLE in WORKSPACE (or change it)."""
+    ws = obj.store().get_workspace(name=workspace)
+    obj.store().set_member(workspace_id=ws.id, username=username.strip(), role=role, actor=ACTOR)
+    emit(
+        {"workspace": ws.name, "username": username.strip(), "role": role},
+        as_json,
+        f"{username} is now {role} of '{ws.name}'.",
+    )
+
+
+@click.command("members")
+@click.argument("workspace")
+@json_option
+@click.pass_obj
+def members_command(obj: Context, workspace: str, as_json: bool) -> None:
+    """List the members of WORKSPACE."""
+    ws = obj.store().get_workspace(name=workspace)
+    rows = [{"username": m.username, "role": m.role} for m in obj.store().list_members(workspace_id=ws.id)]
+    emit(
+        {"workspace": ws.name, "members": rows},
+        as_json,
+        lambda: "\n".join(f"{r['username']:<40} {r['role']}" for r in rows) or "No members.",
+    )
+
 
 def register(group: click.Group) -> None:
-    """Add this module's commands to the `flywheel` group."""
+    for command in (user_group, users_command, member_group, members_command):
+        group.add_command(command)

@@ -109,6 +109,10 @@ def get_user(*, session: Session, username: str) -> UserAccount | None:
     return session.exec(select(UserAccount).where(UserAccount.username == username)).first()
 
 
+def list_users(*, session: Session) -> list[UserAccount]:
+    return list(session.exec(select(UserAccount).order_by(col(UserAccount.username))))
+
+
 def add_user(*, session: Session, username: str, password_hash: str | None, display_name: str = "") -> UserAccount:
     user = UserAccount(username=username, password_hash=password_hash, display_name=display_name)
     session.add(user)

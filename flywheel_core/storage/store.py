@@ -34,6 +34,7 @@ from flywheel_core.storage.models import (
     LoopVersion,
     Membership,
     ModelVersion,
+    UserAccount,
     Workspace,
 )
 
@@ -43,6 +44,8 @@ if TYPE_CHECKING:
 __all__ = ["Store", "WorkspaceSummary"]
 
 _RANK = {role: rank for rank, role in enumerate(repo.ROLES)}
+# Verified against when the user does not exist, so both answers take the same time.
+_DUMMY_HASH = "$argon2id$v=19$m=65536,t=3,p=4$tjaDj/SyNXczv6Pd072+Og$DaRWQjNSgBA1Z+z5ihUvTHXVyMuSfo6ji6v4zWPBc9M"
 
 
 @dataclass(frozen=True)
@@ -130,7 +133,36 @@ class Store:
             except Exception:
                 return self.get_workspace(name=name)  # created by another process meanwhile
 
+    # --- people ---------------------------------------------------------------------------------
+
+    def add_user(self, *, username: str, password: str | None, display_name: str = "") -> UserAccount:
+        """Create a built-in account (argon2 hash) or, with ``password=None``, an SSO-only account."""
+        from flywheel_core.accounts import check_username, hash_password
+
+        name = check_username(username)
+        hashed = hash_password(password) if password is not None else None
+        with session_scope(self.engine) as session:
+            return repo.add_user(session=session, username=name, password_hash=hashed, display_name=display_name)
+
+    def authenticate(self, *, username: str, password: str) -> str | None:
+        """The username if the password matches a built-in account, else None (same answer for unknown users)."""
+        from flywheel_core.accounts import verify_password
+
+        with session_scope(self.engine) as session:
+            user = repo.get_user(session=session, username=username.strip())
+            stored = user.password_hash if user else None
+        ok = verify_password(stored or _DUMMY_HASH, password)
+        return username.strip() if ok and stored else None
+
+    def list_users(self) -> list[UserAccount]:
+        with session_scope(self.engine) as session:
+            return repo.list_users(session=session)
+
     def set_member(self, *, workspace_id: int, username: str, role: str, actor: str) -> Membership:
+        if role not in repo.ROLES:
+            from flywheel_core.exceptions import DataValidationError
+
+            raise DataValidationError(f"Role must be one of {', '.join(repo.ROLES)}, got {role!r}.")
         with session_scope(self.engine) as session:
             self._require(session, workspace_id, actor, "owner")
             return repo.set_membership(
