@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sys
+
 import click
 
 from flywheel_core.cli._common import ACTOR, Context, emit, json_option
@@ -25,10 +27,11 @@ def user_add(
     obj: Context, username: str, password_stdin: bool, sso_only: bool, display_name: str, as_json: bool
 ) -> None:
     """Create an account. Without --password-stdin or --sso-only, asks for the password twice."""
+    password: str | None
     if sso_only:
         password = None
     elif password_stdin:
-        password = click.get_text_stream("stdin").readline().rstrip("\n")
+        password = sys.stdin.readline().rstrip("\n")
         if not password:
             raise DataValidationError("No password on standard input.")
     else:
