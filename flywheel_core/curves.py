@@ -12,18 +12,23 @@ Verdicts (all judged with higher = better; pass ``higher_is_better=False`` for l
   headroom is spent, or the next doubling of x still adds at least 30% of the gain so far.
 - **plateau** — a ceiling is near: at least 60% of the fitted headroom (gain so far + headroom left)
   is spent and the next doubling of x adds less than 30% of the gain so far; also a series whose
-  gain across the whole range is within noise (or below 0.1% of its level).
+  fitted gain across the whole range is within noise (below 2.5 standard errors of a straight-line
+  gain, σ·√(12/n), or below 0.1% of its level).
 - **backward** — the metric declines over the recent points beyond noise: the slope over the last
   third of the points (at least 3) is below zero by more than 3 standard errors, the noise being
   measured from the second differences of the series (or the chosen fit's residuals when short).
-- **insufficient_data** — 3 to 5 points whose gains slow down but not enough to call a plateau.
+- **insufficient_data** — 3 to 5 points that go up and down, or whose gains slow down but not enough
+  to call a plateau.
 
 "Doubling of x" is 2·x_max when every x is positive, else extending the observed range once more.
 With 6 or more points the curve is chosen by AICc (a candidate needs n ≥ parameters + 3, counting the
 noise variance), and the confidence is the Akaike weight of the candidates that agree with the
 verdict, scaled down below 20 points. With **fewer than 6 points** ("few") no information criterion
-is trusted: the verdict compares the rate of gain over the last step with the first step (per unit of
-ln x when x spans a factor of 4 or more, else per unit of x) and the confidence is at most 0.5.
+is trusted: a series falling at every step, or ending at its lowest (below its start) after ups and downs, is
+backward;
+other ups and downs are insufficient_data; a rising series compares the rate of gain over the last step
+with the first (per unit of ln x when x spans a factor of 4 or more, else per unit of x): at least 50%
+is compounding, below 20% plateau, in between insufficient_data. The confidence is at most 0.5.
 Fewer than 3 usable points raise :class:`InsufficientDataError`.
 """
 
@@ -54,6 +59,7 @@ VERDICTS = ("compounding", "plateau", "backward", "insufficient_data")
 _COMPOUND_RATIO = 0.30
 _SPENT_PLATEAU = 0.60
 _MATERIAL = 1e-3
+_GAIN_SE = 2.5
 _BACKWARD_T = 3.0
 
 
@@ -162,6 +168,9 @@ def _validate(x: Sequence[float] | np.ndarray, y: Sequence[float] | np.ndarray) 
         )
     if np.abs(xa).max() > 1e15 or np.abs(ya).max() > 1e15:
         raise DataValidationError("Values above 1e15 are not supported; rescale the series (e.g. to millions).")
+    magnitudes = np.abs(np.concatenate([xa, ya]))
+    if np.any((magnitudes > 0) & (magnitudes < 1e-100)):
+        raise DataValidationError("Values between 0 and 1e-100 are not supported; rescale the series.")
     return xa, ya
 
 
@@ -183,7 +192,7 @@ def _shape(fit: CurveFit, x: np.ndarray, sigma: float) -> tuple[str, float, floa
     gain, nxt = y1 - y0, y2 - y1
     asym = fit.asymptote
     headroom = None if asym is None else asym - y1
-    noise = max(2.0 * sigma * math.sqrt(2.0 * fit.n_params / len(x)), _MATERIAL * abs(y1))
+    noise = max(_GAIN_SE * sigma * math.sqrt(12.0 / len(x)), _MATERIAL * abs(y1))
     if not math.isfinite(gain) or gain <= noise:
         return "plateau", gain, nxt, headroom, None
     if headroom is None or headroom < 0:
@@ -216,8 +225,13 @@ def _recent_decline(x: np.ndarray, y: np.ndarray, sigma: float) -> float:
     xs, ys = x[-w:], y[-w:]
     xc = xs - xs.mean()
     sxx = float(xc @ xc)
+    if not sxx > 0:
+        return 0.0
     slope = float(xc @ (ys - ys.mean())) / sxx
-    return slope / (sigma / math.sqrt(sxx))
+    se = sigma / math.sqrt(sxx)
+    if not (se > 0 and math.isfinite(se)) or not math.isfinite(slope):
+        return 0.0 if not slope < 0 else -math.inf
+    return slope / se
 
 
 def _fit_all(x: np.ndarray, y: np.ndarray) -> list[CurveFit]:
@@ -341,10 +355,17 @@ def _judge_few(x: np.ndarray, y: np.ndarray, sigma: float) -> tuple[str, float, 
     cap = 0.3 + 0.1 * (n - MIN_POINTS)
     rng = float(np.ptp(y))
     level = float(np.abs(y).mean())
-    if rng <= 1e-3 * max(level, 1e-12):
+    tol = _MATERIAL * max(level, 1e-12)
+    if rng <= tol:
         return "plateau", cap, f"The {n} values barely move (range {rng:.3g}): no gain to build on."
-    if y[-1] < y[:-1].max() - 0.25 * rng:
-        return "backward", cap, f"The last of {n} values is below an earlier peak by {y[:-1].max() - y[-1]:.3g}."
+    steps = np.diff(y)
+    falling, rising = steps < -tol, steps > tol
+    if falling.all():
+        return "backward", cap, f"The metric falls at every one of its {n - 1} steps."
+    if falling.any() and rising.any():
+        if y[-1] < y[0] and y[-1] <= y.min():
+            return "backward", cap, f"The last of {n} values is the lowest, below the first: the gains were lost."
+        return "insufficient_data", cap * 0.6, f"{n} values that go up and down cannot separate a trend from noise."
     use_log = x[0] > 0 and x[-1] / x[0] >= 4
     u = np.log(x) if use_log else x
     first = (y[1] - y[0]) / (u[1] - u[0])
