@@ -202,3 +202,15 @@ def test_read_series_defaults_and_errors() -> None:
         read_series(b"a,b\n1,2\n", y_column="nope")
     with pytest.raises(DataValidationError, match="not numbers \\(first: line 3"):
         read_series(b"a,b\n1,2\n2,oops\n")
+
+
+def test_judge_curve_rarely_calls_pure_noise_compounding() -> None:
+    rng = np.random.default_rng(11)
+    verdicts = [judge_curve(WEEKS[:20], 0.7 + rng.normal(0, 0.01, 20)).verdict for _ in range(100)]
+    assert verdicts.count("plateau") >= 85
+    assert verdicts.count("compounding") <= 8
+
+
+def test_judge_curve_few_points_that_go_up_and_down_are_insufficient() -> None:
+    report = judge_curve([1, 2, 3, 4], [0.70, 0.72, 0.69, 0.71])
+    assert report.verdict == "insufficient_data" and "up and down" in report.reason
