@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Engine, create_engine, event
-from sqlalchemy.exc import ArgumentError, OperationalError, SQLAlchemyError
+from sqlalchemy.exc import ArgumentError, InterfaceError, OperationalError, SQLAlchemyError
 from sqlmodel import Session
 
 from flywheel_core.exceptions import ConfigurationError, StorageError
@@ -78,9 +78,10 @@ def session_scope(engine: Engine) -> Iterator[Session]:
     try:
         yield session
         session.commit()
-    except OperationalError as exc:
+    except (OperationalError, InterfaceError) as exc:
         session.rollback()
-        raise StorageError(f"The database failed: {exc.orig}. Nothing was saved; try again.") from exc
+        reason = " ".join(str(exc.orig).split())[:300]
+        raise StorageError(f"The database failed ({reason}). Nothing was saved; try again.") from exc
     except BaseException:
         session.rollback()
         raise

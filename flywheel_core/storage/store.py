@@ -16,6 +16,7 @@ from sqlalchemy import Engine, text
 
 from flywheel_core.config import Settings
 from flywheel_core.exceptions import NotFoundError, PermissionDeniedError, StorageError
+from flywheel_core.faults import pause_point
 from flywheel_core.storage import repository as repo
 from flywheel_core.storage.engine import make_engine, session_scope, upgrade_database
 from flywheel_core.storage.files import (
@@ -262,9 +263,13 @@ class Store:
                     min_age_seconds=0,
                     under=f"workspaces/{workspace_id}/datasets",
                 )
+                pause_point("before_file_write")
                 write_parquet_atomic(table, target)
                 written = True
+                pause_point("after_file_write")
                 repo.add_dataset(session=session, workspace_id=workspace_id, dataset=dataset, actor=actor)
+                session.flush()
+                pause_point("before_commit")
         except BaseException:
             if written:
                 target.unlink(missing_ok=True)
