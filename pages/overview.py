@@ -7,7 +7,7 @@ import streamlit as st
 from flywheel_core.demo import DEMO_WORKSPACE, load_demo_workspace
 from ui.context import current, request_workspace, user_errors
 from ui.format import count, day
-from ui.overview import render_verdicts
+from ui.overview import render_learning_verdicts, render_verdicts
 
 ctx = current()
 st.title("Does your data flywheel compound?")
@@ -68,3 +68,4 @@ else:
             st.page_link("pages/interaction_data.py", label="Upload an interaction log", icon=":material/upload:")
     with right:
         render_verdicts(ctx)
+    render_learning_verdicts(ctx)

@@ -6,7 +6,9 @@ from collections import Counter
 
 import streamlit as st
 
+from flywheel_core.curve_sources import judge_model_versions
 from flywheel_core.diagnosis import summarize_loops
+from flywheel_core.exceptions import FlywheelError
 from ui.context import AppContext
 
 VERDICT_LABEL = {"flywheel": "flywheel", "feedback_loop": "feedback loop", "broken": "broken", "invalid": "unreadable"}
@@ -35,3 +37,24 @@ def render_verdicts(ctx: AppContext) -> None:
         hide_index=True,
         width="stretch",
     )
+
+
+def render_learning_verdicts(ctx: AppContext) -> None:
+    """Per dataset: how many model versions, and whether their metric compounds, plateaus or declines."""
+    st.subheader("Model versions")
+    rows = []
+    for dataset in ctx.store.list_datasets(workspace_id=ctx.workspace_id):
+        versions = ctx.store.list_model_versions(workspace_id=ctx.workspace_id, dataset_id=dataset.id)
+        if not versions:
+            continue
+        try:
+            report = judge_model_versions(versions)
+            verdict, why = f"{report.verdict} ({report.confidence:.0%})", report.reason
+        except FlywheelError as error:
+            verdict, why = "not enough versions", str(error)
+        rows.append({"Dataset": dataset.name, "Versions": len(versions), "Verdict": verdict, "Why": why})
+    if not rows:
+        st.caption("No model versions yet: train versions turn by turn to see whether the loop compounds.")
+        st.page_link("pages/train_compare.py", label="Train & compare", icon=":material/model_training:")
+        return
+    st.dataframe(rows, hide_index=True, width="stretch")
