@@ -78,7 +78,7 @@ def execute_job(store: Any, *, workspace_id: int, job_id: int) -> Any:
     progress(0.01, "Starting")
     try:
         if job.kind == "train":
-            from flywheel_core.learning import run_training, version_row
+            from flywheel_core.versions import run_training, version_row
 
             versions = run_training(
                 store,

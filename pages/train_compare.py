@@ -6,7 +6,7 @@ import streamlit as st
 
 from flywheel_core.experiments import EXPERIMENTS
 from flywheel_core.jobs import start_job
-from flywheel_core.learning import compare_versions, registry_table
+from flywheel_core.versions import compare_versions, registry_table
 from ui.context import current, user_errors
 from ui.format import number, percent, when
 from ui.train_charts import (

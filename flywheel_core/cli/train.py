@@ -46,7 +46,7 @@ def train_command(
     as_json: bool,
 ) -> None:
     """Train one model version per turn of dataset NAME and store them in the registry."""
-    from flywheel_core.learning import run_training, version_row
+    from flywheel_core.versions import run_training, version_row
 
     ws = obj.workspace(workspace)
     versions = run_training(
@@ -71,7 +71,7 @@ def train_command(
 @click.pass_obj
 def versions_command(obj: Context, name: str, workspace: str | None, as_json: bool) -> None:
     """List the model versions of dataset NAME."""
-    from flywheel_core.learning import version_row
+    from flywheel_core.versions import version_row
 
     ws = obj.workspace(workspace)
     store = obj.store()

@@ -10,18 +10,10 @@ import pytest
 
 from flywheel_core.demo import DEMO_SIGNALS, make_demo_events
 from flywheel_core.exceptions import DataValidationError, InsufficientDataError, StorageError
-from flywheel_core.learning import (
-    build_feedback_task,
-    compare_versions,
-    cut_turns,
-    history_counts,
-    load_model,
-    run_training,
-    summarize_versions,
-    train_feedback_versions,
-)
+from flywheel_core.learning import build_feedback_task, cut_turns, history_counts, train_feedback_versions
 from flywheel_core.signals import SignalDictionary, SignalSpec
 from flywheel_core.storage.store import Store
+from flywheel_core.versions import compare_versions, load_model, run_training, summarize_versions
 
 
 def _dictionary(archetype: str) -> SignalDictionary:
