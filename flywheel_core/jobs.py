@@ -12,13 +12,29 @@ import os
 import subprocess
 import sys
 import traceback
+from datetime import UTC, datetime
 from typing import Any
 
 from flywheel_core.exceptions import DataValidationError, FlywheelError
 
-__all__ = ["JOB_KINDS", "execute_job", "start_job", "submit_job"]
+__all__ = ["JOB_KINDS", "STALLED_AFTER_SECONDS", "execute_job", "job_state", "start_job", "submit_job"]
 
 JOB_KINDS = ("train", "experiment")
+STALLED_AFTER_SECONDS = 900.0  # a worker reports at least every turn; silence this long means it died
+
+
+def job_state(job: Any, *, now: datetime | None = None) -> str:
+    """The job's status for people: ``stalled`` when a queued or running job has not reported for
+    :data:`STALLED_AFTER_SECONDS` (its worker was killed, e.g. by a restart of the machine)."""
+    from flywheel_core.storage.models import as_utc
+
+    if job.status not in ("queued", "running"):
+        return str(job.status)
+    updated = as_utc(job.updated_at)
+    current = now or datetime.now(UTC)
+    if updated is not None and (current - updated).total_seconds() > STALLED_AFTER_SECONDS:
+        return "stalled"
+    return str(job.status)
 
 
 def submit_job(store: Any, *, workspace_id: int, kind: str, params: dict[str, Any], actor: str) -> Any:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import streamlit as st
 
 from flywheel_core.experiments import EXPERIMENTS
-from flywheel_core.jobs import start_job
+from flywheel_core.jobs import job_state, start_job
 from flywheel_core.versions import compare_versions, registry_table
 from ui.context import current, user_errors
 from ui.format import number, percent, when
@@ -44,7 +44,7 @@ dataset = next(d for d in datasets if d.name == name)
 def job_monitor() -> None:
     """Progress of this workspace's running jobs; reruns the page when they finish."""
     jobs = ctx.store.list_jobs(workspace_id=ctx.workspace_id, limit=20)
-    active = [j for j in jobs if j.status in ("queued", "running")]
+    active = [j for j in jobs if job_state(j) in ("queued", "running")]
     for job in active:
         label = f"{job.kind} · {job.params.get('dataset')} · {job.message or job.status}"
         st.progress(min(max(job.progress, 0.0), 1.0), text=label)
@@ -97,7 +97,7 @@ with train_tab:
                     "Job": j.id,
                     "Kind": j.kind,
                     "Dataset": j.params.get("dataset"),
-                    "Status": j.status,
+                    "Status": job_state(j),
                     "Progress": percent(j.progress, 0),
                     "Message": j.error or j.message,
                     "By": j.created_by,
