@@ -38,7 +38,7 @@ def safe_csv(frame: pd.DataFrame, *, index: bool = False) -> bytes:
 
     Returns
     -------
-    The CSV file's bytes (header row first, ``\\n`` line endings, fields quoted only where needed).
+    The CSV file's bytes (header row first, RFC 4180 ``\\r\\n`` line endings, fields quoted only where needed).
     """
     import pandas as pd
 
@@ -51,5 +51,5 @@ def safe_csv(frame: pd.DataFrame, *, index: bool = False) -> bytes:
         if pd.api.types.is_numeric_dtype(series.dtype) or pd.api.types.is_datetime64_any_dtype(series.dtype):
             continue
         out.isetitem(position, series.astype(object).map(neutralise_cell).to_numpy())
-    text: str = out.to_csv(index=False, lineterminator="\n")
+    text: str = out.to_csv(index=False, lineterminator="\r\n")
     return text.encode("utf-8")
