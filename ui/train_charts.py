@@ -64,6 +64,7 @@ def metric_by_version_chart(rows: list[dict[str, Any]], metric: str) -> go.Figur
             )
         )
         fig.update_layout(yaxis2={"title": "PSI (drift from earlier turns)", "overlaying": "y", "side": "right"})
+    fig.update_xaxes(dtick=1)
     return _layout(fig, f"{metric_label(metric)} by model version", "Model version", metric_label(metric))
 
 
@@ -105,4 +106,6 @@ def experiment_chart(result: dict[str, Any]) -> go.Figure:
             fig.add_trace(go.Scatter(x=result["x"], y=values, mode="lines+markers", name=name))
     if categorical:
         fig.update_layout(barmode="group")
+    else:
+        fig.update_xaxes(dtick=1)
     return _layout(fig, result["title"], result["x_label"], result["y_label"])
