@@ -124,8 +124,10 @@ with right:
                 )  # fmt: skip
         else:
             state["map.base_version"], state["map.saved_name"] = saved.version, loop_map.name
-            latest[loop_map.name] = saved.version
-            st.success(f"Saved '{loop_map.name}' as version {saved.version}.", icon=":material/check:")
+            state["map.flash"] = f"Saved '{loop_map.name}' as version {saved.version}."
+            st.rerun()  # so the history, the captions and the Overview all show the new version
+    if flash := state.pop("map.flash", None):
+        st.success(flash, icon=":material/check:")
 
 history, files, lint = st.tabs(["Version history", "Export and import", "Canvas lint"])
 with history:

@@ -13,8 +13,12 @@ from flywheel_core.exceptions import FlywheelError
 from flywheel_core.storage.models import Workspace
 from flywheel_core.storage.store import Store
 
+# One small style rule for the whole app: metric values sized so stage names and verdicts fit their columns.
+_CSS = "<style>[data-testid='stMetricValue']{font-size:1.75rem;}</style>"
+
 WORKSPACE_KEY = "app.workspace"
 _REQUEST_KEY = "app.workspace_request"
+_PICKER_KEY = "app.workspace_picker"
 
 
 def request_workspace(name: str) -> None:
@@ -85,6 +89,7 @@ def current() -> AppContext:
     from ui.auth import signed_in_user
 
     _leave_legacy_pages_mode()
+    st.html(_CSS)
     try:
         settings = get_settings()
         actor = signed_in_user(settings)
@@ -112,14 +117,28 @@ def select_workspace(store: Store, actor: str) -> AppContext | None:
         st.sidebar.info("You are not a member of any workspace yet. Ask an owner to add you.")
         return None
     names = [w.name for w in workspaces]
+    # The choice lives in a plain session key: widget state made in a page script is dropped when the
+    # user moves to another page, and the workspace must follow them.
     requested = st.session_state.pop(_REQUEST_KEY, None)
     if requested in names:
         st.session_state[WORKSPACE_KEY] = requested
-    wanted = st.session_state.get(WORKSPACE_KEY)
-    if wanted not in names:
+        st.session_state[_PICKER_KEY] = requested
+    if st.session_state.get(WORKSPACE_KEY) not in names:
         st.session_state[WORKSPACE_KEY] = names[0]
+    chosen = st.session_state[WORKSPACE_KEY]
+    if st.session_state.get(_PICKER_KEY, chosen) != chosen:
+        st.session_state[_PICKER_KEY] = chosen
+
+    def remember() -> None:
+        st.session_state[WORKSPACE_KEY] = st.session_state[_PICKER_KEY]
+
     name = st.sidebar.selectbox(
-        "Workspace", names, key=WORKSPACE_KEY, help="Everything you see and save belongs to this workspace."
+        "Workspace",
+        names,
+        index=names.index(chosen),
+        key=_PICKER_KEY,
+        on_change=remember,
+        help="Everything you see and save belongs to this workspace.",
     )
     workspace = next(w for w in workspaces if w.name == name)
     assert workspace.id is not None

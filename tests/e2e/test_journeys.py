@@ -1,0 +1,81 @@
+"""The main journeys, in a real browser."""
+
+from __future__ import annotations
+
+import json
+
+from playwright.sync_api import Page, expect
+
+from tests.e2e.helpers import choose, no_errors, open_page, settle
+
+PAGES = ["Overview", "Map the loop", "Interaction data", "Train & compare", "Compounding vs plateau", "Workspace"]
+
+
+def test_newcomer_loads_the_demo_and_visits_every_page(app, page: Page) -> None:
+    page.goto(app.url)
+    settle(page)
+    expect(page.get_by_text("Does your data flywheel compound?")).to_be_visible()
+    page.get_by_role("button", name="Load the demo workspace").click()
+    settle(page, timeout=240)
+    expect(page.locator("[data-testid='stMetricValue']").nth(1)).to_have_text("4")  # four demo datasets
+    for title in PAGES:
+        open_page(page, title)
+        no_errors(page)
+        if title == "Interaction data":
+            page.get_by_role("tab", name="Explore").click()
+            settle(page)
+            expect(page.locator(".js-plotly-plot").first).to_be_visible()
+            assert page.locator(".js-plotly-plot").count() >= 6
+        if title == "Map the loop":
+            expect(page.locator("[data-testid='stGraphVizChart']").first).to_be_visible()
+        no_errors(page)
+
+
+def test_product_manager_maps_a_loop_from_a_template(app, page: Page) -> None:
+    page.goto(f"{app.url}/map_loop")
+    settle(page)
+    choose(page, "Start from a seed case", "Klarna")
+    page.get_by_role("button", name="Start from template").click()
+    settle(page)
+    diagnosis = page.locator("[data-testid='stMain']")
+    expect(diagnosis.get_by_text("Feedback loop", exact=False).first).to_be_visible()
+    page.get_by_role("button", name="Save version").click()
+    settle(page)
+    expect(page.get_by_text("as version 1", exact=False).first).to_be_visible()
+    # Break the Feedback stage: empty what it is, its system and owner; the diagnosis turns to "broken".
+    for field in ("What it is here", "System", "Owner", "Evidence"):
+        box = page.get_by_label(field, exact=True).nth(4)  # the fifth card is Feedback
+        box.fill("")
+        box.press("Tab")
+        settle(page)
+    expect(page.get_by_text("Broken", exact=False).first).to_be_visible()
+    page.get_by_role("button", name="Save version").click()
+    settle(page)
+    expect(page.get_by_text("as version 2", exact=False).first).to_be_visible()
+    page.get_by_role("tab", name="Export and import").click()
+    with page.expect_download() as download:
+        page.get_by_role("button", name="Download Markdown brief").click()
+    brief = download.value.path().read_text()
+    assert "Klarna" in brief and "broken" in brief.lower()
+    no_errors(page)
+
+
+def test_bad_file_upload_shows_a_clear_message_and_changes_nothing(app, page: Page, tmp_path) -> None:
+    good = tmp_path / "good.csv"
+    good.write_text("user,timestamp,event\nu1,2026-01-01,click\nu2,2026-01-02,skip\n")
+    app.cli("ingest", str(good), "--dataset", "earlier")
+    bad = tmp_path / "bad.csv"
+    bad.write_text("user,timestamp,event\nu1,2026-01-01,click\nu2,the day after,click\n")
+    page.goto(f"{app.url}/interaction_data")
+    settle(page)
+    page.locator("input[type='file']").set_input_files(str(bad))
+    settle(page)
+    page.get_by_role("button", name="Check and import").click()
+    settle(page)
+    error = page.locator("[data-testid='stAlertContentError']").first
+    expect(error).to_contain_text("'bad.csv' was not stored")
+    expect(error).to_contain_text("row 2: 'the day after'")
+    expect(page.locator("[data-testid='stException']")).to_have_count(0)
+    datasets = json.loads(app.cli("datasets", "--json").stdout)["datasets"]
+    assert [d["name"] for d in datasets] == ["earlier"]
+    expect(page.get_by_role("tab", name="Datasets (1)")).to_be_visible()  # the list still holds only 'earlier'
