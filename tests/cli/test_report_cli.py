@@ -1,0 +1,58 @@
+"""`flywheel report` run as a real process against a temporary data folder."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+
+@pytest.fixture
+def run(env: dict[str, str], tmp_path: Path):
+    def run(*args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+        result = subprocess.run(
+            [sys.executable, "-m", "flywheel_core.cli", *args],
+            capture_output=True,
+            text=True,
+            env={**os.environ, **env},
+            cwd=tmp_path,
+            timeout=300,
+        )
+        if check:
+            assert result.returncode == 0, result.stderr
+        return result
+
+    return run
+
+
+def test_report_writes_a_self_contained_html_of_the_demo(run, tmp_path: Path) -> None:
+    run("demo", "--events", "2000")
+    out = json.loads(run("report", "--workspace", "Demo", "--format", "html", "--output", "x.html", "--json").stdout)
+    path = tmp_path / "x.html"
+    assert out["workspace"] == "Demo" and out["format"] == "html"
+    assert Path(out["path"]) == path.resolve() and out["bytes"] == path.stat().st_size
+    assert out["sections"] == ["Summary", "Loop diagnosis", "Data profile", "Model versions and verdict"]
+    page = path.read_text(encoding="utf-8")
+    assert "Workspace report: Demo" in page and "Music streaming (demo)" in page
+    assert "Plotly.newPlot(" in page and not re.search(r"<script[^>]+src=", page)
+
+
+def test_report_markdown_to_the_default_file(run, tmp_path: Path) -> None:
+    run("demo", "--events", "1000")
+    text = run("report", "-w", "Demo", "--format", "md").stdout
+    path = tmp_path / "flywheel-report-Demo.md"
+    assert "flywheel-report-Demo.md" in text and "Loop diagnosis" in text
+    body = path.read_text(encoding="utf-8")
+    assert body.startswith("# Workspace report: Demo") and "## Data profile" in body
+
+
+def test_report_of_an_unknown_workspace_is_a_clean_error(run, tmp_path: Path) -> None:
+    result = run("report", "--workspace", "Nope", check=False)
+    assert result.returncode == 2
+    assert result.stderr.startswith("error: No workspace named 'Nope'") and "Traceback" not in result.stderr
+    assert not list(tmp_path.glob("flywheel-report-*"))
