@@ -17,6 +17,7 @@ from flywheel_core.curve_sources import judge_model_versions, version_metrics
 from flywheel_core.diagnosis import LoopDiagnosis, LoopSummary, diagnose, summarize_loops
 from flywheel_core.exceptions import FlywheelError, NotFoundError
 from flywheel_core.loop import LoopMap
+from flywheel_core.storage.models import as_utc
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -209,7 +210,7 @@ def model_versions_frame(store: Store, *, workspace_id: int) -> pd.DataFrame:
             "algorithm": v.algorithm,
             "train_seconds": round(float(v.train_seconds), 3),
             "author": v.author,
-            "created_at": v.created_at.isoformat() if v.created_at else "",
+            "created_at": fmt_iso(v.created_at),
             **{m: (v.metrics or {}).get(m) for m in metrics},
         }
         for v in sorted(versions, key=lambda v: (names.get(v.dataset_id, ""), v.version))
@@ -244,7 +245,13 @@ def fmt_hours(value: float | None) -> str:
 
 
 def fmt_when(value: datetime | None) -> str:
-    return "—" if value is None else value.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
+    value = as_utc(value)
+    return "—" if value is None else value.strftime("%Y-%m-%d %H:%M UTC")
+
+
+def fmt_iso(value: datetime | None) -> str:
+    value = as_utc(value)
+    return "" if value is None else value.isoformat()
 
 
 def profile_rows(profile: DataProfile) -> list[tuple[str, str]]:

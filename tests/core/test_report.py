@@ -220,6 +220,7 @@ def test_safe_csv_of_the_model_registry(store: Store, workspace_id: int) -> None
     assert rows[0][:6] == ["dataset", "version", "turn", "train_rows", "task", "algorithm"]
     assert "holdout_auc" in rows[0] and len(rows) == 4
     assert {r[5] for r in rows[1:]} == {"'=cmd|' /C calc'!A0"}
+    assert all(r[rows[0].index("created_at")].endswith("+00:00") for r in rows[1:])  # times in UTC, said so
 
 
 _text = st.text(alphabet=st.sampled_from(list("=+-@\t\r\n\"',;ab1 ")), max_size=8)
