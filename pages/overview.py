@@ -8,6 +8,7 @@ from flywheel_core.demo import DEMO_WORKSPACE, load_demo_workspace
 from ui.context import current, request_workspace, user_errors
 from ui.format import count, day
 from ui.overview import render_learning_verdicts, render_verdicts
+from ui.report_widgets import render_report_downloads
 
 ctx = current()
 st.title("Does your data flywheel compound?")
@@ -69,3 +70,4 @@ else:
     with right:
         render_verdicts(ctx)
     render_learning_verdicts(ctx)
+    render_report_downloads(ctx)

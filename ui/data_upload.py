@@ -122,6 +122,7 @@ def render_upload(ctx: AppContext) -> None:
                 progress=lambda f, m: bar.progress(f, text=m),
             )
             st.session_state["data.last_report"] = report
+            st.rerun()  # the dataset list, the Explore tab and the Overview now include the new dataset
     report = st.session_state.get("data.last_report")
     if isinstance(report, IngestReport):
         render_report(report)

@@ -17,9 +17,9 @@ __all__ = ["cli", "main"]
 
 
 def _register() -> None:
-    from flywheel_core.cli import core, curves, data, loop, team, train
+    from flywheel_core.cli import core, curves, data, loop, report_cmd, team, train
 
-    for module in (core, data, loop, train, curves, team):
+    for module in (core, data, loop, train, curves, team, report_cmd):
         module.register(cli)
 
 

@@ -79,3 +79,51 @@ def test_bad_file_upload_shows_a_clear_message_and_changes_nothing(app, page: Pa
     datasets = json.loads(app.cli("datasets", "--json").stdout)["datasets"]
     assert [d["name"] for d in datasets] == ["earlier"]
     expect(page.get_by_role("tab", name="Datasets (1)")).to_be_visible()  # the list still holds only 'earlier'
+
+
+def test_analyst_uploads_trains_compares_and_reads_the_verdict(app, page: Page, tmp_path) -> None:
+    from flywheel_core.demo import make_demo_events
+
+    frame = make_demo_events("music", 6_000).rename(columns={"user": "listener"})
+    log = tmp_path / "plays.csv"
+    frame.to_csv(log, index=False)
+    page.goto(f"{app.url}/interaction_data")
+    settle(page)
+    page.locator("input[type='file']").set_input_files(str(log))
+    settle(page)
+    choose(page, "user *", "listener")  # not a common name: the analyst maps it
+    name = page.get_by_label("Dataset name")
+    name.fill("plays")
+    name.press("Enter")
+    settle(page)
+    page.get_by_role("button", name="Check and import").click()
+    settle(page, timeout=180)
+    expect(page.locator("[data-testid='stAlertContentSuccess']").first).to_contain_text("as dataset plays")
+    page.get_by_role("tab", name="Explore").click()
+    settle(page)
+    expect(page.locator(".js-plotly-plot").first).to_be_visible()
+    assert page.locator(".js-plotly-plot").count() >= 6
+    no_errors(page)
+
+    open_page(page, "Train & compare")
+    page.get_by_role("button", name="Train versions").click()
+    expect(page.get_by_text("Done.", exact=True)).to_be_visible(timeout=240_000)
+    settle(page)
+    page.get_by_role("tab", name="Registry & compare").click()
+    settle(page)
+    expect(page.get_by_text("Compare versions")).to_be_visible()
+    expect(page.get_by_text("By segment", exact=False)).to_be_visible()
+    expect(page.locator(".js-plotly-plot").first).to_be_visible()
+    assert page.locator(".js-plotly-plot").count() >= 2  # metric by version, and ROC/PR/calibration
+    no_errors(page)
+    versions = json.loads(app.cli("versions", "plays", "--json").stdout)["versions"]
+    assert len(versions) == 5
+
+    open_page(page, "Compounding vs plateau")
+    page.get_by_text("Model versions", exact=True).click()
+    settle(page)
+    verdict = page.locator("[data-testid='stAlert']").first
+    expect(verdict).to_contain_text("confidence")
+    text = verdict.inner_text().lower()
+    assert any(word in text for word in ("compounding", "plateau", "backward", "insufficient"))
+    no_errors(page)
