@@ -49,7 +49,8 @@ def show_verdict(report: CurveReport, x_label: str, y_label: str) -> None:
     last = float(report.predict(report.x[-1:])[0])
     room = report.headroom if report.headroom is not None else abs(last - float(report.predict(report.x[:1])[0]))
     default = last + (0.5 if report.higher_is_better else -0.5) * room
-    target = left.number_input(f"Target {y_label}", value=default, format="%.4g", key="curves.target")
+    series_id = f"{y_label}:{report.x[0]:g}:{report.x[-1]:g}:{len(report.x)}"  # a new series gets a new default
+    target = left.number_input(f"Target {y_label}", value=default, format="%.4g", key=f"curves.target.{series_id}")
     right.markdown(f"**Target calculator.** {x_for_target(report, target).message}")
     with st.expander("All candidates"):
         st.dataframe([c_row(c) for c in report.candidates], hide_index=True, use_container_width=True)
