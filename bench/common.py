@@ -35,7 +35,9 @@ class Figure:
         if self.peak_mb is not None:
             parts.append(f"peak {self.peak_mb:7.0f} MB")
         if self.reference_seconds:
-            parts.append(f"| {self.reference}: {self.reference_seconds:.3f} s, ratio {self.seconds / self.reference_seconds:.2f}x")
+            parts.append(
+                f"| {self.reference}: {self.reference_seconds:.3f} s, ratio {self.seconds / self.reference_seconds:.2f}x"
+            )
         if self.target:
             parts.append(f"[target {self.target}]")
         return "  ".join(parts)
@@ -55,8 +57,9 @@ def median_time(func: Callable[[], object], repeat: int = 5, warmup: int = 1) ->
 def run_process(args: list[str], env: dict[str, str] | None = None, cwd: Path | None = None) -> tuple[float, float]:
     """Run a command; return (wall seconds, peak resident MB of that process)."""
     started = time.perf_counter()
-    proc = subprocess.Popen(args, env={**os.environ, **(env or {})}, cwd=cwd, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.PIPE)
+    proc = subprocess.Popen(
+        args, env={**os.environ, **(env or {})}, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+    )
     _, status, usage = os.wait4(proc.pid, 0)
     seconds = time.perf_counter() - started
     if os.waitstatus_to_exitcode(status) != 0:
