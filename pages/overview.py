@@ -41,33 +41,28 @@ if empty:
             st.rerun()
     right.page_link("pages/interaction_data.py", label="Upload your own log", icon=":material/upload:")
 else:
-    left, right = st.columns(2)
-    with left:
-        st.subheader("Datasets")
-        datasets = ctx.store.list_datasets(workspace_id=ctx.workspace_id)
-        if datasets:
-            st.dataframe(
-                [
-                    {
-                        "Dataset": d.name,
-                        "Events": d.rows,
-                        "Users": d.users,
-                        "Items": d.items,
-                        "From": day(d.first_event),
-                        "To": day(d.last_event),
-                    }
-                    for d in datasets
-                ],
-                hide_index=True,
-                width="stretch",
-                column_config={
-                    c: st.column_config.NumberColumn(format="localized") for c in ("Events", "Users", "Items")
-                },
-            )
-        else:
-            st.caption("No datasets yet.")
-            st.page_link("pages/interaction_data.py", label="Upload an interaction log", icon=":material/upload:")
-    with right:
-        render_verdicts(ctx)
+    st.subheader("Datasets")
+    datasets = ctx.store.list_datasets(workspace_id=ctx.workspace_id)
+    if datasets:
+        st.dataframe(
+            [
+                {
+                    "Dataset": d.name,
+                    "Events": d.rows,
+                    "Users": d.users,
+                    "Items": d.items,
+                    "From": day(d.first_event),
+                    "To": day(d.last_event),
+                }
+                for d in datasets
+            ],
+            hide_index=True,
+            width="stretch",
+            column_config={c: st.column_config.NumberColumn(format="localized") for c in ("Events", "Users", "Items")},
+        )
+    else:
+        st.caption("No datasets yet.")
+        st.page_link("pages/interaction_data.py", label="Upload an interaction log", icon=":material/upload:")
+    render_verdicts(ctx)
     render_learning_verdicts(ctx)
     render_report_downloads(ctx)
