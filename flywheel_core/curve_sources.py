@@ -81,7 +81,8 @@ def read_series(
     return SeriesData(x=x, y=y, x_name=x_col or "row", y_name=y_col, columns=tuple(columns))
 
 
-_PREFERRED_METRICS = ("holdout_auc", "auc", "holdout_ndcg@10", "ndcg@10", "holdout_hit_rate@10", "hit_rate@10")
+# The next-turn score first: it measures what users would have met next, the flywheel's promise.
+_PREFERRED_METRICS = ("auc", "holdout_auc", "ndcg@10", "holdout_ndcg@10", "hit_rate@10", "holdout_hit_rate@10")
 
 
 def metric_is_lower_better(name: str) -> bool:
@@ -117,7 +118,7 @@ def judge_model_versions(versions: Sequence[Any], *, metric: str | None = None) 
     """Verdict on a dataset's model versions: ``metric`` against training rows.
 
     ``versions`` are ``Store.list_model_versions(...)`` rows (``.version``, ``.train_rows``, ``.metrics``).
-    The metric defaults to the first of holdout_auc, auc, holdout_ndcg@10, ndcg@10, … that exists;
+    The metric defaults to the first of auc (next turn), holdout_auc, ndcg@10, holdout_ndcg@10, … that exists;
     its direction comes from :func:`metric_is_lower_better`.
 
     Raises:

@@ -316,6 +316,7 @@ class DemoResult:
     datasets_created: tuple[str, ...]
     datasets_kept: tuple[str, ...]
     loops_saved: tuple[str, ...]
+    versions_trained: int = 0
 
     def to_json(self) -> dict[str, object]:
         return {
@@ -323,6 +324,7 @@ class DemoResult:
             "datasets_created": list(self.datasets_created),
             "datasets_kept": list(self.datasets_kept),
             "loops_saved": list(self.loops_saved),
+            "versions_trained": self.versions_trained,
         }
 
     def describe(self) -> str:
@@ -333,6 +335,8 @@ class DemoResult:
             parts.append(f"Already up to date: {', '.join(self.datasets_kept)}.")
         if self.loops_saved:
             parts.append(f"Loop maps saved: {', '.join(self.loops_saved)}.")
+        if self.versions_trained:
+            parts.append(f"Model versions trained: {self.versions_trained}.")
         return " ".join(parts)
 
 
@@ -374,7 +378,34 @@ def load_demo_workspace(store: Store, *, actor: str, n_events: int = 30_000) -> 
         )
         created.append(name)
     loops = _demo_loops(store, workspace_id=workspace.id, actor=actor)
-    return DemoResult(DEMO_WORKSPACE, tuple(created), tuple(kept), tuple(loops))
+    trained = _demo_versions(store, workspace_id=workspace.id, actor=actor)
+    return DemoResult(DEMO_WORKSPACE, tuple(created), tuple(kept), tuple(loops), trained)
+
+
+DEMO_TURNS = 6
+
+
+def _demo_versions(store: Store, *, workspace_id: int, actor: str) -> int:
+    """Train six logistic versions on each demo dataset that has none, so every page has something to show."""
+    from flywheel_core.versions import run_training
+
+    trained = 0
+    for dataset in store.list_datasets(workspace_id=workspace_id):
+        if store.list_model_versions(workspace_id=workspace_id, dataset_id=dataset.id):
+            continue
+        trained += len(
+            run_training(
+                store,
+                workspace_id=workspace_id,
+                dataset_name=dataset.name,
+                actor=actor,
+                task="feedback",
+                model="logistic",
+                n_turns=DEMO_TURNS,
+                n_jobs=1,
+            )
+        )
+    return trained
 
 
 def _demo_loops(store: Store, *, workspace_id: int, actor: str) -> list[str]:
