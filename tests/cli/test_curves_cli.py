@@ -3,30 +3,9 @@
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
-
-
-@pytest.fixture
-def run(env: dict[str, str], tmp_path: Path):
-    def run(*args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
-        result = subprocess.run(
-            [sys.executable, "-m", "flywheel_core.cli", *args],
-            capture_output=True,
-            text=True,
-            env={**os.environ, **env},
-            cwd=tmp_path,
-            timeout=300,
-        )
-        if check:
-            assert result.returncode == 0, result.stderr
-        return result
-
-    return run
 
 
 @pytest.fixture

@@ -3,34 +3,12 @@
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 import time
-from pathlib import Path
 
 import pytest
 
 from flywheel_core.config import load_settings
 from flywheel_core.storage.store import Store
-
-
-@pytest.fixture
-def run(env: dict[str, str], tmp_path: Path):
-    def run(*args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
-        result = subprocess.run(
-            [sys.executable, "-m", "flywheel_core.cli", *args],
-            capture_output=True,
-            text=True,
-            env={**os.environ, **env},
-            cwd=tmp_path,
-            timeout=300,
-        )
-        if check:
-            assert result.returncode == 0, result.stderr
-        return result
-
-    return run
 
 
 @pytest.fixture
@@ -40,9 +18,12 @@ def demo(run) -> str:
 
 
 def test_train_prints_versions_and_versions_lists_them(run, demo: str) -> None:
+    before = json.loads(run("versions", "Support assistant (demo)", "-w", demo, "--json").stdout)["versions"]
     out = json.loads(run("train", "Support assistant (demo)", "-w", demo, "--turns", "3", "--json").stdout)
     versions = out["versions"]
-    assert [v["version"] for v in versions] == [1, 2, 3] and [v["turn"] for v in versions] == [1, 2, 3]
+    first = len(before) + 1  # the demo trained its own versions first; numbering continues after them
+    assert [v["version"] for v in versions] == [first, first + 1, first + 2]
+    assert [v["turn"] for v in versions] == [1, 2, 3]
     assert all({"auc", "log_loss", "brier", "holdout_auc"} <= set(v["metrics"]) for v in versions)
     assert versions[0]["train_rows"] < versions[-1]["train_rows"] and versions[0]["train_seconds"] >= 0
     rec = json.loads(
@@ -50,8 +31,8 @@ def test_train_prints_versions_and_versions_lists_them(run, demo: str) -> None:
     )
     assert "hit_rate@10" in rec["versions"][0]["metrics"]
     listed = json.loads(run("versions", "Support assistant (demo)", "-w", demo, "--json").stdout)["versions"]
-    assert [v["version"] for v in listed] == [1, 2, 3]
-    assert listed[2]["metrics"] == versions[2]["metrics"]
+    assert [v["version"] for v in listed] == [v["version"] for v in before] + [first, first + 1, first + 2]
+    assert listed[-1]["metrics"] == versions[-1]["metrics"]
 
 
 def test_train_bad_model_is_a_clean_error(run, demo: str) -> None:
