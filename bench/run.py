@@ -1,7 +1,7 @@
 """Run every benchmark in bench/ (files named bench_*.py, each with a main()) and print the figures.
 
-    python bench/run.py            # all
-    python bench/run.py ingest     # only bench_ingest.py
+python bench/run.py            # all
+python bench/run.py ingest     # only bench_ingest.py
 """
 
 from __future__ import annotations

@@ -18,6 +18,7 @@ from flywheel_core.exceptions import InsufficientDataError
 from flywheel_core.signals import SignalDictionary
 
 __all__ = [
+    "ANALYSIS_COLUMNS",
     "ActivityResult",
     "DataProfile",
     "LongTailResult",
@@ -35,21 +36,32 @@ __all__ = [
 ]
 
 _DAY_US = 86_400 * 1_000_000
+# The columns every analytic here needs: read only these from a stored dataset (about 3x faster than all).
+ANALYSIS_COLUMNS = ("user", "item", "timestamp", "event", "value")
 
 
 def codes(column: pd.Series) -> tuple[np.ndarray, int]:
-    """Integer codes 0..n-1 for a column (categorical columns are used as they are)."""
+    """Integer codes 0..n-1 for a column (categorical columns use their own codes; after a filter some
+    codes may be unused, so count distinct values with ``np.count_nonzero(np.bincount(codes))``)."""
     if isinstance(column.dtype, pd.CategoricalDtype):
-        values = column.cat.remove_unused_categories()
-        return values.cat.codes.to_numpy().astype(np.int64), len(values.cat.categories)
+        return column.cat.codes.to_numpy().astype(np.int64), len(column.cat.categories)
     found, uniques = pd.factorize(column)
     return found.astype(np.int64), len(uniques)
+
+
+def _distinct(values: np.ndarray) -> np.ndarray:
+    """Sorted distinct values (a sort and a neighbour comparison: faster than np.unique's hashing here)."""
+    ordered = np.sort(values)
+    keep = np.empty(len(ordered), dtype=bool)
+    keep[:1] = True
+    np.not_equal(ordered[1:], ordered[:-1], out=keep[1:])
+    return ordered[keep]
 
 
 def _labels(column: pd.Series) -> np.ndarray:
     """The values behind :func:`codes`, in code order."""
     if isinstance(column.dtype, pd.CategoricalDtype):
-        return np.asarray(column.cat.remove_unused_categories().cat.categories)
+        return np.asarray(column.cat.categories)
     return np.asarray(pd.unique(column))
 
 
@@ -139,14 +151,16 @@ def profile_events(events: pd.DataFrame, dictionary: SignalDictionary) -> DataPr
     """
     _check(events)
     sig = _signals(events, dictionary)
-    kind = sig["kind"].to_numpy()
+    kind = sig["kind"]
     polarity = sig["polarity"].to_numpy()
-    user, n_users = codes(events["user"])
-    n_items = codes(events["item"])[1] if "item" in events.columns else 0
+    user, n_codes = codes(events["user"])
+    per_user = np.bincount(user, minlength=n_codes)
+    per_user = per_user[per_user > 0]
+    n_users = len(per_user)
+    n_items = int(np.count_nonzero(np.bincount(codes(events["item"])[0]))) if "item" in events.columns else 0
     ts = events["timestamp"]
     first, last = ts.min(), ts.max()
     activity = active_users(events)
-    per_user = np.bincount(user, minlength=n_users)
     counts = events["event"].value_counts()
     return DataProfile(
         events=len(events),
@@ -155,8 +169,8 @@ def profile_events(events: pd.DataFrame, dictionary: SignalDictionary) -> DataPr
         first_event=first,
         last_event=last,
         days=int((last - first).total_seconds() // 86_400) + 1,
-        explicit_share=float(np.mean(kind == "explicit")),
-        implicit_share=float(np.mean(kind == "implicit")),
+        explicit_share=float((kind == "explicit").mean()),
+        implicit_share=float((kind == "implicit").mean()),
         feedback_coverage=float(np.mean(polarity != 0)),
         positive_share=float(np.mean(polarity > 0)),
         dau_mau=activity.dau_mau,
@@ -171,7 +185,7 @@ def _user_days(events: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, int]:
     user, _ = codes(events["user"])
     day = _days(events)
     day0 = int(day.min())
-    key = np.unique(user * (int(day.max()) - day0 + 1) + (day - day0))
+    key = _distinct(user * (int(day.max()) - day0 + 1) + (day - day0))
     span = int(day.max()) - day0 + 1
     return key // span, key % span, day0
 
@@ -279,7 +293,7 @@ def retention_cohorts(events: pd.DataFrame, max_weeks: int = 12) -> pd.DataFrame
     cohort = first[users]
     offset = weeks - cohort
     keep = offset <= max_weeks
-    pairs = np.unique(users[keep] * (max_weeks + 1) + offset[keep])
+    pairs = _distinct(users[keep] * (max_weeks + 1) + offset[keep])
     pu, po = pairs // (max_weeks + 1), pairs % (max_weeks + 1)
     n_cohorts = int(weeks.max()) + 1
     table = np.zeros((n_cohorts, max_weeks + 1))
@@ -303,7 +317,7 @@ def new_vs_returning(events: pd.DataFrame) -> pd.DataFrame:
     _check(events)
     users, days, day0 = _user_days(events)
     weeks = days // 7
-    pairs = np.unique(users * (int(weeks.max()) + 1) + weeks)
+    pairs = _distinct(users * (int(weeks.max()) + 1) + weeks)
     pu, pw = pairs // (int(weeks.max()) + 1), pairs % (int(weeks.max()) + 1)
     first = np.full(pu.max() + 1, np.iinfo(np.int64).max)
     np.minimum.at(first, pu, pw)
@@ -331,8 +345,11 @@ def item_long_tail(events: pd.DataFrame, dictionary: SignalDictionary, top: int 
     if "item" not in events.columns:
         raise InsufficientDataError("No item column is mapped, so there is no catalogue to look at.")
     _check(events)
-    item, n_items = codes(events["item"])
-    counts = np.bincount(item, minlength=n_items)
+    item, n_codes = codes(events["item"])
+    all_counts = np.bincount(item, minlength=n_codes)
+    present = np.flatnonzero(all_counts)  # items seen in this selection (categories may be unused after a filter)
+    counts = all_counts[present]
+    n_items = len(present)
     order = np.argsort(-counts, kind="stable")
     sorted_counts = counts[order]
     cumulative = np.cumsum(sorted_counts) / sorted_counts.sum()
@@ -340,8 +357,8 @@ def item_long_tail(events: pd.DataFrame, dictionary: SignalDictionary, top: int 
     curve = pd.DataFrame({"item_share": (idx + 1) / n_items, "event_share": cumulative[idx]})
     head = cumulative[max(0, int(np.ceil(0.2 * n_items)) - 1)]
     positive = _signals(events, dictionary)["polarity"].to_numpy() > 0
-    covered = np.bincount(item[positive], minlength=n_items) > 0
-    top_items = pd.DataFrame({"item": _labels(events["item"])[order[:top]], "events": sorted_counts[:top]})
+    covered = (np.bincount(item[positive], minlength=n_codes) > 0)[present]
+    top_items = pd.DataFrame({"item": _labels(events["item"])[present][order[:top]], "events": sorted_counts[:top]})
     return LongTailResult(curve, n_items, float(head), float(covered.mean()), top_items)
 
 
@@ -357,5 +374,7 @@ def user_outliers(events: pd.DataFrame) -> pd.DataFrame:
     _check(events)
     user, n_users = codes(events["user"])
     per_user = np.bincount(user, minlength=n_users)
-    frame = pd.DataFrame({"user": _labels(events["user"]), "events": per_user, "outlier": _outliers(per_user)})
+    present = per_user > 0  # users seen in this selection
+    per_user = per_user[present]
+    frame = pd.DataFrame({"user": _labels(events["user"])[present], "events": per_user, "outlier": _outliers(per_user)})
     return frame.sort_values("events", ascending=False, kind="stable").reset_index(drop=True)

@@ -410,7 +410,7 @@ def weighting_experiment(
     signals = dictionary.annotate(events["event"], events.get("value"))
     task = build_feedback_task(events, dictionary)
     rows = signals.iloc[task.row_index]
-    strong = (task.y == 1) & ((rows["weight"].to_numpy() >= strong_weight) | (rows["kind"].to_numpy() == "explicit"))
+    strong = (task.y == 1) & ((rows["weight"].to_numpy() >= strong_weight) | (rows["kind"] == "explicit").to_numpy())
     y_strong = strong.astype(np.int8)
     if y_strong.sum() < 5 or y_strong.sum() == (task.y == 1).sum():
         raise InsufficientDataError(

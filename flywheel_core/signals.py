@@ -12,12 +12,14 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import pandas as pd
 
 from flywheel_core.exceptions import DataValidationError, Problem
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 __all__ = [
     "DEFAULT_SIGNALS",
@@ -159,11 +161,21 @@ class SignalDictionary:
 
         Vectorised over the distinct event names; rules are applied on ``values``.
         """
-        codes, uniques = pd.factorize(events.astype("str"), use_na_sentinel=True)
-        kinds = np.array([self.events[u].kind if u in self.events else "unknown" for u in uniques] + ["unknown"])
+        import pandas as pd  # not at import time: the import path of `flywheel ingest` stays pandas-free
+
+        if isinstance(events.dtype, pd.CategoricalDtype):  # stored datasets: no string conversion of every row
+            codes = events.cat.codes.to_numpy()
+            uniques = [str(u) for u in events.cat.categories]
+        else:
+            codes, found = pd.factorize(events.astype("str"), use_na_sentinel=True)
+            uniques = list(found)
+        kind_names = ["explicit", "implicit", "unknown"]
+        kinds = np.array(
+            [kind_names.index(self.events[u].kind) if u in self.events else 2 for u in uniques] + [2], dtype=np.int8
+        )
         signs = np.array([_POLARITY_SIGN[self.events[u].polarity] if u in self.events else 0 for u in uniques] + [0])
         weights = np.array([self.events[u].weight if u in self.events else 0.0 for u in uniques] + [0.0])
-        kind = kinds[codes]
+        kind = pd.Categorical.from_codes(kinds[codes], categories=kind_names)  # no 5M-row string array
         polarity = signs[codes].astype(np.int8)
         weight = weights[codes].astype(float)
         if self.rules and values is not None:

@@ -18,7 +18,7 @@ from ui.context import AppContext, get_store
 def _events(workspace_id: int, name: str, content_hash: str) -> pd.DataFrame:
     store = get_store()
     dataset = store.get_dataset(workspace_id=workspace_id, name=name)
-    return store.read_dataset_file(dataset)
+    return store.read_dataset_file(dataset, columns=list(analytics.ANALYSIS_COLUMNS))
 
 
 def events_for(ctx: AppContext, dataset: Dataset) -> pd.DataFrame:

@@ -134,13 +134,13 @@ def datasets_command(obj: Context, workspace: str | None, as_json: bool) -> None
 @click.pass_obj
 def profile_command(obj: Context, name: str, workspace: str | None, as_json: bool) -> None:
     """Profile a dataset: volumes, signal mix, feedback coverage, stickiness."""
-    from flywheel_core.analytics import profile_events
+    from flywheel_core.analytics import ANALYSIS_COLUMNS, profile_events
     from flywheel_core.signals import SignalDictionary
 
     ws = obj.workspace(workspace)
     store = obj.store()
     dataset = store.get_dataset(workspace_id=ws.id, name=name)
-    events = store.read_dataset_file(dataset)
+    events = store.read_dataset_file(dataset, columns=list(ANALYSIS_COLUMNS))
     profile = profile_events(events, SignalDictionary.from_json(dataset.signal_dictionary))
     payload = {"dataset": name, **profile.to_json()}
     emit(payload, as_json, lambda: "\n".join(f"{k:<22} {v}" for k, v in payload.items()))

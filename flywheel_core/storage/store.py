@@ -298,6 +298,9 @@ class Store:
 
     def read_dataset_file(self, dataset: Dataset, columns: list[str] | None = None) -> pd.DataFrame:
         path = self.data_dir / dataset.file_path
+        if columns is not None:  # ask only for what the file has (item and value are optional roles)
+            present = set(pq.read_schema(path).names) if path.exists() else set(columns)
+            columns = [c for c in columns if c in present]
         try:
             table = pq.read_table(path, columns=columns)
         except FileNotFoundError as exc:

@@ -111,3 +111,22 @@ def test_empty_selection_is_a_clear_error(music: pd.DataFrame) -> None:
     empty = analytics.filter_dates(music, pd.Timestamp("2030-01-01", tz="UTC"), None)
     with pytest.raises(InsufficientDataError, match="no events in this selection"):
         analytics.profile_events(empty, default_dictionary([]))
+
+
+def test_filtered_stored_dataset_counts_only_what_is_in_the_range(store, workspace_id) -> None:
+    from flywheel_core.ingest import store_frame
+
+    frame = make_demo_events("music", 4_000, random_state=5)
+    store_frame(store, workspace_id=workspace_id, frame=frame, dataset="m", actor="t")
+    events = store.read_events(workspace_id=workspace_id, name="m")
+    assert isinstance(events["user"].dtype, pd.CategoricalDtype)  # stored events come back categorical
+    cut = events["timestamp"].quantile(0.2)
+    late = analytics.filter_dates(events, None, cut)  # the early weeks: the audience was smaller
+    dictionary = _dictionary("music", late)
+    profile = analytics.profile_events(late, dictionary)
+    assert profile.users == late["user"].astype(str).nunique() < events["user"].nunique()
+    assert profile.items == late["item"].astype(str).nunique()
+    tail = analytics.item_long_tail(late, dictionary)
+    assert tail.items == profile.items and tail.curve["item_share"].iloc[-1] == pytest.approx(1.0)
+    outliers = analytics.user_outliers(late)
+    assert len(outliers) == profile.users and (outliers["events"] > 0).all()
