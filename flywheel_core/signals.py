@@ -175,7 +175,7 @@ class SignalDictionary:
         )
         signs = np.array([_POLARITY_SIGN[self.events[u].polarity] if u in self.events else 0 for u in uniques] + [0])
         weights = np.array([self.events[u].weight if u in self.events else 0.0 for u in uniques] + [0.0])
-        kind = pd.Categorical.from_codes(kinds[codes], categories=kind_names)  # no 5M-row string array
+        kind = pd.Categorical.from_codes(kinds[codes], categories=pd.Index(kind_names))  # no 5M-row string array
         polarity = signs[codes].astype(np.int8)
         weight = weights[codes].astype(float)
         if self.rules and values is not None:
