@@ -147,3 +147,49 @@ def test_a_dropped_database_connection_gives_an_error_not_half_a_dataset(
     assert proc.returncode == 2 and json.loads(out)["error"] == "StorageError", out
     assert store.list_datasets(workspace_id=shared) == []
     assert _files(store) == set()
+
+
+def test_a_long_training_run_does_not_block_other_sessions(
+    store: Store, shared: int, env, monkeypatch, tmp_path: Path
+) -> None:
+    """While a training job runs in its worker process, another user's writes and reads go through."""
+    from flywheel_core.demo import DEMO_SIGNALS
+    from flywheel_core.ingest import store_frame
+    from flywheel_core.jobs import start_job
+    from flywheel_core.signals import SignalSpec
+
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    signals = {event: SignalSpec(*spec) for event, spec in DEMO_SIGNALS["fleet"].items()}
+    store_frame(
+        store,
+        workspace_id=shared,
+        frame=make_demo_events("fleet", 60_000),
+        dataset="fleet",
+        actor="alice",
+        signals=signals,
+    )
+    job = start_job(
+        store,
+        workspace_id=shared,
+        kind="train",
+        actor="alice",
+        params={"dataset": "fleet", "task": "feedback", "model": "hgb", "turns": 8},
+    )
+    deadline = time.monotonic() + 120
+    while store.get_job(workspace_id=shared, job_id=job.id).status != "running":
+        assert time.monotonic() < deadline, "the job never started"
+        time.sleep(0.1)
+    other = Store(store.settings)  # another session of the same instance
+    for i in range(5):
+        other.save_loop(workspace_id=shared, name="Meanwhile", content={"i": i}, actor="bob", base_version=i or None)
+    small = tmp_path / "small.csv"
+    small.write_text("user,timestamp,event\nu,2026-01-01,click\n")
+    assert _spawn(env, "ingest", str(small), "meanwhile").wait(timeout=120) == 0
+    assert len(other.loop_versions(workspace_id=shared, name="Meanwhile")) == 5
+    # all of that happened while the run was still going
+    assert store.get_job(workspace_id=shared, job_id=job.id).status == "running"
+    while store.get_job(workspace_id=shared, job_id=job.id).status not in ("done", "failed"):
+        assert time.monotonic() < deadline + 300, "the job did not finish"
+        time.sleep(0.5)
+    assert store.get_job(workspace_id=shared, job_id=job.id).status == "done"
