@@ -36,15 +36,17 @@ def test_train_page_trains_then_shows_registry_chart_and_compare(make_app, demo:
     assert not at.exception, at.exception
     at.selectbox(key="train_compare.dataset").set_value("Support assistant (demo)")
     at.slider(key="train_compare.turns").set_value(3)
+    workspace = demo.get_workspace(name="Demo")
+    dataset = demo.get_dataset(workspace_id=workspace.id, name="Support assistant (demo)")
+    before = len(demo.list_model_versions(workspace_id=workspace.id, dataset_id=dataset.id))  # the demo's own
     at.button[0].click().run()  # the form's submit button
     assert not at.exception, at.exception
     assert not at.error, [e.value for e in at.error]
-    workspace = demo.get_workspace(name="Demo")
     job = demo.list_jobs(workspace_id=workspace.id)[0]
     assert job.status == "done" and len(job.result["versions"]) == 3
     at.run()
     registry = next(df.value for df in at.dataframe if "train_rows" in df.value.columns)
-    assert list(registry["version"]) == [1, 2, 3]
+    assert list(registry["version"]) == list(range(1, before + 4))  # numbering continues after the demo's versions
     titles = [s["layout"]["title"]["text"] for s in _specs(at)]
     assert any("by model version" in t for t in titles)
     assert any("ROC" in t for t in titles) and any("Calibration" in t for t in titles)
