@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, timedelta
+from datetime import timedelta
 
 import pytest
 
@@ -53,5 +53,5 @@ def test_a_silent_running_job_reads_as_stalled(store: Store, workspace_id: int) 
     job = store.get_job(workspace_id=workspace_id, job_id=job.id)
     assert job_state(job) == "running"
     updated = as_utc(job.updated_at)
-    assert updated is not None and updated.tzinfo == UTC
+    assert updated is not None and updated.utcoffset() == timedelta(0)  # SQLite: naive made UTC; PostgreSQL: Etc/UTC
     assert job_state(job, now=updated + timedelta(seconds=STALLED_AFTER_SECONDS + 1)) == "stalled"
