@@ -34,8 +34,15 @@ if empty:
         icon=":material/info:",
     )
     left, right, _ = st.columns([1, 1, 2])
-    if left.button("Load the demo workspace", type="primary", key="overview.load_demo", disabled=not ctx.can_edit):
-        with st.spinner("Generating four demo datasets and the seed loop maps…"), user_errors():
+    demo_exists = ctx.workspace.name != DEMO_WORKSPACE and any(
+        w.name == DEMO_WORKSPACE for w in ctx.store.list_workspaces(username=ctx.actor)
+    )
+    if demo_exists:
+        if left.button("Open the demo workspace", type="primary", key="overview.open_demo"):
+            request_workspace(DEMO_WORKSPACE)
+            st.rerun()
+    elif left.button("Load the demo workspace", type="primary", key="overview.load_demo", disabled=not ctx.can_edit):
+        with st.spinner("Generating four demo datasets, the seed loop maps and their model versions…"), user_errors():
             load_demo_workspace(ctx.store, actor=ctx.actor)
             request_workspace(DEMO_WORKSPACE)
             st.rerun()

@@ -36,3 +36,15 @@ def test_overview_loads_the_demo_in_one_click(make_app, app_env) -> None:
     at.run()  # the rerun the click asked for
     assert at.sidebar.selectbox[0].value == "Demo"
     assert [m.value for m in at.metric if m.label == "Datasets"] == ["4"]
+
+
+def test_overview_opens_an_existing_demo_instead_of_loading_it_again(make_app, app_env) -> None:
+    store = Store(load_settings(app_env))
+    store.ensure_workspace(name="Default", actor="local")  # as on a first visit, before anyone loaded the demo
+    load_demo_workspace(store, actor="local", n_events=1_000)
+    at = make_app()  # a new session starts on the empty default workspace
+    assert [b.label for b in at.button if b.key and b.key.startswith("overview.")] == ["Open the demo workspace"]
+    at.button(key="overview.open_demo").click().run()
+    at.run()
+    assert at.sidebar.selectbox[0].value == "Demo"
+    assert [m.value for m in at.metric if m.label == "Datasets"] == ["4"]
