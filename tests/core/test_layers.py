@@ -35,3 +35,11 @@ def test_pages_do_not_use_sklearn_or_sql() -> None:
     for path in REPO.glob("pages/*.py"):
         text = path.read_text()
         assert "sklearn" not in text and "sqlalchemy" not in text and "sqlmodel" not in text, path.name
+
+
+def test_public_names_are_sorted_and_importable() -> None:
+    import flywheel_core
+
+    assert flywheel_core.__all__ == sorted(flywheel_core.__all__)
+    for name in flywheel_core.__all__:
+        assert getattr(flywheel_core, name) is not None, name
