@@ -2,8 +2,8 @@
 
 The file is read with pyarrow, every row is checked before anything is written, and the clean events
 are stored as one Parquet file plus one database row, all or nothing (see ``Store.store_dataset``).
-The path stays in pyarrow from bytes to Parquet: no pandas, so a million events import in about a
-second as a whole command-line process.
+The path stays in pyarrow from bytes to Parquet, with no pandas. Reading lives in ``ingest_read``, the
+row checks in ``ingest_checks``; this module maps columns to roles and runs the whole import.
 """
 
 from __future__ import annotations
@@ -12,7 +12,6 @@ import hashlib
 import io
 import re
 import time
-import zlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,12 +24,21 @@ import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
 from flywheel_core.exceptions import ConflictError, DataValidationError, LimitExceededError, Problem
+from flywheel_core.ingest_checks import _EXAMPLES, OPTIONAL_ROLES, REQUIRED_ROLES, ROLES, _normalize
+from flywheel_core.ingest_read import (
+    Limits,
+    _check_text,
+    _count_lines,
+    _header,
+    _is_parquet,
+    _read_source,
+    _read_table,
+)
 from flywheel_core.signals import SignalDictionary, SignalSpec, default_dictionary
 
 if TYPE_CHECKING:
     import pandas as pd
 
-    from flywheel_core.config import Settings
     from flywheel_core.storage.store import Store
 
 __all__ = [
@@ -45,9 +53,7 @@ __all__ = [
     "store_frame",
 ]
 
-REQUIRED_ROLES = ("user", "timestamp", "event")
-OPTIONAL_ROLES = ("item", "value", "session", "model_version", "score")
-ROLES = REQUIRED_ROLES + OPTIONAL_ROLES
+
 _ALIASES: dict[str, tuple[str, ...]] = {
     "user": (
         "user",
@@ -103,27 +109,10 @@ _ALIASES: dict[str, tuple[str, ...]] = {
     "score": ("score", "modelscore", "prediction", "confidence", "uncertainty", "probability"),
 }
 _FEATURE_PREFIXES = ("f_", "feature_", "feat_")
-_ISO = r"^\d{4}-\d{2}-\d{2}([T ]\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?)?(Z|z|[+-]\d{2}:?\d{2})?$"
-_ZONED = r"(Z|z|[+-]\d{2}:?\d{2})$"
-_NUMBER = r"^\s*[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?\s*$"
-_EXAMPLES = 3
 
 
 def _norm(name: str) -> str:
     return re.sub(r"[^a-z0-9]", "", name.lower())
-
-
-@dataclass(frozen=True)
-class Limits:
-    """Input limits enforced in the core (the browser's upload limit is only a first fence)."""
-
-    max_bytes: int = 1024 * 1024 * 1024
-    max_rows: int = 20_000_000
-    max_field_chars: int = 10_000
-
-    @classmethod
-    def from_settings(cls, settings: Settings) -> Limits:
-        return cls(settings.max_upload_bytes, settings.max_rows, settings.max_field_chars)
 
 
 @dataclass(frozen=True)
@@ -214,353 +203,6 @@ def detect_columns(names: list[str], overrides: dict[str, str] | None = None) ->
 
 
 # --- reading ----------------------------------------------------------------------------------------
-
-
-def _read_source(source: Path | bytes, limits: Limits, label: str) -> pa.Buffer | Path:
-    """Check size and kind; inflate gzip within the limit. Returns a buffer or the path to read."""
-    if isinstance(source, Path):
-        size = source.stat().st_size
-        with source.open("rb") as handle:
-            head = handle.read(4)
-    else:
-        size = len(source)
-        head = source[:4]
-    if size == 0:
-        raise DataValidationError(
-            f"{label} is empty (0 bytes). Choose a CSV or Parquet file with a header row and events."
-        )
-    if size > limits.max_bytes:
-        raise LimitExceededError(
-            f"{label} is {size / 1e6:,.1f} MB, over the limit of {limits.max_bytes / 1e6:,.0f} MB. "
-            "Split it, or raise FLYWHEEL_MAX_UPLOAD_MB."
-        )
-    if head[:2] == b"\x1f\x8b":
-        raw = source.read_bytes() if isinstance(source, Path) else source
-        return pa.py_buffer(_inflate(raw, limits, label))
-    return source if isinstance(source, Path) else pa.py_buffer(source)
-
-
-def _inflate(raw: bytes, limits: Limits, label: str) -> bytes:
-    """Inflate gzip data chunk by chunk, refusing as soon as the output passes the limit."""
-    inflater = zlib.decompressobj(16 + zlib.MAX_WBITS)
-    out = bytearray()
-    view = memoryview(raw)
-    try:
-        for start in range(0, len(raw), 1 << 20):
-            out += inflater.decompress(view[start : start + (1 << 20)], limits.max_bytes + 1 - len(out))
-            while inflater.unconsumed_tail and len(out) <= limits.max_bytes:
-                out += inflater.decompress(inflater.unconsumed_tail, limits.max_bytes + 1 - len(out))
-            if len(out) > limits.max_bytes:
-                raise LimitExceededError(
-                    f"{label} inflates past the limit of {limits.max_bytes / 1e6:,.0f} MB; nothing was stored. "
-                    "Split the file, or raise FLYWHEEL_MAX_UPLOAD_MB."
-                )
-        out += inflater.flush()
-    except (zlib.error, EOFError) as exc:
-        raise DataValidationError(
-            f"{label} is not a valid gzip file ({exc}). Re-compress it or upload it uncompressed."
-        ) from exc
-    return bytes(out)
-
-
-def _count_lines(data: pa.Buffer | Path) -> int:
-    """Physical lines in a text file, counted in 8 MB chunks (cheap next to parsing)."""
-    lines, last = 0, b"\n"
-    if isinstance(data, Path):
-        with data.open("rb") as handle:
-            while block := handle.read(8 << 20):
-                lines += block.count(b"\n")
-                last = block[-1:]
-    else:
-        view = np.frombuffer(data, dtype=np.uint8)
-        for start in range(0, len(view), 8 << 20):
-            lines += int(np.count_nonzero(view[start : start + (8 << 20)] == 10))
-        last = bytes(view[-1:])
-    return lines + (0 if last == b"\n" else 1)
-
-
-def _is_parquet(data: pa.Buffer | Path) -> bool:
-    if isinstance(data, Path):
-        with data.open("rb") as handle:
-            return handle.read(4) == b"PAR1"
-    return data.size >= 4 and data[:4].to_pybytes() == b"PAR1"
-
-
-def _check_text(data: pa.Buffer | Path, label: str) -> None:
-    sample = data.open("rb").read(65536) if isinstance(data, Path) else data[:65536].to_pybytes()
-    if b"\x00" in sample:
-        raise DataValidationError(
-            f"{label} is not a CSV text file (it contains binary data). Export the log as CSV or Parquet."
-        )
-
-
-def _utf8_problem(data: pa.Buffer | Path, label: str) -> DataValidationError:
-    raw = data.read_bytes() if isinstance(data, Path) else data.to_pybytes()
-    try:
-        raw.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        line = raw.count(b"\n", 0, exc.start) + 1
-        snippet = raw[max(0, exc.start - 20) : exc.start + 5]
-        return DataValidationError(
-            f"{label} is not valid UTF-8 text: line {line} (byte {exc.start:,}) has the bytes "
-            f"{snippet!r}. Save the file as UTF-8 and upload it again.",
-            [Problem("invalid UTF-8", row=line - 1)],
-        )
-    return DataValidationError(f"{label} could not be read as UTF-8 text. Save it as UTF-8 and try again.")
-
-
-def _read_table(data: pa.Buffer | Path, limits: Limits, label: str, ragged: list[str]) -> pa.Table:
-    if _is_parquet(data):
-        try:
-            return pq.read_table(data if isinstance(data, Path) else pa.BufferReader(data))
-        except (pa.ArrowException, OSError) as exc:
-            raise DataValidationError(f"{label} is not a readable Parquet file ({exc}).") from exc
-    _check_text(data, label)
-    source = str(data) if isinstance(data, Path) else pa.BufferReader(data)
-    header = _header(data, label)
-
-    def on_invalid(row: Any) -> str:
-        if len(ragged) < 10_000:
-            ragged.append(f"expected {row.expected_columns} fields, got {row.actual_columns}: {row.text[:120]!r}")
-        return "skip"
-
-    try:
-        return pacsv.read_csv(
-            source,
-            read_options=pacsv.ReadOptions(block_size=16 << 20),
-            parse_options=pacsv.ParseOptions(invalid_row_handler=on_invalid, newlines_in_values=False),
-            convert_options=pacsv.ConvertOptions(
-                column_types={name: pa.string() for name in header},
-                strings_can_be_null=False,
-                quoted_strings_can_be_null=False,
-                null_values=[],
-            ),
-        )
-    except pa.ArrowInvalid as exc:
-        if "UTF8" in str(exc) or "utf8" in str(exc).lower():
-            raise _utf8_problem(data, label) from exc
-        raise DataValidationError(
-            f"{label} could not be parsed as CSV: {exc}. Check the quotes and separators."
-        ) from exc
-
-
-def _header(data: pa.Buffer | Path, label: str) -> list[str]:
-    first = (
-        data.open("rb").readline(1 << 20)
-        if isinstance(data, Path)
-        else data[: min(data.size, 1 << 20)].to_pybytes().split(b"\n", 1)[0]
-    )
-    try:
-        line = first.decode("utf-8-sig").strip("\r\n")
-    except UnicodeDecodeError as exc:
-        raise _utf8_problem(data, label) from exc
-    if not line.strip():
-        raise DataValidationError(f"{label} has no header row. The first line must name the columns.")
-    names = next(iter(__import__("csv").reader([line])))
-    blank = [i + 1 for i, n in enumerate(names) if not n.strip()]
-    if blank:
-        raise DataValidationError(
-            f"{label}: header column {blank[0]} has no name. Name every column in the first line."
-        )
-    dupes = sorted({n for n in names if names.count(n) > 1})
-    if dupes:
-        raise DataValidationError(
-            f"{label}: the header repeats the column name '{dupes[0]}'. Column names must be unique."
-        )
-    return names
-
-
-# --- checking and normalising -------------------------------------------------------------------------
-
-
-class _Checker:
-    """Collects per-row problems as boolean masks, with counts and example rows."""
-
-    def __init__(self, n: int) -> None:
-        self.bad = np.zeros(n, dtype=bool)
-        self.reasons: dict[str, int] = {}
-        self.examples: dict[str, list[dict[str, Any]]] = {}
-
-    def flag(self, reason: str, mask: np.ndarray, column: pa.ChunkedArray | None) -> None:
-        count = int(mask.sum())
-        if not count:
-            return
-        self.bad |= mask
-        self.reasons[reason] = self.reasons.get(reason, 0) + count
-        rows = np.flatnonzero(mask)[:_EXAMPLES]
-        self.examples.setdefault(reason, []).extend(
-            {"row": int(r) + 1, "value": None if column is None else _scalar(column[int(r)])} for r in rows
-        )
-
-
-def _scalar(value: pa.Scalar) -> Any:
-    v = value.as_py()
-    return v[:80] if isinstance(v, str) else v
-
-
-def _mask(array: pa.ChunkedArray | pa.Array) -> np.ndarray:
-    return np.asarray(pc.fill_null(array, False).to_numpy(zero_copy_only=False), dtype=bool)
-
-
-def _as_strings(column: pa.ChunkedArray) -> pa.ChunkedArray:
-    if pa.types.is_string(column.type) or pa.types.is_large_string(column.type):
-        return column
-    if pa.types.is_dictionary(column.type):
-        return pc.cast(column, pa.string())
-    return pc.cast(column, pa.string())
-
-
-def _timestamps(column: pa.ChunkedArray, check: _Checker, name: str) -> pa.ChunkedArray:
-    """UTC microsecond timestamps from dates, ISO text, or Unix seconds / milliseconds."""
-    utc = pa.timestamp("us", tz="UTC")
-    if pa.types.is_timestamp(column.type):
-        if column.type.tz is None:
-            column = pc.assume_timezone(column, "UTC")
-        return pc.cast(column, utc)
-    if pa.types.is_date(column.type):
-        return pc.assume_timezone(pc.cast(pc.cast(column, pa.timestamp("us")), pa.timestamp("us")), "UTC")
-    text = pc.utf8_trim_whitespace(_as_strings(column))
-    empty = _mask(pc.equal(pc.utf8_length(text), 0)) | _mask(pc.is_null(text))
-    check.flag(f"{name}: empty timestamp", empty, column)
-    if not empty.any():  # fast paths: the whole column in one cast, no per-value regex
-        for kind in ("numeric", "zoned", "naive"):
-            try:
-                if kind == "numeric":
-                    pc.cast(text.slice(0, 1000), pa.float64())
-                    break
-                if kind == "zoned":
-                    return pc.cast(text, utc)
-                return pc.assume_timezone(pc.cast(text, pa.timestamp("us")), "UTC")
-            except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
-                continue
-    numeric = _mask(pc.match_substring_regex(text, _NUMBER))
-    if numeric[~empty].all() and (~empty).any():
-        seconds = pc.cast(pc.if_else(pa.array(empty), "0", text), pa.float64()).to_numpy()
-        finite = seconds[~empty]
-        scale = 1e6 if np.nanmedian(np.abs(finite)) < 1e11 else 1e3 if np.nanmedian(np.abs(finite)) < 1e14 else 1.0
-        micros = np.round(seconds * scale)
-        out_of_range = (micros < -62_135_596_800e6) | (micros > 253_402_300_799e6)
-        check.flag(f"{name}: Unix time out of range", out_of_range & ~empty, column)
-        micros[empty | out_of_range] = 0
-        return pa.chunked_array([pa.array(micros.astype("int64"), type=pa.int64()).cast(utc)])
-    iso = _mask(pc.match_substring_regex(text, _ISO))
-    check.flag(f"{name}: not a date or time", ~iso & ~empty, column)
-    ok = pa.array(iso)
-    placeholder = "1970-01-01T00:00:00Z"
-    cleaned = pc.if_else(ok, pc.replace_substring_regex(text, "z$", "Z"), placeholder)
-    zoned = _mask(pc.match_substring_regex(cleaned, _ZONED))
-    try:
-        as_zoned = pc.cast(pc.if_else(pa.array(zoned), cleaned, placeholder), utc)
-        naive = pc.cast(pc.if_else(pa.array(zoned), "1970-01-01T00:00:00", cleaned), pa.timestamp("us"))
-    except pa.ArrowInvalid:
-        return _timestamps_slow(text, iso, check, name, column)
-    return pc.if_else(pa.array(zoned), as_zoned, pc.assume_timezone(naive, "UTC"))
-
-
-def _timestamps_slow(
-    text: pa.ChunkedArray, iso: np.ndarray, check: _Checker, name: str, column: pa.ChunkedArray
-) -> pa.ChunkedArray:
-    """Per-value parsing, only when an ISO-looking value is not a real date (e.g. 2026-13-45)."""
-    import pandas as pd
-
-    parsed = pd.to_datetime(pd.Series(text.to_pylist()), utc=True, errors="coerce", format="ISO8601")
-    bad = parsed.isna().to_numpy() & iso
-    check.flag(f"{name}: not a date or time", bad, column)
-    micros = parsed.fillna(pd.Timestamp(0, tz="UTC")).dt.as_unit("us").astype("int64")
-    return pa.chunked_array([pa.array(micros.to_numpy()).cast(pa.timestamp("us", tz="UTC"))])
-
-
-def _numbers(column: pa.ChunkedArray, check: _Checker, name: str) -> pa.ChunkedArray:
-    """float64 from text; empty means missing; non-numbers, NaN and infinities are rejected."""
-    if pa.types.is_floating(column.type) or pa.types.is_integer(column.type):
-        values = pc.cast(column, pa.float64())
-        arr = values.to_numpy(zero_copy_only=False)
-        bad = ~np.isfinite(arr) & ~_mask(pc.is_null(values))
-        check.flag(f"{name}: NaN or infinite number", bad, column)
-        return values
-    text = pc.utf8_trim_whitespace(_as_strings(column))
-    empty = _mask(pc.equal(pc.utf8_length(text), 0)) | _mask(pc.is_null(text))
-    try:  # fast path: one cast of the whole column
-        values = pc.cast(pc.if_else(pa.array(empty), pa.scalar(None, pa.string()), text), pa.float64())
-    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
-        pass
-    else:
-        arr = values.to_numpy(zero_copy_only=False)
-        check.flag(f"{name}: NaN or infinite number", ~np.isfinite(arr) & ~empty, column)
-        return values
-    numeric = _mask(pc.match_substring_regex(text, _NUMBER))
-    lowered = pc.utf8_lower(text)
-    special = _mask(pc.is_in(lowered, pa.array(["nan", "inf", "+inf", "-inf", "infinity", "-infinity", "+infinity"])))
-    check.flag(f"{name}: NaN or infinite number", special, column)
-    check.flag(f"{name}: not a number", ~numeric & ~empty & ~special, column)
-    usable = pa.array(numeric)
-    values = pc.cast(pc.if_else(usable, text, "0"), pa.float64())
-    return pc.if_else(usable, values, pa.scalar(None, pa.float64()))
-
-
-def _normalize(
-    table: pa.Table, mapping: ColumnMap, limits: Limits, label: str, scan_line_breaks: bool = True
-) -> tuple[pa.Table, _Checker]:
-    n = table.num_rows
-    check = _Checker(n)
-    missing = [role for role in REQUIRED_ROLES if role not in mapping.roles]
-    if missing:
-        raise DataValidationError(
-            f"{label}: no column for the required role{'s' if len(missing) > 1 else ''} "
-            f"{', '.join(repr(m) for m in missing)}. Columns found: {', '.join(table.column_names[:20])}. "
-            "Map a column to each role (e.g. --column user=customer_id).",
-            [Problem(f"required role '{m}' is not mapped") for m in missing],
-        )
-    out: dict[str, pa.ChunkedArray] = {}
-    for role in ("user", "item", "event", "session", "model_version"):
-        source = mapping.roles.get(role)
-        if source is None:
-            continue
-        text = _as_strings(table.column(source))
-        if role in ("user", "event"):
-            blank = pc.or_kleene(pc.equal(pc.utf8_length(text), 0), pc.utf8_is_space(text))
-            check.flag(f"{source}: empty {role}", _mask(blank) | _mask(pc.is_null(text)), table.column(source))
-        out[role] = text
-    out["timestamp"] = _timestamps(table.column(mapping.roles["timestamp"]), check, mapping.roles["timestamp"])
-    for role in ("value", "score"):
-        if role in mapping.roles:
-            out[role] = _numbers(table.column(mapping.roles[role]), check, mapping.roles[role])
-    for feature in mapping.features:
-        column = table.column(feature)
-        name = _feature_name(feature)
-        if pa.types.is_floating(column.type) or pa.types.is_integer(column.type):
-            out[name] = _numbers(column, check, feature)
-            continue
-        text = pc.utf8_trim_whitespace(_as_strings(column))
-        empty = pc.equal(pc.utf8_length(text), 0)
-        try:  # a column of numbers (blanks allowed) is numeric; anything else is a category
-            values = pc.cast(pc.if_else(empty, pa.scalar(None, pa.string()), text), pa.float64())
-        except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
-            out[name] = text
-        else:
-            arr = values.to_numpy(zero_copy_only=False)
-            check.flag(f"{feature}: NaN or infinite number", ~np.isfinite(arr) & ~_mask(empty), column)
-            out[name] = values
-    for source in {*mapping.roles.values(), *mapping.features}:
-        column = table.column(source)
-        if pa.types.is_string(column.type) or pa.types.is_large_string(column.type):
-            check.flag(
-                f"{source}: field longer than {limits.max_field_chars:,} characters",
-                _mask(pc.greater(pc.utf8_length(column), limits.max_field_chars)),
-                None,
-            )
-            if scan_line_breaks:
-                check.flag(
-                    f"{source}: line break inside a field (an unterminated quote?)",
-                    _mask(pc.or_(pc.match_substring(column, "\n"), pc.match_substring(column, "\r"))),
-                    column,
-                )
-    return pa.table(out), check
-
-
-def _feature_name(column: str) -> str:
-    base = re.sub(r"[^a-zA-Z0-9_]+", "_", column).strip("_").lower() or "feature"
-    return base if base.startswith("f_") else f"f_{base}"
 
 
 def _encode(table: pa.Table) -> pa.Table:

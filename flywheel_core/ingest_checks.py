@@ -1,0 +1,221 @@
+"""Checking and normalising every row of a parsed log: empty ids, dates and Unix times, numbers, lengths.
+
+Problems are collected per row as boolean masks with counts and example rows; nothing is refused here, the
+caller decides (refuse the file, or keep the valid rows).
+"""
+
+from __future__ import annotations
+
+import re
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from flywheel_core.exceptions import DataValidationError, Problem
+from flywheel_core.ingest_read import Limits
+
+if TYPE_CHECKING:
+    from flywheel_core.ingest import ColumnMap
+
+REQUIRED_ROLES = ("user", "timestamp", "event")
+OPTIONAL_ROLES = ("item", "value", "session", "model_version", "score")
+ROLES = REQUIRED_ROLES + OPTIONAL_ROLES
+_ISO = r"^\d{4}-\d{2}-\d{2}([T ]\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?)?(Z|z|[+-]\d{2}:?\d{2})?$"
+_ZONED = r"(Z|z|[+-]\d{2}:?\d{2})$"
+_NUMBER = r"^\s*[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?\s*$"
+_EXAMPLES = 3
+
+
+# --- checking and normalising -------------------------------------------------------------------------
+
+
+class _Checker:
+    """Collects per-row problems as boolean masks, with counts and example rows."""
+
+    def __init__(self, n: int) -> None:
+        self.bad = np.zeros(n, dtype=bool)
+        self.reasons: dict[str, int] = {}
+        self.examples: dict[str, list[dict[str, Any]]] = {}
+
+    def flag(self, reason: str, mask: np.ndarray, column: pa.ChunkedArray | None) -> None:
+        count = int(mask.sum())
+        if not count:
+            return
+        self.bad |= mask
+        self.reasons[reason] = self.reasons.get(reason, 0) + count
+        rows = np.flatnonzero(mask)[:_EXAMPLES]
+        self.examples.setdefault(reason, []).extend(
+            {"row": int(r) + 1, "value": None if column is None else _scalar(column[int(r)])} for r in rows
+        )
+
+
+def _scalar(value: pa.Scalar) -> Any:
+    v = value.as_py()
+    return v[:80] if isinstance(v, str) else v
+
+
+def _mask(array: pa.ChunkedArray | pa.Array) -> np.ndarray:
+    return np.asarray(pc.fill_null(array, False).to_numpy(zero_copy_only=False), dtype=bool)
+
+
+def _as_strings(column: pa.ChunkedArray) -> pa.ChunkedArray:
+    if pa.types.is_string(column.type) or pa.types.is_large_string(column.type):
+        return column
+    if pa.types.is_dictionary(column.type):
+        return pc.cast(column, pa.string())
+    return pc.cast(column, pa.string())
+
+
+def _timestamps(column: pa.ChunkedArray, check: _Checker, name: str) -> pa.ChunkedArray:
+    """UTC microsecond timestamps from dates, ISO text, or Unix seconds / milliseconds."""
+    utc = pa.timestamp("us", tz="UTC")
+    if pa.types.is_timestamp(column.type):
+        if column.type.tz is None:
+            column = pc.assume_timezone(column, "UTC")
+        return pc.cast(column, utc)
+    if pa.types.is_date(column.type):
+        return pc.assume_timezone(pc.cast(pc.cast(column, pa.timestamp("us")), pa.timestamp("us")), "UTC")
+    text = pc.utf8_trim_whitespace(_as_strings(column))
+    empty = _mask(pc.equal(pc.utf8_length(text), 0)) | _mask(pc.is_null(text))
+    check.flag(f"{name}: empty timestamp", empty, column)
+    if not empty.any():  # fast paths: the whole column in one cast, no per-value regex
+        for kind in ("numeric", "zoned", "naive"):
+            try:
+                if kind == "numeric":
+                    pc.cast(text.slice(0, 1000), pa.float64())
+                    break
+                if kind == "zoned":
+                    return pc.cast(text, utc)
+                return pc.assume_timezone(pc.cast(text, pa.timestamp("us")), "UTC")
+            except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+                continue
+    numeric = _mask(pc.match_substring_regex(text, _NUMBER))
+    if numeric[~empty].all() and (~empty).any():
+        seconds = pc.cast(pc.if_else(pa.array(empty), "0", text), pa.float64()).to_numpy()
+        finite = seconds[~empty]
+        scale = 1e6 if np.nanmedian(np.abs(finite)) < 1e11 else 1e3 if np.nanmedian(np.abs(finite)) < 1e14 else 1.0
+        micros = np.round(seconds * scale)
+        out_of_range = (micros < -62_135_596_800e6) | (micros > 253_402_300_799e6)
+        check.flag(f"{name}: Unix time out of range", out_of_range & ~empty, column)
+        micros[empty | out_of_range] = 0
+        return pa.chunked_array([pa.array(micros.astype("int64"), type=pa.int64()).cast(utc)])
+    iso = _mask(pc.match_substring_regex(text, _ISO))
+    check.flag(f"{name}: not a date or time", ~iso & ~empty, column)
+    ok = pa.array(iso)
+    placeholder = "1970-01-01T00:00:00Z"
+    cleaned = pc.if_else(ok, pc.replace_substring_regex(text, "z$", "Z"), placeholder)
+    zoned = _mask(pc.match_substring_regex(cleaned, _ZONED))
+    try:
+        as_zoned = pc.cast(pc.if_else(pa.array(zoned), cleaned, placeholder), utc)
+        naive = pc.cast(pc.if_else(pa.array(zoned), "1970-01-01T00:00:00", cleaned), pa.timestamp("us"))
+    except pa.ArrowInvalid:
+        return _timestamps_slow(text, iso, check, name, column)
+    return pc.if_else(pa.array(zoned), as_zoned, pc.assume_timezone(naive, "UTC"))
+
+
+def _timestamps_slow(
+    text: pa.ChunkedArray, iso: np.ndarray, check: _Checker, name: str, column: pa.ChunkedArray
+) -> pa.ChunkedArray:
+    """Per-value parsing, only when an ISO-looking value is not a real date (e.g. 2026-13-45)."""
+    import pandas as pd
+
+    parsed = pd.to_datetime(pd.Series(text.to_pylist()), utc=True, errors="coerce", format="ISO8601")
+    bad = parsed.isna().to_numpy() & iso
+    check.flag(f"{name}: not a date or time", bad, column)
+    micros = parsed.fillna(pd.Timestamp(0, tz="UTC")).dt.as_unit("us").astype("int64")
+    return pa.chunked_array([pa.array(micros.to_numpy()).cast(pa.timestamp("us", tz="UTC"))])
+
+
+def _numbers(column: pa.ChunkedArray, check: _Checker, name: str) -> pa.ChunkedArray:
+    """float64 from text; empty means missing; non-numbers, NaN and infinities are rejected."""
+    if pa.types.is_floating(column.type) or pa.types.is_integer(column.type):
+        values = pc.cast(column, pa.float64())
+        arr = values.to_numpy(zero_copy_only=False)
+        bad = ~np.isfinite(arr) & ~_mask(pc.is_null(values))
+        check.flag(f"{name}: NaN or infinite number", bad, column)
+        return values
+    text = pc.utf8_trim_whitespace(_as_strings(column))
+    empty = _mask(pc.equal(pc.utf8_length(text), 0)) | _mask(pc.is_null(text))
+    try:  # fast path: one cast of the whole column
+        values = pc.cast(pc.if_else(pa.array(empty), pa.scalar(None, pa.string()), text), pa.float64())
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        pass
+    else:
+        arr = values.to_numpy(zero_copy_only=False)
+        check.flag(f"{name}: NaN or infinite number", ~np.isfinite(arr) & ~empty, column)
+        return values
+    numeric = _mask(pc.match_substring_regex(text, _NUMBER))
+    lowered = pc.utf8_lower(text)
+    special = _mask(pc.is_in(lowered, pa.array(["nan", "inf", "+inf", "-inf", "infinity", "-infinity", "+infinity"])))
+    check.flag(f"{name}: NaN or infinite number", special, column)
+    check.flag(f"{name}: not a number", ~numeric & ~empty & ~special, column)
+    usable = pa.array(numeric)
+    values = pc.cast(pc.if_else(usable, text, "0"), pa.float64())
+    return pc.if_else(usable, values, pa.scalar(None, pa.float64()))
+
+
+def _normalize(
+    table: pa.Table, mapping: ColumnMap, limits: Limits, label: str, scan_line_breaks: bool = True
+) -> tuple[pa.Table, _Checker]:
+    n = table.num_rows
+    check = _Checker(n)
+    missing = [role for role in REQUIRED_ROLES if role not in mapping.roles]
+    if missing:
+        raise DataValidationError(
+            f"{label}: no column for the required role{'s' if len(missing) > 1 else ''} "
+            f"{', '.join(repr(m) for m in missing)}. Columns found: {', '.join(table.column_names[:20])}. "
+            "Map a column to each role (e.g. --column user=customer_id).",
+            [Problem(f"required role '{m}' is not mapped") for m in missing],
+        )
+    out: dict[str, pa.ChunkedArray] = {}
+    for role in ("user", "item", "event", "session", "model_version"):
+        source = mapping.roles.get(role)
+        if source is None:
+            continue
+        text = _as_strings(table.column(source))
+        if role in ("user", "event"):
+            blank = pc.or_kleene(pc.equal(pc.utf8_length(text), 0), pc.utf8_is_space(text))
+            check.flag(f"{source}: empty {role}", _mask(blank) | _mask(pc.is_null(text)), table.column(source))
+        out[role] = text
+    out["timestamp"] = _timestamps(table.column(mapping.roles["timestamp"]), check, mapping.roles["timestamp"])
+    for role in ("value", "score"):
+        if role in mapping.roles:
+            out[role] = _numbers(table.column(mapping.roles[role]), check, mapping.roles[role])
+    for feature in mapping.features:
+        column = table.column(feature)
+        name = _feature_name(feature)
+        if pa.types.is_floating(column.type) or pa.types.is_integer(column.type):
+            out[name] = _numbers(column, check, feature)
+            continue
+        text = pc.utf8_trim_whitespace(_as_strings(column))
+        empty = pc.equal(pc.utf8_length(text), 0)
+        try:  # a column of numbers (blanks allowed) is numeric; anything else is a category
+            values = pc.cast(pc.if_else(empty, pa.scalar(None, pa.string()), text), pa.float64())
+        except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+            out[name] = text
+        else:
+            arr = values.to_numpy(zero_copy_only=False)
+            check.flag(f"{feature}: NaN or infinite number", ~np.isfinite(arr) & ~_mask(empty), column)
+            out[name] = values
+    for source in {*mapping.roles.values(), *mapping.features}:
+        column = table.column(source)
+        if pa.types.is_string(column.type) or pa.types.is_large_string(column.type):
+            check.flag(
+                f"{source}: field longer than {limits.max_field_chars:,} characters",
+                _mask(pc.greater(pc.utf8_length(column), limits.max_field_chars)),
+                None,
+            )
+            if scan_line_breaks:
+                check.flag(
+                    f"{source}: line break inside a field (an unterminated quote?)",
+                    _mask(pc.or_(pc.match_substring(column, "\n"), pc.match_substring(column, "\r"))),
+                    column,
+                )
+    return pa.table(out), check
+
+
+def _feature_name(column: str) -> str:
+    base = re.sub(r"[^a-zA-Z0-9_]+", "_", column).strip("_").lower() or "feature"
+    return base if base.startswith("f_") else f"f_{base}"
