@@ -1,4 +1,4 @@
-"""The loop map: a product's data flywheel mapped on paper, with its JSON form, checks and diff.
+"""The loop map: a product's data flywheel mapped on paper, with its JSON form, and checks (the diff of two versions is in :mod:`flywheel_core.loop_diff`).
 
 "Before you write a line of code, map the loop on paper. If you can't complete it on paper, you won't
 complete it in production." A :class:`LoopMap` is that paper. Its JSON form (what is stored as a
@@ -39,7 +39,6 @@ from __future__ import annotations
 import json
 import math
 import re
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -56,15 +55,12 @@ __all__ = [
     "TEMPLATES",
     "ColdStartStrategy",
     "Component",
-    "FieldChange",
-    "LoopDiff",
     "LoopMap",
     "NetworkLearning",
     "Risk",
     "Signal",
     "StageInfo",
     "Velocity",
-    "diff_loops",
     "empty_map",
     "read_loop_file",
     "template_map",
@@ -472,57 +468,3 @@ class _Reader:
             impact=self.choice(raw, "impact", f"{path}.impact", LEVELS, "medium"),
             mitigation=self.text(raw, "mitigation", f"{path}.mitigation"),
         )
-
-
-# --- diff -------------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class FieldChange:
-    path: str  # e.g. "components.storage.health" or "signals[skip].weight"
-    before: Any
-    after: Any
-
-    @property
-    def kind(self) -> str:
-        if self.before is None and self.after is not None:
-            return "added"
-        if self.after is None and self.before is not None:
-            return "removed"
-        return "changed"
-
-
-@dataclass(frozen=True)
-class LoopDiff:
-    changes: tuple[FieldChange, ...]
-
-    @property
-    def is_empty(self) -> bool:
-        return not self.changes
-
-    def to_json(self) -> list[dict[str, Any]]:
-        return [{"path": c.path, "kind": c.kind, "before": c.before, "after": c.after} for c in self.changes]
-
-
-def _flatten(value: Any, prefix: str) -> Iterator[tuple[str, Any]]:
-    if isinstance(value, dict):
-        for key, item in value.items():
-            yield from _flatten(item, f"{prefix}.{key}" if prefix else str(key))
-    elif isinstance(value, list):
-        for i, item in enumerate(value):
-            label = item.get("name") or item.get("risk") if isinstance(item, dict) else None
-            yield from _flatten(item, f"{prefix}[{label if label else i}]")
-    else:
-        yield prefix, value
-
-
-def diff_loops(old: LoopMap, new: LoopMap) -> LoopDiff:
-    """Every field that differs between two maps (signals and risks matched by name)."""
-    before = dict(_flatten(old.to_json(), ""))
-    after = dict(_flatten(new.to_json(), ""))
-    changes = []
-    for path in [*before, *(p for p in after if p not in before)]:
-        a, b = before.get(path), after.get(path)
-        if a != b or (path in before) != (path in after):
-            changes.append(FieldChange(path, a, b))
-    return LoopDiff(tuple(changes))

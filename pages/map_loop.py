@@ -7,7 +7,8 @@ import streamlit as st
 from flywheel_core.canvas_lint import lint_loop_against_dataset
 from flywheel_core.diagnosis import diagnose, to_markdown
 from flywheel_core.exceptions import ConflictError, DataValidationError
-from flywheel_core.loop import STAGES, TEMPLATES, LoopMap, diff_loops, empty_map, template_map
+from flywheel_core.loop import STAGES, TEMPLATES, LoopMap, empty_map, template_map
+from flywheel_core.loop_diff import diff_loops
 from ui.context import current, show_error, user_errors
 from ui.loop_diagram import loop_dot
 from ui.loop_widgets import (

@@ -8,7 +8,8 @@ import pytest
 
 from flywheel_core.diagnosis import diagnose, to_markdown
 from flywheel_core.exceptions import ConflictError, DataValidationError
-from flywheel_core.loop import TEMPLATES, LoopMap, diff_loops, template_map
+from flywheel_core.loop import TEMPLATES, LoopMap, template_map
+from flywheel_core.loop_diff import diff_loops
 
 
 def test_loop_json_round_trips_exactly_for_every_template() -> None:
