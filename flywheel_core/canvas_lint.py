@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
-from flywheel_core.analytics import DataProfile, profile_events
+from flywheel_core.analytics import ANALYSIS_COLUMNS, DataProfile, profile_events
 from flywheel_core.loop import LoopMap
 from flywheel_core.signals import SignalDictionary
 
@@ -174,6 +174,6 @@ def lint_loop(
 def lint_loop_against_dataset(store: Store, loop_map: LoopMap, dataset: Dataset) -> CanvasLintReport:
     """Read the dataset's events and signal dictionary, profile them, and lint the map."""
     dictionary = SignalDictionary.from_json(dataset.signal_dictionary)
-    events: pd.DataFrame = store.read_dataset_file(dataset)
+    events: pd.DataFrame = store.read_dataset_file(dataset, columns=list(ANALYSIS_COLUMNS))
     profile = profile_events(events, dictionary)
     return lint_loop(loop_map, profile, dictionary, dataset=dataset.name)

@@ -138,13 +138,13 @@ def _loop_sections(store: Store, workspace_id: int) -> tuple[LoopSection, ...]:
 
 
 def _dataset_section(store: Store, dataset: Any, versions: list[ModelVersion]) -> DatasetSection:
-    from flywheel_core.analytics import active_users, events_over_time, profile_events
+    from flywheel_core.analytics import ANALYSIS_COLUMNS, active_users, events_over_time, profile_events
     from flywheel_core.signals import SignalDictionary
 
     profile = activity = weeks = None
     profile_note = ""
     try:
-        events = store.read_dataset_file(dataset)
+        events = store.read_dataset_file(dataset, columns=list(ANALYSIS_COLUMNS))
         dictionary = SignalDictionary.from_json(dataset.signal_dictionary)
         profile = profile_events(events, dictionary)
         activity = active_users(events).daily[["date", "dau", "wau", "mau"]]

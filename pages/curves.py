@@ -187,7 +187,9 @@ with sim_tab:
                 if st.button("Calibrate and simulate", key="curves.cal.run"):
                     with st.spinner("Measuring retention and fitting the learning curve…"):
                         rows, vals = versions_series(vs, m)
-                        events = ctx.store.read_events(workspace_id=ctx.workspace_id, name=d.name)
+                        events = ctx.store.read_events(
+                            workspace_id=ctx.workspace_id, name=d.name, columns=["user", "timestamp"]
+                        )
                         cal = calibrate_simulation(
                             rows,
                             vals,
