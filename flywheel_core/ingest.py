@@ -13,18 +13,18 @@ import io
 import re
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
-import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
 from flywheel_core.exceptions import ConflictError, DataValidationError, LimitExceededError, Problem
-from flywheel_core.ingest_checks import _EXAMPLES, OPTIONAL_ROLES, REQUIRED_ROLES, ROLES, _normalize
+from flywheel_core.ingest_checks import _EXAMPLES, OPTIONAL_ROLES, REQUIRED_ROLES, ROLES, _normalize, plan_types
 from flywheel_core.ingest_read import (
     Limits,
     _check_text,
@@ -33,8 +33,10 @@ from flywheel_core.ingest_read import (
     _is_parquet,
     _read_source,
     _read_table,
+    _sample,
 )
 from flywheel_core.signals import SignalDictionary, SignalSpec, default_dictionary
+from flywheel_core.storage.files import stage_parquet
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -47,10 +49,13 @@ __all__ = [
     "ColumnMap",
     "IngestReport",
     "Limits",
+    "PreparedImport",
     "detect_columns",
     "ingest_file",
+    "prepare_import",
     "preview_file",
     "store_frame",
+    "store_import",
 ]
 
 
@@ -205,34 +210,60 @@ def detect_columns(names: list[str], overrides: dict[str, str] | None = None) ->
 # --- reading ----------------------------------------------------------------------------------------
 
 
-def _encode(table: pa.Table) -> pa.Table:
-    """Dictionary-encode the repeated strings: smaller files, faster reads."""
+def _encode(table: pa.Table, compact: bool = False) -> pa.Table:
+    """Dictionary-encode the repeated strings (smaller files, faster reads), each in one chunk.
+
+    ``compact`` re-encodes columns that already are dictionaries, dropping values no row uses any
+    more (after invalid rows were left out), so distinct counts can be read off the dictionaries.
+    Other columns keep their chunks: the Parquet writer takes them as they are.
+    """
     columns = {}
     for name in table.column_names:
         column = table.column(name)
-        if (pa.types.is_string(column.type) or pa.types.is_large_string(column.type)) and name in (
-            "user",
-            "item",
-            "event",
-            "model_version",
-        ):
-            column = pc.dictionary_encode(column)
+        if name in ("user", "item", "event", "model_version"):
+            if pa.types.is_dictionary(column.type) and compact:
+                column = pc.cast(column, column.type.value_type)
+            if not pa.types.is_dictionary(column.type):
+                column = pc.dictionary_encode(column)
+            if column.num_chunks != 1:
+                column = pa.chunked_array([column.combine_chunks()])
         columns[name] = column
-    return pa.table(columns).combine_chunks()
+    return pa.table(columns)
 
 
 # --- the whole import --------------------------------------------------------------------------------
 
 
-def _hash(source: Path | bytes) -> str:
+def _scan(source: Path | bytes, data: pa.Buffer | Path) -> tuple[str, int | None]:
+    """The source's SHA-256 and, for CSV text, its physical line count, in one pass where they coincide."""
     digest = hashlib.sha256()
     if isinstance(source, Path):
+        same = data == source
+        lines, last = 0, b"\n"
         with source.open("rb") as handle:
             while block := handle.read(8 << 20):
                 digest.update(block)
+                if same:
+                    lines += block.count(b"\n")
+                    last = block[-1:]
+        if same:
+            return digest.hexdigest(), None if _is_parquet(data) else lines + (0 if last == b"\n" else 1)
     else:
         digest.update(source)
-    return digest.hexdigest()
+    return digest.hexdigest(), None if _is_parquet(data) else _count_lines(data)
+
+
+def _plan(data: pa.Buffer | Path, columns: dict[str, str] | None, label: str) -> dict[str, pa.DataType] | None:
+    """Column types for the fast typed read of a CSV, or None (Parquet, or a mapping that does not fit)."""
+    if _is_parquet(data):
+        return None
+    try:
+        _check_text(data, label)
+        names = _header(data, label)
+        mapping = detect_columns(names, columns)
+        return plan_types(_sample(data, names), mapping)
+    except (DataValidationError, pa.ArrowException):
+        return None  # the full read and the checks report what is wrong
 
 
 def preview_file(
@@ -245,19 +276,31 @@ def preview_file(
         table = pq.read_table(data if isinstance(data, Path) else pa.BufferReader(data)).slice(0, rows)
     else:
         _check_text(data, label)
-        names = _header(data, label)
-        head = data.open("rb").read(1 << 20) if isinstance(data, Path) else data[: min(data.size, 1 << 20)].to_pybytes()
-        lines = head.split(b"\n")[: rows + 1]
         try:
-            table = pacsv.read_csv(
-                io.BytesIO(b"\n".join(lines)),
-                parse_options=pacsv.ParseOptions(invalid_row_handler=lambda _r: "skip"),
-                convert_options=pacsv.ConvertOptions(column_types={n: pa.string() for n in names}),
-            )
+            table = _sample(data, _header(data, label), rows)
         except pa.ArrowInvalid as exc:
             raise DataValidationError(f"{label} could not be parsed as CSV: {exc}") from exc
     names = table.column_names
     return names, table.to_pylist(), detect_columns(names)
+
+
+@dataclass
+class PreparedImport:
+    """A log read and checked, nothing written yet: :func:`store_import` stores it or raises ``refusal``."""
+
+    report: IngestReport
+    label: str
+    source_name: str
+    table: pa.Table | None = None
+    dictionary: SignalDictionary | None = None
+    refusal: DataValidationError | None = None
+    staged: Path | None = None
+    started: float = field(default_factory=time.perf_counter)
+
+    def discard(self) -> None:
+        """Remove the staged events file, if it was not stored."""
+        if self.staged is not None:
+            self.staged.unlink(missing_ok=True)
 
 
 def ingest_file(
@@ -274,7 +317,8 @@ def ingest_file(
     limits: Limits | None = None,
     progress: Callable[[float, str], None] | None = None,
 ) -> IngestReport:
-    """Read, check and store an interaction log as dataset ``dataset``.
+    """Read, check and store an interaction log as dataset ``dataset``: :func:`prepare_import`, then
+    :func:`store_import`.
 
     Parameters:
         columns: role -> source column overrides (``feature`` takes a comma-separated list).
@@ -290,27 +334,56 @@ def ingest_file(
         LimitExceededError: the file, a row count or a field is over the limits.
         ConflictError: the name is taken, or the same content was imported already.
     """
-    from flywheel_core.storage.models import Dataset
+    prepared = prepare_import(
+        source,
+        dataset=dataset,
+        columns=columns,
+        signals=signals,
+        skip_invalid=skip_invalid,
+        source_name=source_name,
+        limits=limits or Limits.from_settings(store.settings),
+        progress=progress,
+        stage_in=store.data_dir,
+    )
+    return store_import(store, workspace_id=workspace_id, prepared=prepared, actor=actor, progress=progress)
 
-    started = time.perf_counter()
-    limits = limits or Limits.from_settings(store.settings)
-    label = f"'{source_name or (source.name if isinstance(source, Path) else 'the upload')}'"
+
+def prepare_import(
+    source: Path | bytes,
+    *,
+    dataset: str,
+    columns: dict[str, str] | None = None,
+    signals: dict[str, SignalSpec] | None = None,
+    skip_invalid: bool = False,
+    source_name: str | None = None,
+    limits: Limits | None = None,
+    progress: Callable[[float, str], None] | None = None,
+    stage_in: Path | None = None,
+) -> PreparedImport:
+    """Read and check a log without touching the database (so a caller can open it meanwhile).
+
+    Raises at once what no database answer could change (an unreadable file, limits, the mapping);
+    invalid rows become the ``refusal`` that :func:`store_import` raises after its duplicate check.
+    With ``stage_in`` (the data folder), the events file is written there already; a caller that
+    does not go on to :func:`store_import` calls ``discard()``.
+    """
+    limits = limits or Limits()
+    shown = source_name or (source.name if isinstance(source, Path) else "")
+    label = f"'{shown or 'the upload'}'"
     name = dataset.strip()
     if not name or len(name) > 120:
         raise DataValidationError("A dataset name needs 1 to 120 characters.")
-    report = IngestReport(dataset=name)
+    prepared = PreparedImport(report=IngestReport(dataset=name), label=label, source_name=shown)
+    report = prepared.report
     note = progress or (lambda _f, _m: None)
     note(0.05, "Checking the file")
-    report.content_hash = _hash(source)
-    same = store.find_dataset_by_hash(workspace_id=workspace_id, content_hash=report.content_hash)
-    if same is not None:
-        raise ConflictError(
-            f"{label} was already imported in this workspace as dataset '{same.name}'. Nothing new was stored."
-        )
     data = _read_source(source, limits, label)
-    note(0.15, "Reading rows")
-    ragged: list[str] = []
-    table = _read_table(data, limits, label, ragged)
+    with ThreadPoolExecutor(max_workers=1) as pool:  # hashing and counting lines run beside the parse
+        scanned = pool.submit(_scan, source, data)
+        note(0.15, "Reading rows")
+        ragged: list[str] = []
+        table = _read_table(data, limits, label, ragged, types=_plan(data, columns, label))
+        report.content_hash, lines = scanned.result()
     report.rows_read = table.num_rows + len(ragged)
     if table.num_rows + len(ragged) == 0:
         raise DataValidationError(f"{label} has a header but no rows. Add events below the header.")
@@ -323,7 +396,7 @@ def ingest_file(
     report.column_map = mapping.to_json()
     note(0.35, "Checking every row")
     # A field can only hold a line break if the file has more lines than header + rows: skip the scan otherwise.
-    scan = not _is_parquet(data) and _count_lines(data) > 1 + table.num_rows + len(ragged)
+    scan = lines is not None and lines > 1 + table.num_rows + len(ragged)
     clean, check = _normalize(table, mapping, limits, label, scan_line_breaks=scan)
     if ragged:
         reason = "wrong number of fields (ragged row or unterminated quote)"
@@ -333,13 +406,20 @@ def ingest_file(
     report.examples = check.examples
     report.rows_rejected = int(check.bad.sum()) + len(ragged)
     if any("longer than" in reason for reason in check.reasons):
-        raise LimitExceededError(_refusal(label, report, "a field is over the length limit"), _problems(report))
+        prepared.refusal = LimitExceededError(
+            _refusal(label, report, "a field is over the length limit"), _problems(report)
+        )
+        return prepared
     if report.rows_rejected and not skip_invalid:
-        raise DataValidationError(_refusal(label, report, "invalid values"), _problems(report))
+        prepared.refusal = DataValidationError(_refusal(label, report, "invalid values"), _problems(report))
+        return prepared
     if check.bad.any():
-        clean = clean.filter(pa.array(~check.bad))
+        clean = _encode(clean.filter(pa.array(~check.bad)), compact=True)
     if clean.num_rows == 0:
-        raise DataValidationError(f"{label}: no valid rows are left to store. " + _summary(report), _problems(report))
+        prepared.refusal = DataValidationError(
+            f"{label}: no valid rows are left to store. " + _summary(report), _problems(report)
+        )
+        return prepared
     events = sorted(str(e) for e in pc.unique(clean.column("event")).to_pylist())
     dictionary = default_dictionary(events)
     for event, spec in (signals or {}).items():
@@ -353,62 +433,81 @@ def ingest_file(
             f"{', '.join(unmapped[:10])}: read as neutral until you map them."
         )
     report.signals = dictionary.to_json()
-    note(0.6, f"Storing {clean.num_rows:,} events")
-    _store(
-        store,
-        workspace_id=workspace_id,
-        table=clean,
-        report=report,
-        dataset_cls=Dataset,
-        source_name=source_name or (source.name if isinstance(source, Path) else ""),
-        actor=actor,
-        dictionary=dictionary,
-    )
-    report.seconds = time.perf_counter() - started
+    stamps = clean.column("timestamp")
+    if pc.any(pc.less(stamps.slice(1), stamps.slice(0, len(stamps) - 1))).as_py():
+        clean = clean.sort_by("timestamp")
+    prepared.table, prepared.dictionary = _encode(clean), dictionary
+    if stage_in is not None:
+        note(0.5, f"Writing {clean.num_rows:,} events")
+        prepared.staged = stage_parquet(stage_in, prepared.table)
+    return prepared
+
+
+def store_import(
+    store: Store,
+    *,
+    workspace_id: int,
+    prepared: PreparedImport,
+    actor: str,
+    progress: Callable[[float, str], None] | None = None,
+) -> IngestReport:
+    """Store a prepared log as one Parquet file and one row, all or nothing (see ``Store.store_dataset``).
+
+    Raises:
+        ConflictError: the same content was imported in this workspace already, or the name is taken.
+        DataValidationError / LimitExceededError: the log's rows were refused (``prepared.refusal``).
+    """
+    report = prepared.report
+    note = progress or (lambda _f, _m: None)
+    try:
+        same = store.find_dataset_by_hash(workspace_id=workspace_id, content_hash=report.content_hash)
+        if same is not None:
+            raise ConflictError(
+                f"{prepared.label} was already imported in this workspace as dataset '{same.name}'. "
+                "Nothing new was stored."
+            )
+        if prepared.refusal is not None:
+            raise prepared.refusal
+        note(0.7, f"Storing {report.rows_read - report.rows_rejected:,} events")
+        _store(store, workspace_id=workspace_id, prepared=prepared, actor=actor)
+    finally:
+        prepared.discard()
+    report.seconds = time.perf_counter() - prepared.started
     note(1.0, "Stored")
     return report
 
 
-def _store(
-    store: Store,
-    *,
-    workspace_id: int,
-    table: pa.Table,
-    report: IngestReport,
-    dataset_cls: Any,
-    source_name: str,
-    actor: str,
-    dictionary: SignalDictionary,
-) -> None:
-    stamps = table.column("timestamp").combine_chunks().cast(pa.int64()).to_numpy()
-    if not bool(np.all(stamps[1:] >= stamps[:-1])):
-        table = table.sort_by("timestamp")
-    table = _encode(table)
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def _store(store: Store, *, workspace_id: int, prepared: PreparedImport, actor: str) -> None:
+    from flywheel_core.storage.models import Dataset
+
+    table, report = prepared.table, prepared.report
+    assert table is not None and prepared.dictionary is not None
     # Distinct counts come free from the dictionary encoding (one chunk, only used values).
     users = len(table.column("user").chunk(0).dictionary) if table.num_rows else 0
     items = len(table.column("item").chunk(0).dictionary) if "item" in table.column_names and table.num_rows else 0
-    ts = table.column("timestamp")
-    bounds = pc.min_max(ts)
-    record = dataset_cls(
+    bounds = pc.min_max(table.column("timestamp").cast(pa.int64()))  # a timestamp's as_py() imports pandas
+    report.rows_stored = table.num_rows
+    report.stored = True
+    record = Dataset(
         workspace_id=workspace_id,
         name=report.dataset,
-        source_name=source_name[:300],
+        source_name=prepared.source_name[:300],
         content_hash=report.content_hash,
         file_path="",
         rows=table.num_rows,
         users=users,
         items=items,
-        first_event=bounds["min"].as_py(),
-        last_event=bounds["max"].as_py(),
+        first_event=_EPOCH + timedelta(microseconds=bounds["min"].as_py()),
+        last_event=_EPOCH + timedelta(microseconds=bounds["max"].as_py()),
         column_map=report.column_map,
-        signal_dictionary=dictionary.to_json(),
-        report={k: v for k, v in report.to_json().items() if k not in ("column_map",)},
+        signal_dictionary=prepared.dictionary.to_json(),
+        report={k: v for k, v in report.to_json().items() if k != "column_map"},
         created_by=actor,
     )
-    report.rows_stored = table.num_rows
-    report.stored = True
-    record.report = {k: v for k, v in report.to_json().items() if k != "column_map"}
-    store.store_dataset(workspace_id=workspace_id, table=table, dataset=record, actor=actor)
+    store.store_dataset(workspace_id=workspace_id, table=prepared.staged or table, dataset=record, actor=actor)
 
 
 def _summary(report: IngestReport) -> str:

@@ -7,6 +7,7 @@ caller decides (refuse the file, or keep the valid rows).
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -26,20 +27,32 @@ _ISO = r"^\d{4}-\d{2}-\d{2}([T ]\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?)?(Z|z|[+-]\d{2}
 _ZONED = r"(Z|z|[+-]\d{2}:?\d{2})$"
 _NUMBER = r"^\s*[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?\s*$"
 _EXAMPLES = 3
+# What the typed read is trusted with: values the parser converts exactly as the text checks would.
+_ISO_ZONED_STRICT = r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,6})?(Z|[+-]\d{2}:\d{2})$"
+_NUMBER_STRICT = r"^[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?$"
 
 
 # --- checking and normalising -------------------------------------------------------------------------
 
 
 class _Checker:
-    """Collects per-row problems as boolean masks, with counts and example rows."""
+    """Collects per-row problems as boolean masks, with counts and example rows.
+
+    A mask may be a NumPy array or an Arrow boolean array (null counts as not flagged). Arrow masks
+    are counted in Arrow and only turned into NumPy when they flag something: converting to NumPy makes
+    pyarrow import pandas, which a clean file never needs (a large share of a command's start-up).
+    """
 
     def __init__(self, n: int) -> None:
         self.bad = np.zeros(n, dtype=bool)
         self.reasons: dict[str, int] = {}
         self.examples: dict[str, list[dict[str, Any]]] = {}
 
-    def flag(self, reason: str, mask: np.ndarray, column: pa.ChunkedArray | None) -> None:
+    def flag(self, reason: str, mask: np.ndarray | pa.Array | pa.ChunkedArray, column: pa.ChunkedArray | None) -> None:
+        if not isinstance(mask, np.ndarray):
+            if not pc.sum(mask).as_py():
+                return
+            mask = _mask(mask)
         count = int(mask.sum())
         if not count:
             return
@@ -63,9 +76,31 @@ def _mask(array: pa.ChunkedArray | pa.Array) -> np.ndarray:
 def _as_strings(column: pa.ChunkedArray) -> pa.ChunkedArray:
     if pa.types.is_string(column.type) or pa.types.is_large_string(column.type):
         return column
-    if pa.types.is_dictionary(column.type):
-        return pc.cast(column, pa.string())
     return pc.cast(column, pa.string())
+
+
+def _is_text(column: pa.ChunkedArray) -> bool:
+    kind = column.type.value_type if pa.types.is_dictionary(column.type) else column.type
+    return pa.types.is_string(kind) or pa.types.is_large_string(kind)
+
+
+def _per_value(column: pa.ChunkedArray, test: Callable[[pa.Array], pa.Array]) -> pa.ChunkedArray:
+    """``test`` per row; on a dictionary column it runs once per distinct value (ids repeat a lot)."""
+    if pa.types.is_dictionary(column.type):
+        return pa.chunked_array([pc.take(test(chunk.dictionary), chunk.indices) for chunk in column.chunks], pa.bool_())
+    return test(column)
+
+
+def _blank(values: pa.Array) -> pa.Array:
+    """Empty or only white space (a length cast to bool: no Python scalar, so no pandas import)."""
+    return pc.or_kleene(pc.invert(pc.cast(pc.utf8_length(values), pa.bool_())), pc.utf8_is_space(values))
+
+
+def _encoded(column: pa.ChunkedArray) -> pa.ChunkedArray:
+    """One dictionary-encoded chunk (ids: checked per distinct value, stored small, read fast)."""
+    if not pa.types.is_dictionary(column.type):
+        column = pc.dictionary_encode(_as_strings(column))
+    return pa.chunked_array([column.combine_chunks()]) if column.num_chunks != 1 else column
 
 
 def _timestamps(column: pa.ChunkedArray, check: _Checker, name: str) -> pa.ChunkedArray:
@@ -77,6 +112,11 @@ def _timestamps(column: pa.ChunkedArray, check: _Checker, name: str) -> pa.Chunk
         return pc.cast(column, utc)
     if pa.types.is_date(column.type):
         return pc.assume_timezone(pc.cast(pc.cast(column, pa.timestamp("us")), pa.timestamp("us")), "UTC")
+    if pa.types.is_floating(column.type) or pa.types.is_integer(column.type):
+        seconds = pc.cast(column, pa.float64()).to_numpy(zero_copy_only=False)
+        missing = ~np.isfinite(seconds)  # a null, NaN or infinity is no time
+        check.flag(f"{name}: not a date or time", missing, column)
+        return _unix(seconds, missing, check, name, column)
     text = pc.utf8_trim_whitespace(_as_strings(column))
     empty = _mask(pc.equal(pc.utf8_length(text), 0)) | _mask(pc.is_null(text))
     check.flag(f"{name}: empty timestamp", empty, column)
@@ -94,13 +134,7 @@ def _timestamps(column: pa.ChunkedArray, check: _Checker, name: str) -> pa.Chunk
     numeric = _mask(pc.match_substring_regex(text, _NUMBER))
     if numeric[~empty].all() and (~empty).any():
         seconds = pc.cast(pc.if_else(pa.array(empty), "0", text), pa.float64()).to_numpy()
-        finite = seconds[~empty]
-        scale = 1e6 if np.nanmedian(np.abs(finite)) < 1e11 else 1e3 if np.nanmedian(np.abs(finite)) < 1e14 else 1.0
-        micros = np.round(seconds * scale)
-        out_of_range = (micros < -62_135_596_800e6) | (micros > 253_402_300_799e6)
-        check.flag(f"{name}: Unix time out of range", out_of_range & ~empty, column)
-        micros[empty | out_of_range] = 0
-        return pa.chunked_array([pa.array(micros.astype("int64"), type=pa.int64()).cast(utc)])
+        return _unix(seconds, empty, check, name, column)
     iso = _mask(pc.match_substring_regex(text, _ISO))
     check.flag(f"{name}: not a date or time", ~iso & ~empty, column)
     ok = pa.array(iso)
@@ -113,6 +147,21 @@ def _timestamps(column: pa.ChunkedArray, check: _Checker, name: str) -> pa.Chunk
     except pa.ArrowInvalid:
         return _timestamps_slow(text, iso, check, name, column)
     return pc.if_else(pa.array(zoned), as_zoned, pc.assume_timezone(naive, "UTC"))
+
+
+def _unix(
+    seconds: np.ndarray, missing: np.ndarray, check: _Checker, name: str, column: pa.ChunkedArray
+) -> pa.ChunkedArray:
+    """Unix seconds, milliseconds or microseconds (told apart by their median size) as UTC timestamps."""
+    known = np.abs(seconds[~missing])
+    middle = float(np.median(known)) if known.size else 0.0
+    scale = 1e6 if middle < 1e11 else 1e3 if middle < 1e14 else 1.0
+    with np.errstate(invalid="ignore", over="ignore"):
+        micros = np.round(seconds * scale)
+        out_of_range = ~missing & ((micros < -62_135_596_800e6) | (micros > 253_402_300_799e6))
+    check.flag(f"{name}: Unix time out of range", out_of_range, column)
+    micros[missing | out_of_range] = 0
+    return pa.chunked_array([pa.array(micros.astype("int64"), type=pa.int64()).cast(pa.timestamp("us", tz="UTC"))])
 
 
 def _timestamps_slow(
@@ -132,9 +181,7 @@ def _numbers(column: pa.ChunkedArray, check: _Checker, name: str) -> pa.ChunkedA
     """float64 from text; empty means missing; non-numbers, NaN and infinities are rejected."""
     if pa.types.is_floating(column.type) or pa.types.is_integer(column.type):
         values = pc.cast(column, pa.float64())
-        arr = values.to_numpy(zero_copy_only=False)
-        bad = ~np.isfinite(arr) & ~_mask(pc.is_null(values))
-        check.flag(f"{name}: NaN or infinite number", bad, column)
+        check.flag(f"{name}: NaN or infinite number", pc.invert(pc.is_finite(values)), column)  # null: not flagged
         return values
     text = pc.utf8_trim_whitespace(_as_strings(column))
     empty = _mask(pc.equal(pc.utf8_length(text), 0)) | _mask(pc.is_null(text))
@@ -174,10 +221,10 @@ def _normalize(
         source = mapping.roles.get(role)
         if source is None:
             continue
-        text = _as_strings(table.column(source))
+        column = table.column(source)
+        text = _encoded(column) if role != "session" else _as_strings(column)
         if role in ("user", "event"):
-            blank = pc.or_kleene(pc.equal(pc.utf8_length(text), 0), pc.utf8_is_space(text))
-            check.flag(f"{source}: empty {role}", _mask(blank) | _mask(pc.is_null(text)), table.column(source))
+            check.flag(f"{source}: empty {role}", pc.or_kleene(_per_value(text, _blank), pc.is_null(text)), column)
         out[role] = text
     out["timestamp"] = _timestamps(table.column(mapping.roles["timestamp"]), check, mapping.roles["timestamp"])
     for role in ("value", "score"):
@@ -199,21 +246,57 @@ def _normalize(
             arr = values.to_numpy(zero_copy_only=False)
             check.flag(f"{feature}: NaN or infinite number", ~np.isfinite(arr) & ~_mask(empty), column)
             out[name] = values
+    # Length and line-break checks run on the text as read; an encoded id column is checked per distinct value.
+    encoded = {mapping.roles[r]: out[r] for r in ("user", "item", "event", "model_version") if r in mapping.roles}
     for source in {*mapping.roles.values(), *mapping.features}:
-        column = table.column(source)
-        if pa.types.is_string(column.type) or pa.types.is_large_string(column.type):
+        column = encoded.get(source, table.column(source))
+        if not _is_text(column):
+            continue
+        if _max_bytes(column) > limits.max_field_chars:  # a character takes at least a byte: skip short columns
             check.flag(
                 f"{source}: field longer than {limits.max_field_chars:,} characters",
-                _mask(pc.greater(pc.utf8_length(column), limits.max_field_chars)),
+                _per_value(column, lambda v: pc.greater(pc.utf8_length(v), limits.max_field_chars)),
                 None,
             )
-            if scan_line_breaks:
-                check.flag(
-                    f"{source}: line break inside a field (an unterminated quote?)",
-                    _mask(pc.or_(pc.match_substring(column, "\n"), pc.match_substring(column, "\r"))),
-                    column,
-                )
+        if scan_line_breaks:
+            check.flag(
+                f"{source}: line break inside a field (an unterminated quote?)",
+                _per_value(column, lambda v: pc.or_(pc.match_substring(v, "\n"), pc.match_substring(v, "\r"))),
+                column,
+            )
     return pa.table(out), check
+
+
+def plan_types(sample: pa.Table, mapping: ColumnMap) -> dict[str, pa.DataType]:
+    """Types for a fast typed read of the mapped columns, guessed from the first rows (all text).
+
+    Only values these checks would accept unchanged are guessed as numbers or times; ids always stay
+    text. If a later value does not fit, the reader falls back to text and the checks name it.
+    """
+    if sample.num_rows == 0 or any(role not in mapping.roles for role in REQUIRED_ROLES):
+        return {}
+    types: dict[str, pa.DataType] = {name: pa.string() for name in {*mapping.roles.values(), *mapping.features}}
+
+    def values(name: str) -> pa.Array:
+        return sample.column(name).combine_chunks()
+
+    def all_match(name: str, pattern: str) -> bool:
+        return bool(pc.all(pc.match_substring_regex(values(name), pattern)).as_py())
+
+    stamp = mapping.roles["timestamp"]
+    if all_match(stamp, _ISO_ZONED_STRICT):
+        types[stamp] = pa.timestamp("us", tz="UTC")
+    elif all_match(stamp, _NUMBER_STRICT):
+        types[stamp] = pa.float64()
+    for name in [mapping.roles.get("value"), mapping.roles.get("score"), *mapping.features]:
+        if name is not None and name != stamp and all_match(name, _NUMBER_STRICT):
+            types[name] = pa.float64()
+    return types
+
+
+def _max_bytes(column: pa.ChunkedArray) -> int:
+    values = [c.dictionary for c in column.chunks] if pa.types.is_dictionary(column.type) else column.chunks
+    return max((pc.max(pc.binary_length(v)).as_py() or 0 for v in values), default=0)
 
 
 def _feature_name(column: str) -> str:

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import sys
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import click
 
 from flywheel_core.cli._common import ACTOR, Context, emit, json_option, workspace_option
+from flywheel_core.config import load_settings
 from flywheel_core.exceptions import DataValidationError
 
 
@@ -56,23 +59,38 @@ def ingest_command(
     as_json: bool,
 ) -> None:
     """Import an interaction log (CSV, gzip CSV or Parquet) as a dataset, all or nothing."""
-    from flywheel_core.ingest import ingest_file
+    from flywheel_core.ingest import Limits, prepare_import, store_import
     from flywheel_core.signals import parse_signal_option
 
     if not file.exists():
         raise DataValidationError(f"No file at {file}. Check the path.")
     specs = dict(parse_signal_option(option) for option in signals)
-    ws = obj.workspace(workspace)
-    report = ingest_file(
-        obj.store(),
-        workspace_id=ws.id,
-        source=file,
-        dataset=dataset,
-        actor=ACTOR,
-        columns=_pairs(columns, "--column"),
-        signals=specs,
-        skip_invalid=skip_invalid,
-    )
+    pairs = _pairs(columns, "--column")
+    settings = obj.settings or load_settings()
+    # The database layer takes longer to import than a million events take to read: open the workspace
+    # in a thread while the parser (which releases the interpreter lock) reads and checks the file.
+    sys.setswitchinterval(0.0005)  # hand the lock back to the reader quickly between its compute calls
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        opening = pool.submit(obj.workspace, workspace)
+        try:
+            prepared = prepare_import(
+                file,
+                dataset=dataset,
+                columns=pairs,
+                signals=specs,
+                skip_invalid=skip_invalid,
+                limits=Limits.from_settings(settings),
+                stage_in=settings.data_dir,
+            )
+        except BaseException:
+            opening.result()  # a missing workspace is reported before any problem of the file
+            raise
+    try:
+        ws = opening.result()
+    except BaseException:
+        prepared.discard()
+        raise
+    report = store_import(obj.store(), workspace_id=ws.id, prepared=prepared, actor=ACTOR)
     payload = {
         "dataset": report.dataset,
         "rows_read": report.rows_read,

@@ -8,7 +8,6 @@ import click
 
 from flywheel_core.cli._common import ACTOR, Context, emit, json_option
 from flywheel_core.exceptions import DataValidationError
-from flywheel_core.storage.models import as_utc
 
 
 @click.group("user")
@@ -45,6 +44,8 @@ def user_add(
 @click.pass_obj
 def users_command(obj: Context, as_json: bool) -> None:
     """List accounts."""
+    from flywheel_core.storage.models import as_utc
+
     users = [
         {
             "username": u.username,

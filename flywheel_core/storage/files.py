@@ -23,12 +23,15 @@ __all__ = [
     "dataset_relpath",
     "file_sha256",
     "model_relpath",
+    "move_into_place",
+    "stage_parquet",
     "sweep_orphans",
     "write_atomic",
     "write_parquet_atomic",
 ]
 
 TEMP_PREFIX = ".tmp-"
+STAGING = "staging"  # events files written before their database row can be: moved into place on commit
 
 
 def dataset_relpath(workspace_id: int, content_hash: str) -> str:
@@ -75,7 +78,32 @@ def write_atomic(target: Path, write: Callable[[Path], object]) -> None:
 
 
 def write_parquet_atomic(table: pa.Table, target: Path) -> None:
-    write_atomic(target, lambda temp: pq.write_table(table, temp, compression="snappy"))
+    """Snappy-compressed Parquet. Statistics (min/max per page) only for ``timestamp``, the one column
+    filtered by range; on the id columns they cost more time to write than the rest of the file."""
+    statistics = [name for name in table.column_names if name == "timestamp"] or False
+    write_atomic(target, lambda temp: pq.write_table(table, temp, compression="snappy", write_statistics=statistics))
+
+
+def stage_parquet(data_dir: Path, table: pa.Table) -> Path:
+    """Write ``table`` to a new file in the data folder's staging area (no database needed yet).
+
+    The file is moved into place by :func:`move_into_place` when its row is committed; one left by a
+    killed process is removed by :func:`sweep_orphans` after the grace period.
+    """
+    target = data_dir / STAGING / f"{uuid.uuid4().hex}.parquet"
+    write_parquet_atomic(table, target)
+    return target
+
+
+def move_into_place(staged: Path, target: Path) -> None:
+    """Rename a staged file onto ``target`` (same file system: one atomic step)."""
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        os.replace(staged, target)
+    except OSError as exc:
+        raise StorageError(
+            f"Could not move {staged.name} into the data folder ({exc.strerror or exc}). Nothing was stored."
+        ) from exc
 
 
 def sweep_orphans(

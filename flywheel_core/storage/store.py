@@ -20,8 +20,10 @@ from flywheel_core.faults import pause_point
 from flywheel_core.storage import repository as repo
 from flywheel_core.storage.engine import make_engine, session_scope, upgrade_database
 from flywheel_core.storage.files import (
+    STAGING,
     dataset_relpath,
     model_relpath,
+    move_into_place,
     sweep_orphans,
     write_atomic,
     write_parquet_atomic,
@@ -238,8 +240,9 @@ class Store:
         with session_scope(self.engine) as session:
             return repo.find_dataset_by_hash(session=session, workspace_id=workspace_id, content_hash=content_hash)
 
-    def store_dataset(self, *, workspace_id: int, table: pa.Table, dataset: Dataset, actor: str) -> Dataset:
-        """Write the events file, then commit its row; on any failure nothing is left behind.
+    def store_dataset(self, *, workspace_id: int, table: pa.Table | Path, dataset: Dataset, actor: str) -> Dataset:
+        """Write the events file (or move a file staged with ``files.stage_parquet`` into place), then
+        commit its row; on any failure nothing is left behind.
 
         ``dataset`` carries the metadata (name, hash, counts, mapping); its ``file_path`` is set here.
         The whole store runs under the workspace's write lock, so two imports of the same file at
@@ -263,8 +266,12 @@ class Store:
                     min_age_seconds=0,
                     under=f"workspaces/{workspace_id}/datasets",
                 )
+                sweep_orphans(self.data_dir, set(), under=STAGING)  # left by killed imports, an hour ago or more
                 pause_point("before_file_write")
-                write_parquet_atomic(table, target)
+                if isinstance(table, Path):
+                    move_into_place(table, target)
+                else:
+                    write_parquet_atomic(table, target)
                 written = True
                 pause_point("after_file_write")
                 repo.add_dataset(session=session, workspace_id=workspace_id, dataset=dataset, actor=actor)
@@ -401,4 +408,5 @@ class Store:
     def sweep_orphan_files(self, *, min_age_seconds: float = 3600.0) -> list[str]:
         with session_scope(self.engine) as session:
             referenced = repo.referenced_paths(session=session)
-        return sweep_orphans(self.data_dir, referenced, min_age_seconds=min_age_seconds)
+        removed = sweep_orphans(self.data_dir, referenced, min_age_seconds=min_age_seconds)
+        return removed + sweep_orphans(self.data_dir, set(), min_age_seconds=min_age_seconds, under=STAGING)

@@ -56,6 +56,8 @@ def _refused(
         )  # type: ignore[arg-type]
     assert [d.name for d in store.list_datasets(workspace_id=workspace_id)] == ["earlier"]
     assert _files(store) == before
+    staging = store.data_dir / "staging"
+    assert not staging.exists() or not any(staging.iterdir())  # no half-imported file waits anywhere
 
 
 def test_ingest_otto_with_mapping_profiles_correctly(store: Store, workspace_id: int) -> None:
