@@ -69,22 +69,26 @@ def ingest_command(
     settings = obj.settings or load_settings()
     # The database layer takes longer to import than a million events take to read: open the workspace
     # in a thread while the parser (which releases the interpreter lock) reads and checks the file.
+    interval = sys.getswitchinterval()
     sys.setswitchinterval(0.0005)  # hand the lock back to the reader quickly between its compute calls
-    with ThreadPoolExecutor(max_workers=1) as pool:
-        opening = pool.submit(obj.workspace, workspace)
-        try:
-            prepared = prepare_import(
-                file,
-                dataset=dataset,
-                columns=pairs,
-                signals=specs,
-                skip_invalid=skip_invalid,
-                limits=Limits.from_settings(settings),
-                stage_in=settings.data_dir,
-            )
-        except BaseException:
-            opening.result()  # a missing workspace is reported before any problem of the file
-            raise
+    try:
+        with ThreadPoolExecutor(max_workers=1) as pool:
+            opening = pool.submit(obj.workspace, workspace)
+            try:
+                prepared = prepare_import(
+                    file,
+                    dataset=dataset,
+                    columns=pairs,
+                    signals=specs,
+                    skip_invalid=skip_invalid,
+                    limits=Limits.from_settings(settings),
+                    stage_in=settings.data_dir,
+                )
+            except BaseException:
+                opening.result()  # a missing workspace is reported before any problem of the file
+                raise
+    finally:
+        sys.setswitchinterval(interval)
     try:
         ws = opening.result()
     except BaseException:
