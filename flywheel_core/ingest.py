@@ -238,7 +238,7 @@ def _scan(source: Path | bytes, data: pa.Buffer | Path) -> tuple[str, int | None
     """The source's SHA-256 and, for CSV text, its physical line count, in one pass where they coincide."""
     digest = hashlib.sha256()
     if isinstance(source, Path):
-        same = data == source
+        same = isinstance(data, Path)  # not a gzip file, inflated into memory
         lines, last = 0, b"\n"
         with source.open("rb") as handle:
             while block := handle.read(8 << 20):

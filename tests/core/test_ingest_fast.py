@@ -4,6 +4,7 @@ path, and fall back to it when a later row does not fit the guess."""
 
 from __future__ import annotations
 
+import gzip
 import os
 import subprocess
 import sys
@@ -29,7 +30,7 @@ def _csv(rows: list[str]) -> bytes:
     return ("user,timestamp,event,value\n" + "\n".join(rows) + "\n").encode()
 
 
-def _stored(store: Store, workspace_id: int, data: bytes, name: str, **kwargs: object) -> pd.DataFrame:
+def _stored(store: Store, workspace_id: int, data: bytes | Path, name: str, **kwargs: object) -> pd.DataFrame:
     ingest_file(store, workspace_id=workspace_id, source=data, dataset=name, actor="t", **kwargs)  # type: ignore[arg-type]
     events = store.read_events(workspace_id=workspace_id, name=name)
     for column in ("user", "item", "event"):  # categories come in file order: compare the values
@@ -87,6 +88,16 @@ def test_ids_stay_text_on_the_fast_path(store: Store, workspace_id: int) -> None
     events = _stored(store, workspace_id, data, "ids")
     assert events["user"].astype(str).tolist() == ["007", "010"]
     assert events["item"].astype(str).tolist() == ["NA", "0"]
+
+
+def test_a_gzip_file_on_disk_imports_like_the_plain_one(store: Store, workspace_id: int, tmp_path: Path) -> None:
+    data = _csv(_rows(30))
+    plain, packed = tmp_path / "log.csv", tmp_path / "log.csv.gz"
+    plain.write_bytes(data)
+    packed.write_bytes(gzip.compress(data))
+    from_plain = _stored(store, workspace_id, plain, "plain")
+    from_packed = _stored(store, workspace_id, packed, "packed")
+    pd.testing.assert_frame_equal(from_plain, from_packed)
 
 
 def test_stored_file_is_moved_out_of_staging(store: Store, workspace_id: int) -> None:
