@@ -18,7 +18,9 @@ def test_newcomer_loads_the_demo_and_visits_every_page(app, page: Page) -> None:
     expect(page.get_by_text("Does your data flywheel compound?")).to_be_visible()
     page.get_by_role("button", name="Load the demo workspace").click()
     settle(page, timeout=240)
-    expect(page.locator("[data-testid='stMetricValue']").nth(1)).to_have_text("4")  # four demo datasets
+    # The load may start after settle() saw a quiet page: wait for its outcome, not for a quiet spell.
+    expect(page.locator("[data-testid='stMetricValue']").nth(1)).to_have_text("4", timeout=240_000)  # four datasets
+    settle(page)
     for title in PAGES:
         open_page(page, title)
         no_errors(page)
