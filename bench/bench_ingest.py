@@ -162,7 +162,10 @@ def main() -> None:
     one = make_csv(cache / "music-1M.csv", 1_000_000)
     five = make_csv(cache / "music-5M.csv", 5_000_000)
     print(f"(generated inputs in {time.perf_counter() - started:.1f} s, cached in {cache})", file=sys.stderr)
-    report("Ingest (median of 3 processes)", bench_import(one, "1M") + bench_import(five, "5M"))
+    report(
+        "Ingest (processes run in turns, medians of 5; peak = largest resident set)",
+        bench_import(one, "1M") + bench_import(five, "5M"),
+    )
     report("Ingest without process start-up", bench_in_process(one))
     report("Profile", bench_profile(five))
 
