@@ -109,18 +109,21 @@ def render_upload(ctx: AppContext) -> None:
         )
         if st.button("Check and import", type="primary", key="data.import", disabled=not ctx.can_edit):
             bar = st.progress(0.0, text="Starting…")
-            report = ingest_file(
-                ctx.store,
-                workspace_id=ctx.workspace_id,
-                source=data,
-                dataset=name,
-                actor=ctx.actor,
-                columns=mapping,
-                signals=signals,
-                skip_invalid=skip,
-                source_name=upload.name,
-                progress=lambda f, m: bar.progress(f, text=m),
-            )
+            try:
+                report = ingest_file(
+                    ctx.store,
+                    workspace_id=ctx.workspace_id,
+                    source=data,
+                    dataset=name,
+                    actor=ctx.actor,
+                    columns=mapping,
+                    signals=signals,
+                    skip_invalid=skip,
+                    source_name=upload.name,
+                    progress=lambda f, m: bar.progress(f, text=m),
+                )
+            finally:
+                bar.empty()  # a refusal shows its message alone, not a bar stopped half-way
             st.session_state["data.last_report"] = report
             st.rerun()  # the dataset list, the Explore tab and the Overview now include the new dataset
     report = st.session_state.get("data.last_report")
