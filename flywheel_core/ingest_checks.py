@@ -18,7 +18,7 @@ from flywheel_core.exceptions import DataValidationError, Problem
 from flywheel_core.ingest_read import Limits
 
 if TYPE_CHECKING:
-    from flywheel_core.ingest import ColumnMap
+    from flywheel_core.ingest_columns import ColumnMap
 
 REQUIRED_ROLES = ("user", "timestamp", "event")
 OPTIONAL_ROLES = ("item", "value", "session", "model_version", "score")
