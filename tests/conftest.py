@@ -40,6 +40,13 @@ def _drop_pg_database(base_url: str, name: str) -> None:
     admin.dispose()
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark ``db`` every test that uses an instance (through ``env``): the PostgreSQL pass runs only those."""
+    for item in items:
+        if "env" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.db)
+
+
 @pytest.fixture
 def env(tmp_path: Path) -> Iterator[dict[str, str]]:
     """Environment variables for a fresh instance (data folder, database)."""
