@@ -78,10 +78,13 @@ def write_atomic(target: Path, write: Callable[[Path], object]) -> None:
 
 
 def write_parquet_atomic(table: pa.Table, target: Path) -> None:
-    """Snappy-compressed Parquet. Statistics (min/max per page) only for ``timestamp``, the one column
-    filtered by range; on the id columns they cost more time to write than the rest of the file."""
+    """LZ4-compressed Parquet: as fast to write as Snappy here, and about twice as fast to read back.
+
+    Statistics (min/max per page) only for ``timestamp``, the one column filtered by range: on the id
+    columns they cost more time to write than the rest of the file.
+    """
     statistics = [name for name in table.column_names if name == "timestamp"] or False
-    write_atomic(target, lambda temp: pq.write_table(table, temp, compression="snappy", write_statistics=statistics))
+    write_atomic(target, lambda temp: pq.write_table(table, temp, compression="lz4", write_statistics=statistics))
 
 
 def stage_parquet(data_dir: Path, table: pa.Table) -> Path:
