@@ -14,8 +14,8 @@ from flywheel_core.config import Settings, load_settings
 from flywheel_core.storage.store import Store
 
 REPO = Path(__file__).resolve().parents[1]
-SHARED = REPO.parent / "shared"
-OTTO = SHARED / "data" / "otto" / "events.csv"
+DATA = Path(__file__).resolve().parent / "data"
+OTTO = DATA / "otto" / "events.csv"  # CC BY 4.0, see tests/data/otto/README.md
 PG_URL = os.environ.get("FLYWHEEL_TEST_DATABASE_URL")
 
 
