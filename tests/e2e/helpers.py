@@ -6,6 +6,10 @@ import time
 
 from playwright.sync_api import Page, expect
 
+# A loaded 2-core machine (CI runs the suite on both cores) can take longer than Playwright's 5 s default
+# to open the database on a first page: wait on what the user waits on, with room.
+expect.set_options(timeout=30_000)
+
 
 def settle(page: Page, quiet_seconds: float = 0.8, timeout: float = 120) -> None:
     """Wait until the app has finished its current run (the 'Running…' status is gone for a while)."""
