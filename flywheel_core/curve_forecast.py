@@ -60,7 +60,10 @@ def forecast_curve(
     draws = _bootstrap(report, xf, n_boot=n_boot, random_state=random_state)
     alpha = (1 - level) / 2
     low, high = np.nanquantile(draws, [alpha, 1 - alpha], axis=0)
-    return CurveForecast(x=xf, y=report.predict(xf), low=low, high=high, level=level)
+    y = report.predict(xf)
+    if report.bounds is not None:  # a bounded metric's forecast and band stay inside its bounds
+        low, high = np.clip(low, *report.bounds), np.clip(high, *report.bounds)
+    return CurveForecast(x=xf, y=y, low=np.minimum(low, y), high=np.maximum(high, y), level=level)
 
 
 def _bootstrap(report: CurveReport, xf: np.ndarray, *, n_boot: int, random_state: int) -> np.ndarray:
@@ -93,6 +96,10 @@ def x_for_target(
     sign = 1.0 if report.higher_is_better else -1.0
     goal = sign * target
     x = report.x
+    if report.bounds is not None and not report.bounds[0] <= target <= report.bounds[1]:
+        side = "exceed" if target > report.bounds[1] else "fall below"
+        edge = report.bounds[1] if target > report.bounds[1] else report.bounds[0]
+        return TargetResult(target, False, None, None, None, f"Not reachable: this metric cannot {side} {edge:g}.")
     if report.asymptote is not None and sign * report.asymptote <= goal:
         return TargetResult(
             target, False, None, None, None, f"Not reachable: the fitted ceiling is at {report.asymptote:.4g}."

@@ -31,7 +31,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-__all__ = ["MODEL_NAMES", "N_PARAMS", "CurveFit", "fit_model", "refit_many"]
+__all__ = ["MODEL_NAMES", "N_PARAMS", "CurveFit", "fit_many", "fit_model", "refit_many"]
 
 Array = NDArray[np.float64]
 
@@ -256,3 +256,24 @@ def fit_model(model: str, x: Array, y: Array) -> CurveFit:
         rss=rss if np.isfinite(rss) else float("inf"),
         n_params=fit.n_params,
     )
+
+
+def fit_many(model: str, x: Array, ys: Array) -> list[CurveFit]:
+    """Least-squares fits of one candidate to each row of ``ys`` (R, n) sharing ``x``, all at once."""
+    theta, coef, shift, scale = refit_many(model, x, ys)
+    t = ((x - shift) / scale)[None, :]
+    with np.errstate(all="ignore"):
+        resid = ys - _predict(model, theta, coef, t)
+        rss = np.einsum("rn,rn->r", resid, resid)
+    return [
+        CurveFit(
+            model=model,
+            theta=tuple(float(v) for v in theta[r]),
+            coef=(float(coef[r, 0]), float(coef[r, 1])),
+            shift=shift,
+            scale=scale,
+            rss=float(rss[r]) if np.isfinite(rss[r]) else float("inf"),
+            n_params=N_PARAMS[model],
+        )
+        for r in range(len(ys))
+    ]

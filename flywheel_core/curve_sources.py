@@ -12,13 +12,19 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from flywheel_core.curves import MIN_POINTS, CurveReport, judge_curve
-from flywheel_core.exceptions import DataValidationError, InsufficientDataError
+from flywheel_core.curves import MIN_POINTS, CurveReport, judge_curve, judge_curves
+from flywheel_core.exceptions import DataValidationError, FlywheelError, InsufficientDataError
+
+MAX_SERIES = 100_000
 
 __all__ = [
+    "MAX_SERIES",
     "SeriesData",
+    "SeriesVerdict",
     "judge_model_versions",
+    "judge_series_file",
     "metric_is_lower_better",
+    "parse_bounds",
     "read_series",
     "version_metrics",
     "versions_series",
@@ -36,6 +42,28 @@ class SeriesData:
     columns: tuple[str, ...]
 
 
+def _read_frame(source: Path | bytes, name: str) -> tuple[pd.DataFrame, Path]:
+    path = Path(name) if isinstance(source, bytes) else source
+    try:
+        frame = pd.read_csv(io.BytesIO(source) if isinstance(source, bytes) else source)
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
+        raise DataValidationError(f"Cannot read {path.name} as CSV: {exc}. Give a CSV with a header row.") from exc
+    frame.columns = [str(c) for c in frame.columns]
+    return frame, path
+
+
+def _numeric(frame: pd.DataFrame, col: str) -> np.ndarray:
+    converted = pd.to_numeric(frame[col], errors="coerce")
+    bad = converted.isna() & frame[col].notna()
+    if bad.any():
+        row = int(np.flatnonzero(bad.to_numpy())[0]) + 2
+        raise DataValidationError(
+            f"Column '{col}' has {int(bad.sum())} values that are not numbers (first: line {row}, "
+            f"{frame[col].iloc[row - 2]!r}). Fix the file or pick another column."
+        )
+    return converted.to_numpy(dtype=float)
+
+
 def read_series(
     source: Path | bytes, *, x_column: str | None = None, y_column: str | None = None, name: str = "the file"
 ) -> SeriesData:
@@ -44,12 +72,8 @@ def read_series(
     Defaults: one column → y with x = 1, 2, …; several → x is the first column, y the second.
     """
     x_col, y_col = x_column, y_column
-    path = Path(name) if isinstance(source, bytes) else source
-    try:
-        frame = pd.read_csv(io.BytesIO(source) if isinstance(source, bytes) else source)
-    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
-        raise DataValidationError(f"Cannot read {path.name} as CSV: {exc}. Give a CSV with a header row.") from exc
-    columns = [str(c) for c in frame.columns]
+    frame, path = _read_frame(source, name)
+    columns = list(frame.columns)
     for wanted in (x_col, y_col):
         if wanted is not None and wanted not in columns:
             raise DataValidationError(f"{path.name} has no column '{wanted}'; its columns are: {', '.join(columns)}.")
@@ -65,20 +89,91 @@ def read_series(
             raise DataValidationError(f"{path.name} needs a y column besides '{x_col}'; choose the y column.")
     elif x_col is None and others:
         x_col = others[0]
-    values: dict[str, Any] = {}
-    for col in [c for c in (x_col, y_col) if c is not None]:
-        converted = pd.to_numeric(frame[col], errors="coerce")
-        bad = converted.isna() & frame[col].notna()
-        if bad.any():
-            row = int(np.flatnonzero(bad.to_numpy())[0]) + 2
-            raise DataValidationError(
-                f"Column '{col}' has {int(bad.sum())} values that are not numbers (first: line {row}, "
-                f"{frame[col].iloc[row - 2]!r}). Fix the file or pick another column."
-            )
-        values[col] = converted.to_numpy(dtype=float)
+    values = {col: _numeric(frame, col) for col in (x_col, y_col) if col is not None}
     y = values[y_col]
     x = values[x_col] if x_col is not None else np.arange(1, len(y) + 1, dtype=float)
     return SeriesData(x=x, y=y, x_name=x_col or "row", y_name=y_col, columns=tuple(columns))
+
+
+@dataclass(frozen=True, eq=False)
+class SeriesVerdict:
+    """One series of a long-format file: its name, points, and its report or why it was not judged."""
+
+    name: str
+    n_points: int
+    report: CurveReport | None
+    problem: str | None
+
+    def to_json(self) -> dict[str, Any]:
+        body = self.report.to_json() if self.report is not None else {"verdict": None, "problem": self.problem}
+        return {"series": self.name, "n_points": self.n_points, **body}
+
+
+def parse_bounds(text: str | None) -> tuple[float, float] | str | None:
+    """``"0,1"`` → (0.0, 1.0); ``"none"`` → None (unbounded); None or "infer" → "infer" (from the name)."""
+    if text is None or text.strip().lower() in ("", "infer"):
+        return "infer"
+    if text.strip().lower() in ("none", "unbounded"):
+        return None
+    parts = text.replace(";", ",").split(",")
+    try:
+        lo, hi = (float(p) for p in parts)
+    except ValueError as exc:
+        raise DataValidationError(
+            f"Bounds must be two numbers 'LOW,HIGH' such as 0,1 (or 'none'); got {text!r}."
+        ) from exc
+    if not lo < hi:
+        raise DataValidationError(f"Bounds must be LOW < HIGH; got {text!r}.")
+    return (lo, hi)
+
+
+def judge_series_file(
+    source: Path | bytes,
+    *,
+    by: str,
+    x_column: str,
+    y_column: str,
+    higher_is_better: bool = True,
+    bounds: tuple[float, float] | str | None = "infer",
+    x_kind: str | None = None,
+    material: float | None = None,
+    name: str = "the file",
+) -> list[SeriesVerdict]:
+    """Judge every series of a long-format CSV (one row per point; ``by`` names the series) in one call.
+
+    Rows are sorted by x within each series. A series that cannot be judged (too few points, repeated x)
+    gets its problem instead of a report; the others are judged all the same.
+
+    Raises:
+        DataValidationError: a column is missing or not numeric, or the file has more than MAX_SERIES series.
+    """
+    frame, path = _read_frame(source, name)
+    for wanted in (by, x_column, y_column):
+        if wanted not in frame.columns:
+            raise DataValidationError(
+                f"{path.name} has no column '{wanted}'; its columns are: {', '.join(frame.columns)}."
+            )
+    data = pd.DataFrame(
+        {"series": frame[by].astype(str), "x": _numeric(frame, x_column), "y": _numeric(frame, y_column)}
+    ).dropna(subset=["x", "y"])
+    data = data.sort_values(["series", "x"], kind="stable")
+    keys, starts = np.unique(data["series"].to_numpy(), return_index=True)
+    if len(keys) > MAX_SERIES:
+        raise DataValidationError(f"{path.name} has {len(keys):,} series; judge at most {MAX_SERIES:,} per call.")
+    xs, ys = data["x"].to_numpy(), data["y"].to_numpy()
+    bounds_at = [*starts[1:], len(data)]
+    series = [(xs[a:b], ys[a:b]) for a, b in zip(starts, bounds_at, strict=True)]
+    reports = judge_curves(
+        series, higher_is_better=higher_is_better, bounds=bounds, x_kind=x_kind, material=material,
+        x_name=x_column, y_name=y_column,
+    )  # fmt: skip
+    out = []
+    for key, (x, _), result in zip(keys, series, reports, strict=True):
+        if isinstance(result, FlywheelError):
+            out.append(SeriesVerdict(str(key), len(x), None, str(result)))
+        else:
+            out.append(SeriesVerdict(str(key), len(x), result, None))
+    return out
 
 
 # The next-turn score first: it measures what users would have met next, the flywheel's promise.
@@ -135,4 +230,6 @@ def judge_model_versions(versions: Sequence[Any], *, metric: str | None = None) 
             f"A verdict needs {MIN_POINTS} model versions with distinct training rows and a '{metric}' value; "
             f"found {len(x)}. Train more versions (turns) first."
         )
-    return judge_curve(x, y, higher_is_better=not metric_is_lower_better(metric))
+    return judge_curve(
+        x, y, higher_is_better=not metric_is_lower_better(metric), x_kind="size", x_name="training rows", y_name=metric
+    )

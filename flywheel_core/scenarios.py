@@ -60,7 +60,15 @@ _SPOTIFY = SimulationParams(
     initial_users=50_000.0,
     market_users=600_000_000.0,
 )
-_VELOCITY = replace(_SPOTIFY, drift_rate_week=0.01, market_users=50_000_000.0)
+# The velocity pair: the same loop, drifting behaviour and room to grow; only the time from data to production
+# differs. A fresh model keeps winning users faster than they churn, so data and quality keep compounding; a
+# model nine months stale wins too few, the user base stalls where churn meets acquisition, and so does quality.
+_VELOCITY = replace(
+    _SPOTIFY,
+    drift_rate_week=0.01,
+    market_users=300_000_000.0,
+    feedback=replace(_SPOTIFY.feedback, acquisition_per_quality=0.02),
+)
 _HARVEY = SimulationParams(
     collection=Collection(30.0, 0.9, 0.6),
     storage=Storage(0.9),
@@ -313,7 +321,7 @@ def calibrate_simulation(
     if not 0 < weekly_retention <= 1:
         raise DataValidationError(f"weekly_retention = {weekly_retention:g}: give a share between 0 and 1.")
     quality = values if higher_is_better else 1 - values
-    report = judge_curve(rows, quality)
+    report = judge_curve(rows, quality, bounds=(0.0, 1.0), x_kind="size", x_name="training rows")
     if rows[0] <= 0:
         raise DataValidationError("Training rows must be positive to fit a learning curve.")
     power = next(c.fit for c in report.candidates if c.model == "power")

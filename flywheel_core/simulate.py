@@ -230,7 +230,9 @@ def simulate_flywheel(
     _check(params, weeks, runs)
     bands = _run(params, weeks=weeks, runs=runs, random_state=random_state)
     x = np.arange(1, weeks + 1, dtype=float)
-    verdict = judge_curve(x, bands["product_quality"][1])
+    verdict = judge_curve(
+        x, bands["product_quality"][1], bounds=(0.0, 1.0), x_kind="time", x_name="weeks", y_name="product quality"
+    )
     return SimulationResult(
         scenario=scenario, params=params, weeks=x.astype(int), runs=runs, bands=bands, verdict=verdict
     )

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import streamlit as st
 
 from flywheel_core.analytics import retention_cohorts
 from flywheel_core.curve_forecast import forecast_curve, x_for_target
 from flywheel_core.curve_sources import metric_is_lower_better, read_series, version_metrics, versions_series
-from flywheel_core.curves import CurveReport, judge_curve
+from flywheel_core.curves import CandidateFit, CurveReport, judge_curve
 from flywheel_core.scenarios import PRESETS, calibrate_simulation, sensitivity, weekly_retention
 from flywheel_core.simulate import KNOBS, knob_value, simulate_flywheel, with_overrides
 from ui.context import current, user_errors
@@ -17,8 +19,12 @@ from ui.format import number, percent
 ctx = current()
 st.title("Compounding vs plateau")
 st.caption(
-    "Compounding: no ceiling within reach. Plateau: most of the fitted headroom is spent and the next doubling "
-    "of x adds little. Backward: the metric falls over the recent points beyond noise."
+    "A verdict answers *what will the next stretch of data or turns buy?* in the metric's own units: over the next "
+    "three doublings of x when x is a data size, or the next span as long as the observed one when x is time or "
+    "turns. **Compounding**: the projected gain reaches the material gain (2 points for a metric in [0, 1], else "
+    "10% of its level). **Plateau**: it does not, and no material decline is expected. **Backward**: the metric "
+    "declines beyond noise by at least the material gain. **Not enough evidence**: the band is too wide to tell. "
+    "The confidence is the forecast's probability that the true gain lies on the verdict's side of the line."
 )
 ICONS = {
     "compounding": ":material/trending_up:",
@@ -32,32 +38,47 @@ judge_tab, sim_tab = st.tabs(["Judge a series", "Simulate a flywheel"])
 
 def show_verdict(report: CurveReport, x_label: str, y_label: str) -> None:
     BOXES[report.verdict](
-        f"**{report.verdict.replace('_', ' ').capitalize()}** · confidence {percent(report.confidence, 0)}. "
-        f"{report.reason}",
+        f"**{report.verdict.label}** · confidence {percent(report.confidence, 0)}. {report.reason}",
         icon=ICONS[report.verdict],
     )
+    in_points = report.bounds == (0.0, 1.0)
+
+    def gain(value: float) -> str:
+        return f"{100 * value:+.1f} pts" if in_points else f"{'+' if value >= 0 else '−'}{number(abs(value), 3)}"
+
     cols = st.columns(4)
-    cols[0].metric("Chosen curve", report.model.replace("_", " "), help=f"Rule: {report.rule} ({len(report.x)} points)")
-    cols[1].metric("Fitted ceiling", number(report.asymptote, 4))
-    cols[2].metric("Headroom left", number(report.headroom, 4))
-    cols[3].metric("Headroom spent", percent(report.headroom_spent, 0))
-    end = 2 * report.x[-1] if report.x[0] > 0 else report.x[-1] + (report.x[-1] - report.x[0])
-    forecast = forecast_curve(report, [report.x[-1] + (end - report.x[-1]) * i / 24 for i in range(25)])
+    cols[0].metric(
+        "Projected gain",
+        gain(report.projected_gain),
+        help=f"Over {report.horizon.text}; 90% band {gain(report.gain_low)} to {gain(report.gain_high)}.",
+    )
+    cols[1].metric("Material gain", gain(report.material).lstrip("+"), help="The gain that matters over the horizon.")
+    cols[2].metric("Horizon", f"to {number(report.horizon.x_to, 3)}", help=report.horizon.text)
+    cols[3].metric(
+        "Evidence", f"{len(report.x)} points", help=f"Best-fitting curve: {report.model.replace('_', ' ')}"
+    )
+    steps = [report.x[-1] + (report.horizon.x_to - report.x[-1]) * i / 24 for i in range(25)]
+    forecast = forecast_curve(report, steps)
     st.plotly_chart(curve_figure(report, forecast, x_label=x_label, y_label=y_label), key="curves.chart")
-    st.caption(f"Band: {forecast.level:.0%} residual bootstrap of the chosen curve, out to the next doubling of x.")
+    st.caption(f"Band: {forecast.level:.0%} residual bootstrap of the best-fitting curve, out to the horizon.")
     left, right = st.columns([1, 2])
     last = float(report.predict(report.x[-1:])[0])
-    room = report.headroom if report.headroom is not None else abs(last - float(report.predict(report.x[:1])[0]))
-    default = last + (0.5 if report.higher_is_better else -0.5) * room
+    default = last + report.projected_gain / 2
     series_id = f"{y_label}:{report.x[0]:g}:{report.x[-1]:g}:{len(report.x)}"  # a new series gets a new default
     target = left.number_input(f"Target {y_label}", value=default, format="%.4g", key=f"curves.target.{series_id}")
     right.markdown(f"**Target calculator.** {x_for_target(report, target).message}")
     with st.expander("All candidates"):
-        st.dataframe([c_row(c) for c in report.candidates], hide_index=True, use_container_width=True)
+        st.dataframe([c_row(c, gain) for c in report.candidates], hide_index=True, width="stretch")
 
 
-def c_row(c) -> dict:  # type: ignore[no-untyped-def]
-    return {"curve": c.model, "AICc": c.aicc, "Akaike weight": c.weight, "its own verdict": c.verdict}
+def c_row(c: CandidateFit, gain: Callable[[float], str]) -> dict[str, object]:
+    return {
+        "curve": c.model.replace("_", " "),
+        "AICc": c.aicc,
+        "Akaike weight": round(c.weight, 3),
+        "projected gain": gain(c.gain),
+        "votes": "yes" if c.votes else "no (nonsense for this x)",
+    }
 
 
 with judge_tab:
@@ -117,7 +138,9 @@ with judge_tab:
                 series = (data.x, data.y, not lower, x_name, y_name)
         if series is not None:
             x, y, higher, x_label, y_label = series
-            show_verdict(judge_curve(x, y, higher_is_better=higher), x_label, y_label)
+            show_verdict(
+                judge_curve(x, y, higher_is_better=higher, x_name=x_label, y_name=y_label), x_label, y_label
+            )
 
 with sim_tab:
     top = st.columns([2, 2, 1, 1])

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import click
+import numpy as np
 
 from flywheel_core.cli._common import emit, json_option
 from flywheel_core.exceptions import DataValidationError
@@ -17,26 +18,60 @@ def register(group: click.Group) -> None:
     @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
     @click.option("--x", "x_col", default=None, metavar="COL", help="Column of x (default: the first column).")
     @click.option("--y", "y_col", default=None, metavar="COL", help="Column of the metric (default: the second).")
+    @click.option("--by", "by", default=None, metavar="COL", help="Long format: judge every series named in COL.")
     @click.option("--lower-is-better", is_flag=True, help="The metric is a loss or an error (lower is better).")
+    @click.option(
+        "--bounds",
+        default=None,
+        metavar="LOW,HIGH",
+        help="The metric's bounds, e.g. 0,1, or 'none' (default: from its name).",
+    )
+    @click.option(
+        "--material", type=float, default=None, metavar="GAIN", help="The gain that matters over the horizon."
+    )
+    @click.option(
+        "--x-kind",
+        type=click.Choice(["size", "time"]),
+        default=None,
+        help="Data size (3 doublings) or time (next span).",
+    )
     @click.option("--target", type=float, default=None, help="Also say how much x it takes to reach this y.")
     @json_option
     def curve(
-        file: Path, x_col: str | None, y_col: str | None, lower_is_better: bool, target: float | None, as_json: bool
+        file: Path,
+        x_col: str | None,
+        y_col: str | None,
+        by: str | None,
+        lower_is_better: bool,
+        bounds: str | None,
+        material: float | None,
+        x_kind: str | None,
+        target: float | None,
+        as_json: bool,
     ) -> None:
-        """Judge a metric series: compounding, plateau or backward, with a forecast band."""
-        import numpy as np
-
+        """Judge a metric series: what the next three doublings (or the next span) will buy, against the material gain."""
         from flywheel_core.curve_forecast import forecast_curve, x_for_target
-        from flywheel_core.curve_sources import read_series
+        from flywheel_core.curve_sources import judge_series_file, parse_bounds, read_series
         from flywheel_core.curves import judge_curve
 
+        lohi = parse_bounds(bounds)
+        if by is not None:
+            if x_col is None or y_col is None:
+                raise DataValidationError("With --by, name the x and y columns too: --x COL --y COL.")
+            verdicts = judge_series_file(
+                file, by=by, x_column=x_col, y_column=y_col, higher_is_better=not lower_is_better, bounds=lohi,
+                x_kind=x_kind, material=material, name=file.name,
+            )  # fmt: skip
+            rows = [v.to_json() for v in verdicts]
+            emit(rows, as_json, lambda: "\n".join(_line(r) for r in rows))
+            return
         series = read_series(file, x_column=x_col, y_column=y_col)
-        x, y, x_name, y_name = series.x, series.y, series.x_name, series.y_name
-        report = judge_curve(x, y, higher_is_better=not lower_is_better)
-        xs = report.x
-        end = 2 * xs[-1] if xs[0] > 0 else xs[-1] + (xs[-1] - xs[0])
-        forecast = forecast_curve(report, np.linspace(xs[-1], end, 5))
-        payload = {"file": str(file), "x": x_name, "y": y_name, **report.to_json()}
+        report = judge_curve(
+            series.x, series.y, higher_is_better=not lower_is_better, bounds=lohi, x_kind=x_kind, material=material,
+            x_name=series.x_name, y_name=series.y_name,
+        )  # fmt: skip
+        forecast = forecast_curve(report, np.linspace(report.horizon.x_from, report.horizon.x_to, 5))
+        payload = {"file": str(file), "x": series.x_name, "y": series.y_name, **report.to_json()}
         payload["forecast"] = {
             "x": forecast.x.tolist(),
             "y": forecast.y.tolist(),
@@ -58,9 +93,7 @@ def register(group: click.Group) -> None:
         def text() -> str:
             lines = [
                 f"{report.verdict.upper()} (confidence {report.confidence:.0%}): {report.reason}",
-                f"model {report.model}; asymptote {_num(report.asymptote)}; headroom {_num(report.headroom)}",
-                f"forecast at x={forecast.x[-1]:.4g}: {forecast.y[-1]:.4g} "
-                f"({forecast.level:.0%} band {forecast.low[-1]:.4g} to {forecast.high[-1]:.4g})",
+                f"best-fitting curve {report.model}; ceiling {_num(report.asymptote)}; headroom {_num(report.headroom)}",
             ]
             if "target" in payload:
                 lines.append(payload["target"]["message"])
@@ -102,6 +135,12 @@ def register(group: click.Group) -> None:
             )
 
         emit(payload, as_json, text)
+
+
+def _line(row: dict) -> str:  # type: ignore[type-arg]
+    if row.get("verdict") is None:
+        return f"{row['series']}: not judged: {row['problem']}"
+    return f"{row['series']}: {row['verdict'].upper()} ({row['confidence']:.0%}): {row['reason']}"
 
 
 def _num(value: float | None) -> str:
