@@ -19,8 +19,10 @@ MAX_SERIES = 100_000
 
 __all__ = [
     "MAX_SERIES",
+    "CsvColumns",
     "SeriesData",
     "SeriesVerdict",
+    "csv_columns",
     "judge_model_versions",
     "judge_series_file",
     "metric_is_lower_better",
@@ -62,6 +64,21 @@ def _numeric(frame: pd.DataFrame, col: str) -> np.ndarray:
             f"{frame[col].iloc[row - 2]!r}). Fix the file or pick another column."
         )
     return converted.to_numpy(dtype=float)
+
+
+@dataclass(frozen=True)
+class CsvColumns:
+    """The columns of a CSV file, and those whose every value is a number (the candidates for x and y)."""
+
+    columns: tuple[str, ...]
+    numeric: tuple[str, ...]
+
+
+def csv_columns(source: Path | bytes, *, name: str = "the file") -> CsvColumns:
+    """The file's columns, numeric ones apart, so a page can offer x, y and a series column before judging."""
+    frame, _ = _read_frame(source, name)
+    numeric = tuple(c for c in frame.columns if pd.to_numeric(frame[c], errors="coerce").notna().all())
+    return CsvColumns(tuple(frame.columns), numeric)
 
 
 def read_series(

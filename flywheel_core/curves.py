@@ -73,7 +73,7 @@ UNBOUNDED_MATERIAL_SHARE = 0.10
 _SLOPE_WEIGHT = 0.25  # the projection: this share from the local slope, the rest from the pooled curves
 _DAMPING = 1.0  # returns slow down as data grows: a projected gain is taken at this share
 _DAMP_DOWN = 0.5  # early declines often recover: a projected decline is taken at this share
-_DISAGREEMENT = 0.0  # |slope projection − pooled projection| counts as this much model uncertainty
+_DISAGREEMENT = 1.0  # |slope − pooled| counts as model uncertainty (within 0.001 of the best on tune; honest few-point bands)
 _SPREAD_FLOOR = 1.0  # the spread is never below this many material gains (real curves wobble between points)
 _SCALE_MANY = 0.5  # spread scale with 6+ points (their residuals over-state the noise of a smooth trend)
 _SCALE_FEW = 1.0  # spread scale with 3-5 points
@@ -338,7 +338,7 @@ def _aicc(rss: float, n: int, k: int, scale: float) -> float | None:
 
 def _horizon(x: np.ndarray, kind: XKind, horizon_x: float | None, x_name: str) -> Horizon:
     end = float(x[-1])
-    what = x_name if x_name and x_name not in ("x", "row") else "x"
+    what = x_name if x_name and x_name not in ("x", "row") else "units of x"
     if horizon_x is not None:
         if not horizon_x > end:
             raise DataValidationError(f"The horizon must lie beyond the last x ({end:g}); got {horizon_x:g}.")
@@ -488,7 +488,7 @@ def _prepare(
     hz = _horizon(xa, kind, horizon_x, x_name)
     sign = 1.0 if higher_is_better else -1.0
     zb = None if lohi is None else (min(sign * lohi[0], sign * lohi[1]), max(sign * lohi[0], sign * lohi[1]))
-    level = float(np.median(ya_raw[-3:]))
+    level = float(ya_raw[-1])
     m = default_material(lohi, level) if material is None else float(material)
     if not (math.isfinite(m) and m > 0):
         raise DataValidationError(f"The material gain must be a positive number; got {material!r}.")
@@ -611,7 +611,8 @@ def _judge(prep: _Prepared, fits: list[CurveFit]) -> CurveReport:
     t90 = float(special.stdtrit(df, 0.95))
     lo_g = _clip_gain(projected - t90 * spread, z_end, zb)
     hi_g = _clip_gain(projected + t90 * spread, z_end, zb)
-    if lo_g < -m and hi_g > m and confidence < _UNDECIDED and not trend_backward:
+    swamped = sd is not None and float(np.sqrt(np.mean(sd**2))) >= m  # the points' own intervals
+    if lo_g < -m and hi_g > m and not trend_backward and (confidence < _UNDECIDED or swamped):
         verdict = Verdict.INSUFFICIENT_DATA  # the band reaches past the material line on both sides
         confidence = 1.0 - confidence
     rule = "aicc" if n >= FEW_POINTS else "few_points"

@@ -303,8 +303,6 @@ def verdict_sentence(section: DatasetSection) -> str:
     ]
     if report.asymptote is not None:
         parts.append(f"Fitted ceiling {fmt_number(report.asymptote)}.")
-    if report.next_doubling_gain is not None:
-        parts.append(f"Doubling the training rows would add about {fmt_number(report.next_doubling_gain)}.")
     return " ".join(parts)
 
 

@@ -8,7 +8,15 @@ import streamlit as st
 
 from flywheel_core.analytics import retention_cohorts
 from flywheel_core.curve_forecast import forecast_curve, x_for_target
-from flywheel_core.curve_sources import metric_is_lower_better, read_series, version_metrics, versions_series
+from flywheel_core.curve_sources import (
+    SeriesVerdict,
+    csv_columns,
+    judge_series_file,
+    metric_is_lower_better,
+    read_series,
+    version_metrics,
+    versions_series,
+)
 from flywheel_core.curves import CandidateFit, CurveReport, judge_curve
 from flywheel_core.scenarios import PRESETS, calibrate_simulation, sensitivity, weekly_retention
 from flywheel_core.simulate import KNOBS, knob_value, simulate_flywheel, with_overrides
@@ -54,9 +62,7 @@ def show_verdict(report: CurveReport, x_label: str, y_label: str) -> None:
     )
     cols[1].metric("Material gain", gain(report.material).lstrip("+"), help="The gain that matters over the horizon.")
     cols[2].metric("Horizon", f"to {number(report.horizon.x_to, 3)}", help=report.horizon.text)
-    cols[3].metric(
-        "Evidence", f"{len(report.x)} points", help=f"Best-fitting curve: {report.model.replace('_', ' ')}"
-    )
+    cols[3].metric("Evidence", f"{len(report.x)} points", help=f"Best-fitting curve: {report.model.replace('_', ' ')}")
     steps = [report.x[-1] + (report.horizon.x_to - report.x[-1]) * i / 24 for i in range(25)]
     forecast = forecast_curve(report, steps)
     st.plotly_chart(curve_figure(report, forecast, x_label=x_label, y_label=y_label), key="curves.chart")
@@ -69,6 +75,19 @@ def show_verdict(report: CurveReport, x_label: str, y_label: str) -> None:
     right.markdown(f"**Target calculator.** {x_for_target(report, target).message}")
     with st.expander("All candidates"):
         st.dataframe([c_row(c, gain) for c in report.candidates], hide_index=True, width="stretch")
+
+
+def series_row(v: SeriesVerdict) -> dict[str, object]:
+    if v.report is None:
+        return {"series": v.name, "points": v.n_points, "verdict": "not judged", "confidence": None, "why": v.problem}
+    r = v.report
+    return {
+        "series": v.name,
+        "points": v.n_points,
+        "verdict": r.verdict.label,
+        "confidence": percent(r.confidence, 0),
+        "why": r.reason,
+    }
 
 
 def c_row(c: CandidateFit, gain: Callable[[float], str]) -> dict[str, object]:
@@ -127,20 +146,36 @@ with judge_tab:
                     icon=":material/upload:",
                 )
             else:
-                data = read_series(upload.getvalue(), name=upload.name)
-                cols = st.columns(3)
-                x_name = cols[0].selectbox("x column", data.columns, index=0, key="curves.csv_x")
-                y_name = cols[1].selectbox(
-                    "y column", data.columns, index=min(1, len(data.columns) - 1), key="curves.csv_y"
+                found = csv_columns(upload.getvalue(), name=upload.name)
+                numeric = list(found.numeric) or list(found.columns)
+                cols = st.columns(4)
+                x_name = cols[0].selectbox("x column", numeric, index=0, key="curves.csv_x")
+                y_name = cols[1].selectbox("y column", numeric, index=min(1, len(numeric) - 1), key="curves.csv_y")
+                by = cols[2].selectbox(
+                    "Series column (long format)",
+                    [None, *[c for c in found.columns if c not in (x_name, y_name)]],
+                    format_func=lambda c: "one series" if c is None else c,
+                    key="curves.csv_by",
                 )
-                lower = cols[2].checkbox("Lower is better", key="curves.csv_lower")
-                data = read_series(upload.getvalue(), x_column=x_name, y_column=y_name, name=upload.name)
-                series = (data.x, data.y, not lower, x_name, y_name)
+                lower = cols[3].checkbox("Lower is better", key="curves.csv_lower")
+                if by is None:
+                    data = read_series(upload.getvalue(), x_column=x_name, y_column=y_name, name=upload.name)
+                    series = (data.x, data.y, not lower, x_name, y_name)
+                else:
+                    verdicts = judge_series_file(
+                        upload.getvalue(), by=by, x_column=x_name, y_column=y_name, higher_is_better=not lower,
+                        name=upload.name,
+                    )  # fmt: skip
+                    st.dataframe([series_row(v) for v in verdicts], hide_index=True, width="stretch")
+                    judged = [v for v in verdicts if v.report is not None]
+                    if judged:
+                        pick = st.selectbox("Show series", [v.name for v in judged], key="curves.by_pick")
+                        chosen = next(v.report for v in judged if v.name == pick)
+                        if chosen is not None:
+                            show_verdict(chosen, x_name, y_name)
         if series is not None:
             x, y, higher, x_label, y_label = series
-            show_verdict(
-                judge_curve(x, y, higher_is_better=higher, x_name=x_label, y_name=y_label), x_label, y_label
-            )
+            show_verdict(judge_curve(x, y, higher_is_better=higher, x_name=x_label, y_name=y_label), x_label, y_label)
 
 with sim_tab:
     top = st.columns([2, 2, 1, 1])

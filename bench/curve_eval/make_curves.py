@@ -189,7 +189,7 @@ def _learners() -> dict[str, Callable[[], object]]:
 def _sizes(n_train: int) -> list[int]:
     sizes, k = [], 0
     while True:
-        size = int(round(MIN_TRAIN * 2 ** (k / 2)))
+        size = round(MIN_TRAIN * 2 ** (k / 2))
         if size > min(n_train, MAX_TRAIN):
             return sizes
         sizes.append(size)

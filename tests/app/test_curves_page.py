@@ -116,3 +116,22 @@ def test_curves_page_model_versions_give_a_verdict_and_calibrate(make_app, store
     at.button(key="curves.cal.run").click().run()
     assert not at.exception
     assert any("Learning curve: ceiling" in m.value for m in at.markdown)
+
+
+@pytest.mark.slow
+def test_curves_page_judges_every_series_of_a_long_format_upload(make_app) -> None:
+    lines = ["model,train_rows,auc"]
+    for k in range(6):
+        rows = 1000 * 2**k
+        lines += [f"grows,{rows},{0.60 + 0.02 * k:.3f}", f"flat,{rows},{0.80 + 0.0005 * (k % 2):.4f}"]
+    at = make_app(PAGE)
+    at.radio(key="curves.source").set_value("CSV upload").run()
+    at.get("file_uploader")[0].upload("runs.csv", "\n".join(lines).encode(), "text/csv").run()
+    at.selectbox(key="curves.csv_x").set_value("train_rows").run()
+    at.selectbox(key="curves.csv_y").set_value("auc").run()
+    at.selectbox(key="curves.csv_by").set_value("model").run()
+    assert not at.exception
+    table = at.dataframe[0].value
+    verdicts = dict(zip(table["series"], table["verdict"], strict=True))
+    assert verdicts == {"flat": "Plateau", "grows": "Compounding"}
+    assert any("The next three doublings of train_rows" in w.value for w in at.warning)  # the first series shown

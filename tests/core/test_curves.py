@@ -78,15 +78,6 @@ def test_judge_curve_gaussian_refitted_on_its_own_samples_spins_backward() -> No
     assert report.verdict == "backward", report.reason
 
 
-def test_judge_curve_few_points_uses_the_simple_rule_with_low_confidence() -> None:
-    slowing = judge_curve([1_000, 2_000, 4_000, 8_000], [0.60, 0.70, 0.75, 0.78])
-    stalled = judge_curve([1_000, 2_000, 4_000, 8_000], [0.60, 0.70, 0.705, 0.706])
-    dropped = judge_curve([1, 2, 3], [0.7, 0.8, 0.6])
-    assert slowing.rule == stalled.rule == "few_points" and FEW_POINTS == 6
-    assert slowing.verdict == "insufficient_data" and slowing.confidence < 0.5
-    assert stalled.verdict == "plateau" and dropped.verdict == "backward"
-
-
 def test_judge_curve_aicc_prefers_the_true_model_with_little_noise() -> None:
     rng = np.random.default_rng(1)
     x = np.linspace(1, 30, 30)
@@ -210,8 +201,3 @@ def test_judge_curve_rarely_calls_pure_noise_compounding() -> None:
     verdicts = [judge_curve(WEEKS[:20], 0.7 + rng.normal(0, 0.01, 20)).verdict for _ in range(100)]
     assert verdicts.count("plateau") >= 85
     assert verdicts.count("compounding") <= 8
-
-
-def test_judge_curve_few_points_that_go_up_and_down_are_insufficient() -> None:
-    report = judge_curve([1, 2, 3, 4], [0.70, 0.72, 0.69, 0.71])
-    assert report.verdict == "insufficient_data" and "up and down" in report.reason

@@ -36,10 +36,12 @@ def test_three_points_over_three_doublings_is_compounding_and_under_one_is_plate
 
 
 def test_a_curve_that_keeps_gaining_from_a_tiny_start_is_not_a_plateau() -> None:
-    # Old rule: 20 points gained from a tiny start, then "only" 3 points per three doublings read as a plateau.
-    y = np.concatenate([0.50 + 0.2 * (1 - np.exp(-np.arange(5))), 0.686 + 0.01 * np.arange(1, 6)])
+    # Old rule: 24 points gained from a tiny start, 61% of the fitted headroom spent and the next doubling adding
+    # 6% of the gain so far read as "plateau", though the next three doublings add 4 points.
+    y = 0.9 - 0.4 * (ROWS / 1e3) ** -0.15
     report = judge_curve(ROWS, y, y_name="accuracy", x_name="rows")
     assert report.verdict is Verdict.COMPOUNDING, report.reason
+    assert report.projected_gain == pytest.approx(0.9 - 0.4 * 4096**-0.15 - y[-1], abs=0.015)
 
 
 def test_reason_names_the_projected_gain_the_horizon_and_the_material_gain() -> None:
@@ -98,11 +100,16 @@ def test_a_flat_series_keeps_its_verdict_as_turns_are_added() -> None:
 
 
 def test_few_points_follow_the_same_definition_with_a_modest_confidence() -> None:
-    stalled = judge_curve([1_000, 2_000, 4_000, 8_000], [0.60, 0.70, 0.705, 0.706], y_name="auc")
+    sizes = [1_000, 2_000, 4_000, 8_000]
+    stalled = judge_curve(sizes, [0.60, 0.70, 0.705, 0.706], y_name="auc")
+    slowing = judge_curve(sizes, [0.60, 0.70, 0.75, 0.78], y_name="auc")
     falling = judge_curve([1, 2, 3, 4], [0.80, 0.74, 0.69, 0.63], y_name="auc", x_name="turn")
-    assert stalled.rule == falling.rule == "few_points"
-    assert stalled.verdict is Verdict.PLATEAU and falling.verdict is Verdict.BACKWARD
-    assert stalled.confidence < 0.95
+    wobbling = judge_curve([1, 2, 3, 4], [0.70, 0.72, 0.69, 0.71], y_name="auc", x_name="turn")
+    assert stalled.rule == falling.rule == wobbling.rule == "few_points"
+    assert slowing.verdict is Verdict.COMPOUNDING and falling.verdict is Verdict.BACKWARD
+    assert wobbling.verdict is Verdict.PLATEAU and wobbling.confidence <= 0.6
+    assert stalled.projected_gain < slowing.projected_gain / 2  # the stall is read, not just the first jump
+    assert max(r.confidence for r in (stalled, slowing, falling, wobbling)) < 0.9  # four points know little
 
 
 def test_point_intervals_that_swamp_the_trend_give_insufficient_data() -> None:
