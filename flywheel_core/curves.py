@@ -73,7 +73,9 @@ UNBOUNDED_MATERIAL_SHARE = 0.10
 _SLOPE_WEIGHT = 0.25  # the projection: this share from the local slope, the rest from the pooled curves
 _DAMPING = 1.0  # returns slow down as data grows: a projected gain is taken at this share
 _DAMP_DOWN = 0.5  # early declines often recover: a projected decline is taken at this share
-_DISAGREEMENT = 1.0  # |slope − pooled| counts as model uncertainty (within 0.001 of the best on tune; honest few-point bands)
+_DISAGREEMENT = (
+    1.0  # |slope − pooled| counts as model uncertainty (within 0.001 of the best on tune; honest few-point bands)
+)
 _SPREAD_FLOOR = 1.0  # the spread is never below this many material gains (real curves wobble between points)
 _SCALE_MANY = 0.5  # spread scale with 6+ points (their residuals over-state the noise of a smooth trend)
 _SCALE_FEW = 1.0  # spread scale with 3-5 points

@@ -14,7 +14,7 @@ import pytest
 from tests.conftest import REPO
 
 sys.path.insert(0, str(REPO / "bench" / "curve_eval"))
-import evaluate  # noqa: E402  (bench/curve_eval/evaluate.py: the cases and the two reference rules)
+import evaluate
 
 
 @pytest.fixture(scope="module")
