@@ -45,6 +45,7 @@ from scipy import special
 
 from flywheel_core.curve_models import MODEL_NAMES, NEEDS_POSITIVE_X, CurveFit, fit_many
 from flywheel_core.exceptions import DataValidationError, FlywheelError, InsufficientDataError, Problem
+from flywheel_core.numbers import compact_number
 
 __all__ = [
     "FEW_POINTS",
@@ -352,11 +353,7 @@ def _horizon(x: np.ndarray, kind: XKind, horizon_x: float | None, x_name: str) -
 
 
 def _num(value: float) -> str:
-    a = abs(value)
-    for cut, suffix in ((1e12, "T"), (1e9, "B"), (1e6, "M"), (1e3, "k")):
-        if a >= max(cut, 1e4):
-            return f"{value / cut:.3g}{suffix}"
-    return f"{value:,.0f}" if a >= 100 else f"{value:.3g}"
+    return compact_number(value)
 
 
 def _local_slope(u: np.ndarray, z: np.ndarray, w: np.ndarray) -> tuple[float, float]:

@@ -22,7 +22,7 @@ from flywheel_core.scenarios import PRESETS, calibrate_simulation, sensitivity, 
 from flywheel_core.simulate import KNOBS, knob_value, simulate_flywheel, with_overrides
 from ui.context import current, user_errors
 from ui.curve_charts import curve_figure, simulation_figure, tornado_figure
-from ui.format import number, percent
+from ui.format import compact, percent
 
 ctx = current()
 st.title("Compounding vs plateau")
@@ -52,7 +52,9 @@ def show_verdict(report: CurveReport, x_label: str, y_label: str) -> None:
     in_points = report.bounds == (0.0, 1.0)
 
     def gain(value: float) -> str:
-        return f"{100 * value:+.1f} pts" if in_points else f"{'+' if value >= 0 else '−'}{number(abs(value), 3)}"
+        if in_points:
+            return f"{100 * value if abs(value) >= 5e-4 else 0.0:+.1f} pts"
+        return f"{'+' if value >= 0 else '−'}{compact(abs(value))}"
 
     cols = st.columns(4)
     cols[0].metric(
@@ -61,7 +63,7 @@ def show_verdict(report: CurveReport, x_label: str, y_label: str) -> None:
         help=f"Over {report.horizon.text}; 90% band {gain(report.gain_low)} to {gain(report.gain_high)}.",
     )
     cols[1].metric("Material gain", gain(report.material).lstrip("+"), help="The gain that matters over the horizon.")
-    cols[2].metric("Horizon", f"to {number(report.horizon.x_to, 3)}", help=report.horizon.text)
+    cols[2].metric("Horizon", f"to {compact(report.horizon.x_to)}", help=report.horizon.text)
     cols[3].metric("Evidence", f"{len(report.x)} points", help=f"Best-fitting curve: {report.model.replace('_', ' ')}")
     steps = [report.x[-1] + (report.horizon.x_to - report.x[-1]) * i / 24 for i in range(25)]
     forecast = forecast_curve(report, steps)
@@ -151,9 +153,12 @@ with judge_tab:
                 cols = st.columns(4)
                 x_name = cols[0].selectbox("x column", numeric, index=0, key="curves.csv_x")
                 y_name = cols[1].selectbox("y column", numeric, index=min(1, len(numeric) - 1), key="curves.csv_y")
+                others = [c for c in found.columns if c not in (x_name, y_name)]
+                texts = [c for c in others if c not in found.numeric]  # a text column names the series
                 by = cols[2].selectbox(
                     "Series column (long format)",
-                    [None, *[c for c in found.columns if c not in (x_name, y_name)]],
+                    [None, *others],
+                    index=1 + others.index(texts[0]) if texts else 0,
                     format_func=lambda c: "one series" if c is None else c,
                     key="curves.csv_by",
                 )

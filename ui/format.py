@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from flywheel_core.numbers import compact_number
 from flywheel_core.storage.models import as_utc
 
 
@@ -27,3 +28,8 @@ def when(value: datetime | None) -> str:
 def day(value: datetime | None) -> str:
     value = as_utc(value)
     return "—" if value is None else value.strftime("%Y-%m-%d")
+
+
+def compact(value: float | None, digits: int = 3) -> str:
+    """312M, 1.4B, 12,440, 0.742."""
+    return "—" if value is None else compact_number(value, digits)
