@@ -339,6 +339,7 @@ def train_feedback_versions(
     import joblib
 
     from flywheel_core.drift import turn_drift
+    from flywheel_core.faults import pause_point
 
     make_model(model)  # checks the name before any work
     report = progress or (lambda fraction, message: None)
@@ -358,6 +359,7 @@ def train_feedback_versions(
     report(0.05, f"Training turn 1 of {n_turns}")
     with parallel_backend(n_jobs) as workers:
         for k, outcome in enumerate(joblib.Parallel(n_jobs=workers, return_as="generator")(jobs), start=1):
+            pause_point("after_training_turn")  # tests hold a job here to check it blocks nobody
             fitted.append(outcome)
             report(
                 0.05 + 0.85 * k / n_turns,

@@ -152,19 +152,23 @@ def test_a_dropped_database_connection_gives_an_error_not_half_a_dataset(
 def test_a_long_training_run_does_not_block_other_sessions(
     store: Store, shared: int, env, monkeypatch, tmp_path: Path
 ) -> None:
-    """While a training job runs in its worker process, another user's writes and reads go through."""
+    """While a training job runs in its worker process, another user's writes and reads go through.
+
+    The job is held at a pause point after its first turn (as long as the test needs, with no real long fit)."""
     from flywheel_core.demo import DEMO_SIGNALS
     from flywheel_core.ingest import store_frame
     from flywheel_core.jobs import start_job
     from flywheel_core.signals import SignalSpec
 
-    for key, value in env.items():
+    pause = tmp_path / "pause"
+    pause.mkdir()
+    for key, value in {**env, "FLYWHEEL_PAUSE_AT": "after_training_turn", "FLYWHEEL_PAUSE_DIR": str(pause)}.items():
         monkeypatch.setenv(key, value)
     signals = {event: SignalSpec(*spec) for event, spec in DEMO_SIGNALS["fleet"].items()}
     store_frame(
         store,
         workspace_id=shared,
-        frame=make_demo_events("fleet", 60_000),
+        frame=make_demo_events("fleet", 6_000),
         dataset="fleet",
         actor="alice",
         signals=signals,
@@ -174,22 +178,25 @@ def test_a_long_training_run_does_not_block_other_sessions(
         workspace_id=shared,
         kind="train",
         actor="alice",
-        params={"dataset": "fleet", "task": "feedback", "model": "hgb", "turns": 8},
+        params={"dataset": "fleet", "task": "feedback", "model": "logistic", "turns": 3},
     )
     deadline = time.monotonic() + 120
-    while store.get_job(workspace_id=shared, job_id=job.id).status != "running":
-        assert time.monotonic() < deadline, "the job never started"
-        time.sleep(0.1)
+    while not (pause / "after_training_turn.reached").exists():
+        assert time.monotonic() < deadline, "the job never reached its first turn"
+        time.sleep(0.05)
+    assert store.get_job(workspace_id=shared, job_id=job.id).status == "running"
     other = Store(store.settings)  # another session of the same instance
     for i in range(5):
         other.save_loop(workspace_id=shared, name="Meanwhile", content={"i": i}, actor="bob", base_version=i or None)
     small = tmp_path / "small.csv"
     small.write_text("user,timestamp,event\nu,2026-01-01,click\n")
+    monkeypatch.delenv("FLYWHEEL_PAUSE_AT")
     assert _spawn(env, "ingest", str(small), "meanwhile").wait(timeout=120) == 0
     assert len(other.loop_versions(workspace_id=shared, name="Meanwhile")) == 5
-    # all of that happened while the run was still going
+    # all of that happened while the run was held mid-way
     assert store.get_job(workspace_id=shared, job_id=job.id).status == "running"
+    (pause / "after_training_turn.release").write_text("go")
     while store.get_job(workspace_id=shared, job_id=job.id).status not in ("done", "failed"):
-        assert time.monotonic() < deadline + 300, "the job did not finish"
-        time.sleep(0.5)
+        assert time.monotonic() < deadline + 120, "the job did not finish"
+        time.sleep(0.2)
     assert store.get_job(workspace_id=shared, job_id=job.id).status == "done"
