@@ -49,6 +49,7 @@ from flywheel_core.numbers import compact_number
 
 __all__ = [
     "FEW_POINTS",
+    "MAX_POINTS",
     "MIN_POINTS",
     "VERDICTS",
     "CandidateFit",
@@ -65,6 +66,7 @@ __all__ = [
 
 MIN_POINTS = 3
 FEW_POINTS = 6
+MAX_POINTS = 20_000  # the fits hold a few grids of this many points in memory: bin longer series first
 SIZE_DOUBLINGS = 3.0
 BOUNDED_MATERIAL = 0.02
 UNBOUNDED_MATERIAL_SHARE = 0.10
@@ -310,6 +312,11 @@ def _validate(x: Sequence[float] | np.ndarray, y: Sequence[float] | np.ndarray) 
             f"{sum(p.count for p in problems)} values are missing or not finite "
             f"(first: {first.column} in row {first.row}). Remove or fill them and try again.",
             problems,
+        )
+    if len(xa) > MAX_POINTS:
+        raise DataValidationError(
+            f"A curve can have at most {MAX_POINTS:,} points; this series has {len(xa):,}. "
+            "Aggregate it first (for example one point per week or per doubling of x)."
         )
     if len(xa) < MIN_POINTS:
         raise InsufficientDataError(

@@ -192,3 +192,11 @@ def test_velocity_changes_the_trajectory_not_only_the_level() -> None:
     users = {k: float(b["users"][1][1039] / b["users"][1][519]) for k, b in (("n", netflix), ("b", bank))}
     assert gain["n"] > 0.02 > gain["b"]
     assert users["n"] > 2 * users["b"]
+
+
+def test_a_series_too_long_to_fit_safely_is_refused_with_what_to_do() -> None:
+    from flywheel_core.curves import MAX_POINTS
+
+    x = np.arange(1.0, MAX_POINTS + 2)
+    with pytest.raises(DataValidationError, match="at most 20,000 points.*Aggregate it first"):
+        judge_curve(x, np.full(len(x), 0.5))
