@@ -198,5 +198,5 @@ def test_a_series_too_long_to_fit_safely_is_refused_with_what_to_do() -> None:
     from flywheel_core.curves import MAX_POINTS
 
     x = np.arange(1.0, MAX_POINTS + 2)
-    with pytest.raises(DataValidationError, match="at most 20,000 points.*Aggregate it first"):
+    with pytest.raises(DataValidationError, match=r"at most 20,000 points.*Aggregate it first"):
         judge_curve(x, np.full(len(x), 0.5))
