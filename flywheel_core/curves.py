@@ -37,13 +37,22 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from enum import StrEnum
 from typing import Any
 
 import numpy as np
 from scipy import special
 
 from flywheel_core.curve_models import MODEL_NAMES, NEEDS_POSITIVE_X, CurveFit, fit_many
+from flywheel_core.curve_terms import (
+    VERDICTS,
+    Horizon,
+    Verdict,
+    XKind,
+    default_material,
+    infer_bounds,
+    infer_x_kind,
+    make_horizon,
+)
 from flywheel_core.exceptions import DataValidationError, FlywheelError, InsufficientDataError, Problem
 from flywheel_core.numbers import compact_number
 
@@ -67,9 +76,6 @@ __all__ = [
 MIN_POINTS = 3
 FEW_POINTS = 6
 MAX_POINTS = 20_000  # the fits hold a few grids of this many points in memory: bin longer series first
-SIZE_DOUBLINGS = 3.0
-BOUNDED_MATERIAL = 0.02
-UNBOUNDED_MATERIAL_SHARE = 0.10
 
 # Chosen on the tuning half of bench/curve_eval (real learning curves; `python bench/curve_eval/tune.py`), never
 # on the holdout half that `python bench/run.py curves` reports.
@@ -91,112 +97,6 @@ _TREND_MIN_POINTS = 10  # the whole-series decline rule needs this many points (
 _BACKWARD_T = 3.0  # a decline over the whole series must be this many standard errors below zero
 _WINDOW_SHARE = 1 / 3  # the local slope is measured over this share of the points (at least 3)
 _LOG_TIME = True  # time and turns are also judged per doubling of x (a saturating curve in time projects less)
-
-
-class Verdict(StrEnum):
-    """What the next stretch of data or turns will buy; ``label`` is how people read it."""
-
-    COMPOUNDING = "compounding"
-    PLATEAU = "plateau"
-    BACKWARD = "backward"
-    INSUFFICIENT_DATA = "insufficient_data"
-
-    @property
-    def label(self) -> str:
-        return {
-            "compounding": "Compounding",
-            "plateau": "Plateau",
-            "backward": "Spinning backward",
-            "insufficient_data": "Not enough evidence",
-        }[self.value]
-
-
-VERDICTS = tuple(v.value for v in Verdict)
-
-
-class XKind(StrEnum):
-    """What x counts: a data size (judged per doubling) or time / turns (judged per span)."""
-
-    SIZE = "size"
-    TIME = "time"
-
-
-_SIZE_WORDS = ("row", "event", "user", "label", "size", "sample", "example", "record", "interaction", "n_")
-_TIME_WORDS = ("week", "day", "month", "year", "turn", "time", "date", "step", "epoch", "version", "iteration")
-_BOUNDED_WORDS = (
-    "auc",
-    "accuracy",
-    "acc",
-    "hit",
-    "rate",
-    "ndcg",
-    "precision",
-    "recall",
-    "f1",
-    "share",
-    "ctr",
-    "conversion",
-    "coverage",
-    "map@",
-    "mrr",
-    "quality",
-    "retention",
-    "stickiness",
-    "brier",
-    "r2",
-    "probability",
-    "pct_",
-    "ratio",
-)
-
-
-_UNBOUNDED_WORDS = ("loss", "rmse", "mse", "mae", "perplexity", "count", "users", "queries", "minutes", "revenue")
-_GENERIC_NAMES = ("", "y", "metric", "value", "score")
-
-
-def infer_x_kind(name: str | None, x: np.ndarray) -> XKind:
-    """Size or time from the x column's name; without a telling name, positive x spanning a factor of 4+ is a size."""
-    lowered = (name or "").lower()
-    if any(w in lowered for w in _TIME_WORDS):
-        return XKind.TIME
-    if any(w in lowered for w in _SIZE_WORDS):
-        return XKind.SIZE
-    return XKind.SIZE if x[0] > 0 and x[-1] / x[0] >= 4 and not _evenly_spaced(x) else XKind.TIME
-
-
-def _evenly_spaced(x: np.ndarray) -> bool:
-    steps = np.diff(x)
-    return len(steps) >= 2 and bool(np.ptp(steps) <= 1e-9 * max(abs(float(x[-1])), 1.0))
-
-
-def infer_bounds(name: str | None, y: np.ndarray) -> tuple[float, float] | None:
-    """(0, 1) for a metric in [0, 1]: known by its name (AUC, accuracy, a rate, ...), or with no telling name
-    and every value in [0, 1]. None (unbounded) for counts, losses and anything with a value outside [0, 1]."""
-    lowered = (name or "").lower().strip()
-    if not bool(np.all((y >= 0) & (y <= 1))):
-        return None
-    if any(w in lowered for w in _UNBOUNDED_WORDS):
-        return None
-    if any(w in lowered for w in _BOUNDED_WORDS) or lowered in _GENERIC_NAMES:
-        return (0.0, 1.0)
-    return None
-
-
-def default_material(bounds: tuple[float, float] | None, level: float) -> float:
-    """2 points for a bounded metric; 10% of the current level (at least a tiny positive) otherwise."""
-    if bounds is not None:
-        return BOUNDED_MATERIAL * (bounds[1] - bounds[0])
-    return max(UNBOUNDED_MATERIAL_SHARE * abs(level), 1e-12)
-
-
-@dataclass(frozen=True)
-class Horizon:
-    """The stretch a verdict is about: x from ``x_from`` to ``x_to``, in words as ``text``."""
-
-    kind: XKind
-    x_from: float
-    x_to: float
-    text: str
 
 
 @dataclass(frozen=True, eq=False)
@@ -346,23 +246,6 @@ def _aicc(rss: float, n: int, k: int, scale: float) -> float | None:
     return n * math.log(max(rss, floor) / n) + 2 * p + 2 * p * (p + 1) / (n - p - 1)
 
 
-def _horizon(x: np.ndarray, kind: XKind, horizon_x: float | None, x_name: str) -> Horizon:
-    end = float(x[-1])
-    what = x_name if x_name and x_name not in ("x", "row") else "units of x"
-    if horizon_x is not None:
-        if not horizon_x > end:
-            raise DataValidationError(f"The horizon must lie beyond the last x ({end:g}); got {horizon_x:g}.")
-        return Horizon(kind, end, float(horizon_x), f"up to {what} = {_num(horizon_x)}")
-    if kind is XKind.SIZE and x[0] > 0:
-        return Horizon(kind, end, end * 2**SIZE_DOUBLINGS, f"the next three doublings of {what} (to {_num(end * 8)})")
-    span = end - float(x[0])
-    return Horizon(kind, end, end + span, f"the next {_num(span)} {what} (to {_num(end + span)})")
-
-
-def _num(value: float) -> str:
-    return compact_number(value)
-
-
 def _local_slope(u: np.ndarray, z: np.ndarray, w: np.ndarray) -> tuple[float, float]:
     """Weighted least-squares slope of z on u and Σw(u − ū)² (for its standard error)."""
     um = float(np.average(u, weights=w))
@@ -491,7 +374,7 @@ def _prepare(
         kind = XKind(x_kind) if x_kind is not None else infer_x_kind(x_name, xa)
     except ValueError as exc:
         raise DataValidationError(f"x kind must be 'size' or 'time'; got {x_kind!r}.") from exc
-    hz = _horizon(xa, kind, horizon_x, x_name)
+    hz = make_horizon(xa, kind, horizon_x, x_name)
     sign = 1.0 if higher_is_better else -1.0
     zb = None if lohi is None else (min(sign * lohi[0], sign * lohi[1]), max(sign * lohi[0], sign * lohi[1]))
     level = float(ya_raw[-1])
@@ -741,7 +624,7 @@ def _reason(
         v = 100 * value if in_points else value
         if abs(v) < (0.05 if in_points else 1e-12):
             v = 0.0
-        body = f"{abs(v):.1f}" if in_points else _num(abs(v)) if abs(v) >= 1e4 else f"{abs(v):.3g}"
+        body = f"{abs(v):.1f}" if in_points else compact_number(abs(v))
         return (("+" if v >= 0 else "−") + body) if signed else body
 
     evidence = f"{n} points" + (" with their own intervals" if sd is not None else "")
