@@ -504,13 +504,14 @@ def _judge(prep: _Prepared, fits: list[CurveFit]) -> CurveReport:
     if lo_g < -m and hi_g > m and not trend_backward and (confidence < _UNDECIDED or swamped):
         verdict = Verdict.INSUFFICIENT_DATA  # the band reaches past the material line on both sides
         confidence = 1.0 - confidence
+    band_low, band_high = sorted((sign * lo_g, sign * hi_g))
     rule = "aicc" if n >= FEW_POINTS else "few_points"
     ceiling = _ceiling(best, z, zb)
     report_gain = sign * projected
     return CurveReport(
         verdict=verdict,
         confidence=float(min(max(confidence, 0.0), 1.0)),
-        reason=_reason(verdict, confidence, sign * projected, sign * lo_g, sign * hi_g, m, hz, lohi, n, sd),
+        reason=_reason(verdict, confidence, sign * projected, band_low, band_high, m, hz, lohi, n, sd),
         model=best.model,
         params=best.params(),
         asymptote=None if ceiling is None else sign * ceiling,
