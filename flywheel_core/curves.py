@@ -90,9 +90,6 @@ _SCALE_MANY = 0.5  # spread scale with 6+ points (their residuals over-state the
 _SCALE_FEW = 1.0  # spread scale with 3-5 points
 _FEW_POWER = 0.5  # with 4-5 points, this share of the pooled projection comes from the power law
 _PLATT = (0.823, 0.202)  # logistic recalibration of the forecast's probability: confidence = σ(a·logit p + b)
-_UNDECIDED = (
-    0.0  # below this confidence, when the band reaches past the material line on both sides: not enough evidence
-)
 _TREND_MIN_POINTS = 10  # the whole-series decline rule needs this many points (short dips recover)
 _BACKWARD_T = 3.0  # a decline over the whole series must be this many standard errors below zero
 _WINDOW_SHARE = 1 / 3  # the local slope is measured over this share of the points (at least 3)
@@ -501,7 +498,7 @@ def _judge(prep: _Prepared, fits: list[CurveFit]) -> CurveReport:
     lo_g = _clip_gain(projected - t90 * spread, z_end, zb)
     hi_g = _clip_gain(projected + t90 * spread, z_end, zb)
     swamped = sd is not None and float(np.sqrt(np.mean(sd**2))) >= m  # the points' own intervals
-    if lo_g < -m and hi_g > m and not trend_backward and (confidence < _UNDECIDED or swamped):
+    if lo_g < -m and hi_g > m and not trend_backward and swamped:
         verdict = Verdict.INSUFFICIENT_DATA  # the band reaches past the material line on both sides
         confidence = 1.0 - confidence
     band_low, band_high = sorted((sign * lo_g, sign * hi_g))

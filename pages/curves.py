@@ -23,6 +23,7 @@ from flywheel_core.simulate import KNOBS, knob_value, simulate_flywheel, with_ov
 from ui.context import current, user_errors
 from ui.curve_charts import curve_figure, simulation_figure, tornado_figure
 from ui.format import compact, percent
+from ui.text import md_escape
 
 ctx = current()
 st.title("Compounding vs plateau")
@@ -46,7 +47,7 @@ judge_tab, sim_tab = st.tabs(["Judge a series", "Simulate a flywheel"])
 
 def show_verdict(report: CurveReport, x_label: str, y_label: str) -> None:
     BOXES[report.verdict](
-        f"**{report.verdict.label}** · confidence {percent(report.confidence, 0)}. {report.reason}",
+        f"**{report.verdict.label}** · confidence {percent(report.confidence, 0)}. {md_escape(report.reason)}",
         icon=ICONS[report.verdict],
     )
     in_points = report.bounds == (0.0, 1.0)
@@ -60,10 +61,10 @@ def show_verdict(report: CurveReport, x_label: str, y_label: str) -> None:
     cols[0].metric(
         "Projected gain",
         gain(report.projected_gain),
-        help=f"Over {report.horizon.text}; 90% band {gain(report.gain_low)} to {gain(report.gain_high)}.",
+        help=md_escape(f"Over {report.horizon.text}; 90% band {gain(report.gain_low)} to {gain(report.gain_high)}."),
     )
     cols[1].metric("Material gain", gain(report.material).lstrip("+"), help="The gain that matters over the horizon.")
-    cols[2].metric("Horizon", f"to {compact(report.horizon.x_to)}", help=report.horizon.text)
+    cols[2].metric("Horizon", f"to {compact(report.horizon.x_to)}", help=md_escape(report.horizon.text))
     cols[3].metric("Evidence", f"{len(report.x)} points", help=f"Best-fitting curve: {report.model.replace('_', ' ')}")
     steps = [report.x[-1] + (report.horizon.x_to - report.x[-1]) * i / 24 for i in range(25)]
     forecast = forecast_curve(report, steps)
@@ -73,7 +74,9 @@ def show_verdict(report: CurveReport, x_label: str, y_label: str) -> None:
     last = float(report.predict(report.x[-1:])[0])
     default = last + report.projected_gain / 2
     series_id = f"{y_label}:{report.x[0]:g}:{report.x[-1]:g}:{len(report.x)}"  # a new series gets a new default
-    target = left.number_input(f"Target {y_label}", value=default, format="%.4g", key=f"curves.target.{series_id}")
+    target = left.number_input(
+        f"Target {md_escape(y_label)}", value=default, format="%.4g", key=f"curves.target.{series_id}"
+    )
     right.markdown(f"**Target calculator.** {x_for_target(report, target).message}")
     with st.expander("All candidates"):
         st.dataframe([c_row(c, gain) for c in report.candidates], hide_index=True, width="stretch")

@@ -134,4 +134,17 @@ def test_curves_page_judges_every_series_of_a_long_format_upload(make_app) -> No
     table = at.dataframe[0].value
     verdicts = dict(zip(table["series"], table["verdict"], strict=True))
     assert verdicts == {"flat": "Plateau", "grows": "Compounding"}
-    assert any("The next three doublings of train_rows" in w.value for w in at.warning)  # the first series shown
+    assert any(r"The next three doublings of train\_rows" in w.value for w in at.warning)  # the first series shown
+
+
+@pytest.mark.slow
+def test_curves_page_shows_a_hostile_column_name_as_text(make_app) -> None:
+    hostile = "![p](http://127.0.0.1:9/p.png)"
+    rows = "\n".join(f"{1000 * 2**k},{0.6 + 0.02 * k:.3f}" for k in range(6))
+    at = make_app(PAGE)
+    at.radio(key="curves.source").set_value("CSV upload").run()
+    at.get("file_uploader")[0].upload("runs.csv", f'"{hostile}",auc\n{rows}'.encode(), "text/csv").run()
+    assert not at.exception
+    boxes = [b.value for b in (*at.success, *at.warning, *at.error, *at.info)]
+    verdict = next(v for v in boxes if "expected to add" in v)
+    assert "![p](" not in verdict and r"\!\[p\]\(http" in verdict  # rendered as text, never fetched as an image
