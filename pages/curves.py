@@ -11,7 +11,6 @@ from flywheel_core.curve_forecast import forecast_curve, x_for_target
 from flywheel_core.curve_sources import (
     SeriesVerdict,
     csv_columns,
-    judge_series_file,
     metric_is_lower_better,
     read_series,
     version_metrics,
@@ -21,6 +20,7 @@ from flywheel_core.curves import CandidateFit, CurveReport, judge_curve
 from flywheel_core.scenarios import PRESETS, calibrate_simulation, sensitivity, weekly_retention
 from flywheel_core.simulate import KNOBS, knob_value, simulate_flywheel, with_overrides
 from ui.context import current, user_errors
+from ui.curve_cache import judged_series_file
 from ui.curve_charts import curve_figure, simulation_figure, tornado_figure
 from ui.format import compact, percent
 from ui.text import md_escape
@@ -170,7 +170,7 @@ with judge_tab:
                     data = read_series(upload.getvalue(), x_column=x_name, y_column=y_name, name=upload.name)
                     series = (data.x, data.y, not lower, x_name, y_name)
                 else:
-                    verdicts = judge_series_file(
+                    verdicts = judged_series_file(
                         upload.getvalue(), by=by, x_column=x_name, y_column=y_name, higher_is_better=not lower,
                         name=upload.name,
                     )  # fmt: skip
