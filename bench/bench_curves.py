@@ -18,9 +18,9 @@ import time
 import numpy as np
 from common import Figure, median_time, report
 
-from flywheel_core.curves import judge_curve, judge_curves
-from flywheel_core.scenarios import PRESETS
-from flywheel_core.simulate import SimulationParams, _run, simulate_flywheel
+from flywheel_core.curves.judge import judge_curve, judge_curves
+from flywheel_core.simulate.flywheel import SimulationParams, _run, simulate_flywheel
+from flywheel_core.simulate.scenarios import PRESETS
 
 N_SERIES = 2000
 

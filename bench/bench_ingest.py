@@ -16,7 +16,7 @@ from pathlib import Path
 from common import Figure, median_time, python, report, run_process
 
 # The libraries an import loads, and nothing else: the part of the process that is start-up.
-IMPORT_FLOOR = "import click, pyarrow.csv, pyarrow.parquet, flywheel_core.ingest, flywheel_core.storage.store"
+IMPORT_FLOOR = "import click, pyarrow.csv, pyarrow.parquet, flywheel_core.data.ingest, flywheel_core.storage.store"
 BARE_PARSE = (
     "import sys, pyarrow as pa, pyarrow.csv as c; "
     "c.read_csv(sys.argv[1], convert_options=c.ConvertOptions(column_types={'timestamp': pa.timestamp('us', tz='UTC')}))"
@@ -87,7 +87,7 @@ def bench_in_process(csv: Path) -> list[Figure]:
     import pyarrow.csv as pacsv
 
     from flywheel_core.config import load_settings
-    from flywheel_core.ingest import ingest_file
+    from flywheel_core.data.ingest import ingest_file
     from flywheel_core.storage.store import Store
 
     options = pacsv.ConvertOptions(column_types={"timestamp": pa.timestamp("us", tz="UTC")})
@@ -117,10 +117,10 @@ def bench_in_process(csv: Path) -> list[Figure]:
 def bench_profile(csv: Path) -> list[Figure]:
     import pandas as pd
 
-    from flywheel_core.analytics import profile_events
     from flywheel_core.config import load_settings
-    from flywheel_core.ingest import ingest_file
-    from flywheel_core.signals import SignalDictionary
+    from flywheel_core.data.analytics import profile_events
+    from flywheel_core.data.ingest import ingest_file
+    from flywheel_core.data.signals import SignalDictionary
     from flywheel_core.storage.store import Store
 
     data = Path(tempfile.mkdtemp(prefix="fw-bench-"))
@@ -134,7 +134,7 @@ def bench_profile(csv: Path) -> list[Figure]:
         read = median_time(lambda: store.read_dataset_file(dataset), repeat=3)
         events = store.read_dataset_file(dataset)
         profile = median_time(lambda: profile_events(events, dictionary), repeat=3)
-        from flywheel_core.analytics import ANALYSIS_COLUMNS
+        from flywheel_core.data.analytics import ANALYSIS_COLUMNS
 
         cols = list(ANALYSIS_COLUMNS)
         both = median_time(lambda: profile_events(store.read_dataset_file(dataset, columns=cols), dictionary), repeat=3)

@@ -13,12 +13,12 @@ from common import Figure, median_time, report
 
 
 def main() -> None:
-    from flywheel_core.analytics import profile_events
-    from flywheel_core.canvas_lint import lint_loop
+    from flywheel_core.data.analytics import profile_events
+    from flywheel_core.data.signals import SignalDictionary, SignalSpec
     from flywheel_core.demo import DEMO_SIGNALS, make_demo_events
-    from flywheel_core.diagnosis import diagnose, to_markdown
-    from flywheel_core.loop import TEMPLATES, LoopMap, template_map
-    from flywheel_core.signals import SignalDictionary, SignalSpec
+    from flywheel_core.loop.diagnosis import diagnose, to_markdown
+    from flywheel_core.loop.lint import lint_loop
+    from flywheel_core.loop.model import TEMPLATES, LoopMap, template_map
     from ui.loop_diagram import loop_dot
 
     maps = [template_map(k) for k in TEMPLATES]

@@ -15,12 +15,12 @@ from common import Figure, median_time, report
 def main() -> None:
     from plotly.offline import get_plotlyjs
 
-    from flywheel_core import report_html
-    from flywheel_core.analytics import profile_events
     from flywheel_core.config import load_settings
+    from flywheel_core.data.analytics import profile_events
+    from flywheel_core.data.signals import SignalDictionary
     from flywheel_core.demo import DEMO_WORKSPACE, load_demo_workspace
-    from flywheel_core.report import build_report, render_html, render_markdown
-    from flywheel_core.signals import SignalDictionary
+    from flywheel_core.report import html as report_html
+    from flywheel_core.report.build import build_report, render_html, render_markdown
     from flywheel_core.storage.models import ModelVersion
     from flywheel_core.storage.store import Store
 

@@ -30,9 +30,9 @@ REPEAT = int(os.environ.get("BENCH_TRAINING_REPEAT", "2"))
 
 
 def _prepare() -> tuple[object, object, object]:
+    from flywheel_core.data.signals import SignalDictionary, SignalSpec
     from flywheel_core.demo import DEMO_SIGNALS, make_demo_events
-    from flywheel_core.learning import build_feedback_task
-    from flywheel_core.signals import SignalDictionary, SignalSpec
+    from flywheel_core.learning.turns import build_feedback_task
 
     events = make_demo_events("music", N_EVENTS, random_state=7)
     dictionary = SignalDictionary(events={e: SignalSpec(*s) for e, s in DEMO_SIGNALS["music"].items()})
@@ -43,7 +43,7 @@ def _reference(task: object, model: str) -> None:
     """The bare loop: the same estimator on the same windows, the same predictions and metrics."""
     from sklearn.metrics import brier_score_loss, log_loss, precision_recall_curve, roc_auc_score, roc_curve
 
-    from flywheel_core.learning import cut_turns, make_model
+    from flywheel_core.learning.turns import cut_turns, make_model
 
     X, y_all, time_ns = task.X, task.y, task.time_ns  # type: ignore[attr-defined]
     turn = cut_turns(time_ns, n_turns=N_TURNS).turn_of(time_ns)
@@ -68,7 +68,7 @@ def child(mode: str, model: str) -> dict[str, float]:
 
     import importlib
 
-    from flywheel_core.learning import train_feedback_versions
+    from flywheel_core.learning.turns import train_feedback_versions
 
     for module in ("sklearn.ensemble", "sklearn.linear_model", "sklearn.metrics", "joblib"):
         importlib.import_module(module)  # imports are timed in neither run

@@ -349,9 +349,9 @@ def load_demo_workspace(store: Store, *, actor: str, n_events: int = 30_000) -> 
 
     Idempotent: a dataset whose content is unchanged is kept; one generated at another size is replaced.
     """
+    from flywheel_core.data.ingest import store_frame
+    from flywheel_core.data.signals import SignalSpec
     from flywheel_core.exceptions import NotFoundError
-    from flywheel_core.ingest import store_frame
-    from flywheel_core.signals import SignalSpec
 
     workspace = store.ensure_workspace(name=DEMO_WORKSPACE, actor=actor)
     assert workspace.id is not None
@@ -387,7 +387,7 @@ DEMO_TURNS = 6
 
 def _demo_versions(store: Store, *, workspace_id: int, actor: str) -> int:
     """Train six logistic versions on each demo dataset that has none, so every page has something to show."""
-    from flywheel_core.versions import run_training
+    from flywheel_core.learning.registry import run_training
 
     trained = 0
     for dataset in store.list_datasets(workspace_id=workspace_id):
@@ -411,7 +411,7 @@ def _demo_versions(store: Store, *, workspace_id: int, actor: str) -> int:
 def _demo_loops(store: Store, *, workspace_id: int, actor: str) -> list[str]:
     """Save the seed-case loop maps into the demo workspace (each only once)."""
     try:
-        from flywheel_core.loop import TEMPLATES, template_map  # built by the loop-map capability
+        from flywheel_core.loop.model import TEMPLATES, template_map  # built by the loop-map capability
     except ImportError:
         return []
     saved = []

@@ -39,7 +39,7 @@ def job_state(job: Any, *, now: datetime | None = None) -> str:
 
 def submit_job(store: Any, *, workspace_id: int, kind: str, params: dict[str, Any], actor: str) -> Any:
     """Check the parameters and record a queued job (nothing runs yet)."""
-    from flywheel_core.experiments import EXPERIMENTS
+    from flywheel_core.experiments.runner import EXPERIMENTS
 
     if kind not in JOB_KINDS:
         raise DataValidationError(f"Unknown job kind '{kind}'. Choose one of: {', '.join(JOB_KINDS)}.")
@@ -94,7 +94,7 @@ def execute_job(store: Any, *, workspace_id: int, job_id: int) -> Any:
     progress(0.01, "Starting")
     try:
         if job.kind == "train":
-            from flywheel_core.versions import run_training, version_row
+            from flywheel_core.learning.registry import run_training, version_row
 
             versions = run_training(
                 store,
@@ -113,7 +113,7 @@ def execute_job(store: Any, *, workspace_id: int, job_id: int) -> Any:
                 "run_id": versions[0].run_id if versions else "",
             }
         elif job.kind == "experiment":
-            from flywheel_core.experiments import run_experiment
+            from flywheel_core.experiments.runner import run_experiment
 
             options = dict(params.get("options") or {})
             experiment = run_experiment(

@@ -6,9 +6,9 @@ from collections.abc import Callable
 
 import streamlit as st
 
-from flywheel_core.analytics import retention_cohorts
-from flywheel_core.curve_forecast import forecast_curve, x_for_target
-from flywheel_core.curve_sources import (
+from flywheel_core.curves.forecast import forecast_curve, x_for_target
+from flywheel_core.curves.judge import CandidateFit, CurveReport, judge_curve
+from flywheel_core.curves.sources import (
     SeriesVerdict,
     csv_columns,
     metric_is_lower_better,
@@ -16,9 +16,9 @@ from flywheel_core.curve_sources import (
     version_metrics,
     versions_series,
 )
-from flywheel_core.curves import CandidateFit, CurveReport, judge_curve
-from flywheel_core.scenarios import PRESETS, calibrate_simulation, sensitivity, weekly_retention
-from flywheel_core.simulate import KNOBS, knob_value, simulate_flywheel, with_overrides
+from flywheel_core.data.analytics import retention_cohorts
+from flywheel_core.simulate.flywheel import KNOBS, knob_value, simulate_flywheel, with_overrides
+from flywheel_core.simulate.scenarios import PRESETS, calibrate_simulation, sensitivity, weekly_retention
 from ui.context import current, user_errors
 from ui.curve_cache import judged_series_file
 from ui.curve_charts import curve_figure, simulation_figure, tornado_figure

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import streamlit as st
 
-from flywheel_core.canvas_lint import lint_loop_against_dataset
-from flywheel_core.diagnosis import diagnose, to_markdown
 from flywheel_core.exceptions import ConflictError, DataValidationError
-from flywheel_core.loop import STAGES, TEMPLATES, LoopMap, empty_map, template_map
-from flywheel_core.loop_diff import diff_loops
+from flywheel_core.loop.diagnosis import diagnose, to_markdown
+from flywheel_core.loop.diff import diff_loops
+from flywheel_core.loop.lint import lint_loop_against_dataset
+from flywheel_core.loop.model import STAGES, TEMPLATES, LoopMap, empty_map, template_map
 from ui.context import current, show_error, user_errors
 from ui.loop_diagram import loop_dot
 from ui.loop_widgets import (

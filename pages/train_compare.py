@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import streamlit as st
 
-from flywheel_core.experiments import EXPERIMENTS
+from flywheel_core.experiments.runner import EXPERIMENTS
 from flywheel_core.jobs import job_state, start_job
-from flywheel_core.versions import compare_versions, registry_table
+from flywheel_core.learning.registry import compare_versions, registry_table
 from ui.context import current, user_errors
 from ui.format import number, percent, when
 from ui.train_charts import (

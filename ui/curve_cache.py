@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from flywheel_core.curve_sources import SeriesVerdict, judge_series_file
+from flywheel_core.curves.sources import SeriesVerdict, judge_series_file
 
 
 @st.cache_data(max_entries=16, show_spinner="Judging every series…")

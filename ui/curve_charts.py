@@ -11,10 +11,10 @@ from collections.abc import Sequence
 import numpy as np
 import plotly.graph_objects as go
 
-from flywheel_core.curve_forecast import CurveForecast
-from flywheel_core.curves import CurveReport
-from flywheel_core.scenarios import SensitivityReport
-from flywheel_core.simulate import SimulationResult
+from flywheel_core.curves.forecast import CurveForecast
+from flywheel_core.curves.judge import CurveReport
+from flywheel_core.simulate.flywheel import SimulationResult
+from flywheel_core.simulate.scenarios import SensitivityReport
 
 _NAMES = {
     "power": "power law + ceiling",

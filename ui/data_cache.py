@@ -7,9 +7,9 @@ from datetime import date, datetime, time, timedelta
 import pandas as pd
 import streamlit as st
 
-from flywheel_core import analytics
+from flywheel_core.data import analytics
+from flywheel_core.data.signals import SignalDictionary
 from flywheel_core.exceptions import InsufficientDataError
-from flywheel_core.signals import SignalDictionary
 from flywheel_core.storage.models import Dataset
 from ui.context import AppContext, get_store
 

@@ -6,7 +6,7 @@ import pandas as pd
 import plotly.express as px
 import plotly.graph_objects as go
 
-from flywheel_core.analytics import ActivityResult, LongTailResult, RatingBiasResult
+from flywheel_core.data.analytics import ActivityResult, LongTailResult, RatingBiasResult
 
 PALETTE = {
     "explicit positive": "#2F6F5E",

@@ -8,8 +8,8 @@ from typing import Any
 import pandas as pd
 import streamlit as st
 
-from flywheel_core.ingest import OPTIONAL_ROLES, REQUIRED_ROLES, IngestReport, Limits, ingest_file, preview_file
-from flywheel_core.signals import KINDS, POLARITIES, SignalSpec, default_dictionary
+from flywheel_core.data.ingest import OPTIONAL_ROLES, REQUIRED_ROLES, IngestReport, Limits, ingest_file, preview_file
+from flywheel_core.data.signals import KINDS, POLARITIES, SignalSpec, default_dictionary
 from ui.context import AppContext, user_errors
 
 NONE = "— not in this file —"

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import math
 
-from flywheel_core.diagnosis import LoopDiagnosis
-from flywheel_core.loop import STAGES, LoopMap
+from flywheel_core.loop.diagnosis import LoopDiagnosis
+from flywheel_core.loop.model import STAGES, LoopMap
 
 __all__ = ["EDGE_STYLE", "loop_dot"]
 

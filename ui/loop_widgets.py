@@ -14,9 +14,9 @@ from typing import Any
 import pandas as pd
 import streamlit as st
 
-from flywheel_core.diagnosis import LoopDiagnosis
 from flywheel_core.exceptions import DataValidationError
-from flywheel_core.loop import (
+from flywheel_core.loop.diagnosis import LoopDiagnosis
+from flywheel_core.loop.model import (
     AUTOMATION,
     COLD_START,
     HEADROOM,

@@ -6,9 +6,9 @@ from collections import Counter
 
 import streamlit as st
 
-from flywheel_core.curve_sources import judge_model_versions
-from flywheel_core.diagnosis import summarize_loops
+from flywheel_core.curves.sources import judge_model_versions
 from flywheel_core.exceptions import FlywheelError
+from flywheel_core.loop.diagnosis import summarize_loops
 from ui.context import AppContext
 
 VERDICT_LABEL = {"flywheel": "flywheel", "feedback_loop": "feedback loop", "broken": "broken", "invalid": "unreadable"}

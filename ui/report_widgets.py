@@ -12,8 +12,8 @@ from datetime import datetime
 
 import streamlit as st
 
-from flywheel_core.export import safe_csv
-from flywheel_core.report import build_report, model_versions_frame, render_html, render_markdown
+from flywheel_core.data.export import safe_csv
+from flywheel_core.report.build import build_report, model_versions_frame, render_html, render_markdown
 from ui.context import AppContext, user_errors
 from ui.format import when
 

@@ -106,7 +106,7 @@ def slope_rule(x: np.ndarray, y: np.ndarray) -> tuple[str, float]:
 
 def power_rule(x: np.ndarray, y: np.ndarray) -> tuple[str, float]:
     """A plain power-law projection: y = a − b·x^(−c) fitted to all points, gain from x to 8x."""
-    from flywheel_core.curve_models import fit_model
+    from flywheel_core.curves.fits import fit_model
 
     fit = fit_model("power", x, y)
     gain = float(fit.predict(np.array([8 * x[-1]]))[0] - fit.predict(x[-1:])[0])
@@ -115,7 +115,7 @@ def power_rule(x: np.ndarray, y: np.ndarray) -> tuple[str, float]:
 
 
 def product_rule(x: np.ndarray, y: np.ndarray) -> tuple[str, float]:
-    from flywheel_core.curves import judge_curve
+    from flywheel_core.curves.judge import judge_curve
 
     report = judge_curve(x, y, bounds=(0.0, 1.0), x_kind="size")
     return report.verdict.value, report.confidence

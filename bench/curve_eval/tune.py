@@ -21,7 +21,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from evaluate import MATERIAL, load_cases
 
-from flywheel_core import curves
+from flywheel_core.curves import judge as curves
 
 
 def evidence_table(cases: list) -> dict[str, np.ndarray]:

@@ -50,9 +50,9 @@ def register(group: click.Group) -> None:
         as_json: bool,
     ) -> None:
         """Judge a metric series: what the next three doublings (or the next span) will buy, against the material gain."""
-        from flywheel_core.curve_forecast import forecast_curve, x_for_target
-        from flywheel_core.curve_sources import judge_series_file, parse_bounds, read_series
-        from flywheel_core.curves import judge_curve
+        from flywheel_core.curves.forecast import forecast_curve, x_for_target
+        from flywheel_core.curves.judge import judge_curve
+        from flywheel_core.curves.sources import judge_series_file, parse_bounds, read_series
 
         lohi = parse_bounds(bounds)
         if by is not None:
@@ -113,8 +113,8 @@ def register(group: click.Group) -> None:
         scenario: str | None, weeks: int, runs: int, seed: int, every: int, list_only: bool, as_json: bool
     ) -> None:
         """Simulate a flywheel scenario and judge its median product quality."""
-        from flywheel_core.scenarios import PRESETS, get_preset
-        from flywheel_core.simulate import simulate_flywheel
+        from flywheel_core.simulate.flywheel import simulate_flywheel
+        from flywheel_core.simulate.scenarios import PRESETS, get_preset
 
         if list_only:
             rows = [{"name": p.name, "expected": p.expected, "story": p.story} for p in PRESETS.values()]

@@ -59,8 +59,8 @@ def ingest_command(
     as_json: bool,
 ) -> None:
     """Import an interaction log (CSV, gzip CSV or Parquet) as a dataset, all or nothing."""
-    from flywheel_core.ingest import Limits, prepare_import, store_import
-    from flywheel_core.signals import parse_signal_option
+    from flywheel_core.data.ingest import Limits, prepare_import, store_import
+    from flywheel_core.data.signals import parse_signal_option
 
     if not file.exists():
         raise DataValidationError(f"No file at {file}. Check the path.")
@@ -156,8 +156,8 @@ def datasets_command(obj: Context, workspace: str | None, as_json: bool) -> None
 @click.pass_obj
 def profile_command(obj: Context, name: str, workspace: str | None, as_json: bool) -> None:
     """Profile a dataset: volumes, signal mix, feedback coverage, stickiness."""
-    from flywheel_core.analytics import ANALYSIS_COLUMNS, profile_events
-    from flywheel_core.signals import SignalDictionary
+    from flywheel_core.data.analytics import ANALYSIS_COLUMNS, profile_events
+    from flywheel_core.data.signals import SignalDictionary
 
     ws = obj.workspace(workspace)
     store = obj.store()

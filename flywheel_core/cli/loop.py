@@ -20,7 +20,7 @@ def loop_group() -> None:
 @json_option
 def template_command(name: str, as_json: bool) -> None:
     """Print the loop map of a seed case (spotify, tesla, duolingo, klarna, harvey, perplexity, netflix, note-taking)."""
-    from flywheel_core.loop import template_map
+    from flywheel_core.loop.model import template_map
 
     click.echo(template_map(name).to_json_text())  # the map's JSON form is also its readable form
 
@@ -30,8 +30,8 @@ def template_command(name: str, as_json: bool) -> None:
 @json_option
 def check_command(file: Path, as_json: bool) -> None:
     """Diagnose the loop map in FILE (JSON, or a Markdown brief exported by Flywheel Studio)."""
-    from flywheel_core.diagnosis import diagnose
-    from flywheel_core.loop import read_loop_file
+    from flywheel_core.loop.diagnosis import diagnose
+    from flywheel_core.loop.model import read_loop_file
 
     loop_map = read_loop_file(file)
     diagnosis = diagnose(loop_map)
@@ -61,7 +61,7 @@ def save_command(
     obj: Context, file: Path, base_version: int | None, note: str, workspace: str | None, as_json: bool
 ) -> None:
     """Save the loop map in FILE as a new version (refused if someone saved since --base-version)."""
-    from flywheel_core.loop import read_loop_file
+    from flywheel_core.loop.model import read_loop_file
 
     loop_map = read_loop_file(file)
     ws = obj.workspace(workspace)
@@ -94,8 +94,8 @@ def save_command(
 @click.pass_obj
 def export_command(obj: Context, name: str, fmt: str, version: int | None, workspace: str | None) -> None:
     """Print a saved loop map as JSON or as a Markdown brief with its diagnosis."""
-    from flywheel_core.diagnosis import to_markdown
-    from flywheel_core.loop import LoopMap
+    from flywheel_core.loop.diagnosis import to_markdown
+    from flywheel_core.loop.model import LoopMap
 
     ws = obj.workspace(workspace)
     row = obj.store().get_loop_version(workspace_id=ws.id, name=name, version=version)
@@ -109,7 +109,7 @@ def export_command(obj: Context, name: str, fmt: str, version: int | None, works
 @click.pass_obj
 def list_command(obj: Context, workspace: str | None, as_json: bool) -> None:
     """List the workspace's loop maps with their latest verdict."""
-    from flywheel_core.diagnosis import summarize_loops
+    from flywheel_core.loop.diagnosis import summarize_loops
 
     ws = obj.workspace(workspace)
     rows = summarize_loops(obj.store(), workspace_id=ws.id)
@@ -131,8 +131,8 @@ def list_command(obj: Context, workspace: str | None, as_json: bool) -> None:
 @click.pass_obj
 def lint_command(obj: Context, name: str, dataset: str, workspace: str | None, as_json: bool) -> None:
     """Hold a saved map's claims (signals, volumes, coverage) against a dataset."""
-    from flywheel_core.canvas_lint import lint_loop_against_dataset
-    from flywheel_core.loop import LoopMap
+    from flywheel_core.loop.lint import lint_loop_against_dataset
+    from flywheel_core.loop.model import LoopMap
 
     ws = obj.workspace(workspace)
     store = obj.store()

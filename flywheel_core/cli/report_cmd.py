@@ -41,7 +41,7 @@ def register(group: click.Group) -> None:
     @click.pass_obj
     def report(obj: Context, workspace: str | None, fmt: str, output: Path | None, as_json: bool) -> None:
         """Write the workspace report: loop diagnosis, data profile, model versions and the verdict."""
-        from flywheel_core.report import build_report, render_html, render_markdown
+        from flywheel_core.report.build import build_report, render_html, render_markdown
 
         ws = obj.workspace(workspace)
         built = build_report(obj.store(), workspace_id=ws.id)

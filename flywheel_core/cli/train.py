@@ -46,7 +46,7 @@ def train_command(
     as_json: bool,
 ) -> None:
     """Train one model version per turn of dataset NAME and store them in the registry."""
-    from flywheel_core.versions import run_training, version_row
+    from flywheel_core.learning.registry import run_training, version_row
 
     ws = obj.workspace(workspace)
     versions = run_training(
@@ -71,7 +71,7 @@ def train_command(
 @click.pass_obj
 def versions_command(obj: Context, name: str, workspace: str | None, as_json: bool) -> None:
     """List the model versions of dataset NAME."""
-    from flywheel_core.versions import version_row
+    from flywheel_core.learning.registry import version_row
 
     ws = obj.workspace(workspace)
     store = obj.store()
@@ -94,7 +94,7 @@ def versions_command(obj: Context, name: str, workspace: str | None, as_json: bo
 @click.pass_obj
 def experiment_command(obj: Context, name: str, kind: str, workspace: str | None, as_json: bool) -> None:
     """Run one of the seed's experiments on dataset NAME and record it."""
-    from flywheel_core.experiments import run_experiment
+    from flywheel_core.experiments.runner import run_experiment
 
     ws = obj.workspace(workspace)
     experiment = run_experiment(obj.store(), workspace_id=ws.id, dataset_name=name, kind=kind, actor=ACTOR)

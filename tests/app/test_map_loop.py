@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 from flywheel_core.config import load_settings
-from flywheel_core.loop import LoopMap, template_map
+from flywheel_core.loop.model import LoopMap, template_map
 from flywheel_core.storage.store import Store
 
 PAGE = "pages/map_loop.py"

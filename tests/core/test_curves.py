@@ -10,10 +10,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from flywheel_core.curve_forecast import forecast_curve, x_for_target
-from flywheel_core.curve_models import fit_model
-from flywheel_core.curve_sources import judge_model_versions, metric_is_lower_better, read_series, version_metrics
-from flywheel_core.curves import VERDICTS, CurveReport, judge_curve
+from flywheel_core.curves.fits import fit_model
+from flywheel_core.curves.forecast import forecast_curve, x_for_target
+from flywheel_core.curves.judge import VERDICTS, CurveReport, judge_curve
+from flywheel_core.curves.sources import judge_model_versions, metric_is_lower_better, read_series, version_metrics
 from flywheel_core.exceptions import DataValidationError, FlywheelError, InsufficientDataError
 
 ROWS = np.geomspace(1_000, 1_000_000, 14)

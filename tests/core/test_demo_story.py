@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flywheel_core.curve_sources import judge_model_versions
+from flywheel_core.curves.sources import judge_model_versions
 from flywheel_core.demo import ARCHETYPES, demo_dataset_name, load_demo_workspace
 from flywheel_core.storage.store import Store
 

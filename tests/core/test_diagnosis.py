@@ -7,8 +7,8 @@ from typing import Any
 
 import pytest
 
-from flywheel_core.diagnosis import diagnose, velocity_band
-from flywheel_core.loop import STAGES, LoopMap, template_map
+from flywheel_core.loop.diagnosis import diagnose, velocity_band
+from flywheel_core.loop.model import STAGES, LoopMap, template_map
 
 
 def _good() -> dict[str, Any]:

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import pytest
 
+from flywheel_core.data.signals import SignalDictionary, SignalSpec
 from flywheel_core.demo import DEMO_SIGNALS, make_demo_events
 from flywheel_core.exceptions import DataValidationError, InsufficientDataError
-from flywheel_core.experiments import (
+from flywheel_core.experiments.runner import (
     capture_experiment,
     collapse_experiment,
     curation_experiment,
@@ -15,7 +16,6 @@ from flywheel_core.experiments import (
     run_experiment,
     weighting_experiment,
 )
-from flywheel_core.signals import SignalDictionary, SignalSpec
 from flywheel_core.storage.store import Store
 
 
@@ -72,7 +72,7 @@ def test_poisoning_hurts_and_curation_catches_the_cohort_on_the_fleet() -> None:
 
 
 def test_run_experiment_records_the_result(store: Store, workspace_id: int) -> None:
-    from flywheel_core.ingest import store_frame
+    from flywheel_core.data.ingest import store_frame
 
     store_frame(
         store,

@@ -8,12 +8,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from flywheel_core.data.signals import SignalDictionary, SignalSpec
 from flywheel_core.demo import DEMO_SIGNALS, make_demo_events
 from flywheel_core.exceptions import DataValidationError, InsufficientDataError, StorageError
-from flywheel_core.learning import build_feedback_task, cut_turns, history_counts, train_feedback_versions
-from flywheel_core.signals import SignalDictionary, SignalSpec
+from flywheel_core.learning.registry import compare_versions, load_model, run_training, summarize_versions
+from flywheel_core.learning.turns import build_feedback_task, cut_turns, history_counts, train_feedback_versions
 from flywheel_core.storage.store import Store
-from flywheel_core.versions import compare_versions, load_model, run_training, summarize_versions
 
 
 def _dictionary(archetype: str) -> SignalDictionary:
@@ -21,7 +21,7 @@ def _dictionary(archetype: str) -> SignalDictionary:
 
 
 def _store_demo(store: Store, workspace_id: int, archetype: str, n: int = 2_000) -> str:
-    from flywheel_core.ingest import store_frame
+    from flywheel_core.data.ingest import store_frame
 
     name = f"{archetype}-demo"
     store_frame(

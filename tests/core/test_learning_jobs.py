@@ -6,11 +6,11 @@ from datetime import timedelta
 
 import pytest
 
+from flywheel_core.data.ingest import store_frame
+from flywheel_core.data.signals import SignalSpec
 from flywheel_core.demo import DEMO_SIGNALS, make_demo_events
 from flywheel_core.exceptions import DataValidationError, NotFoundError
-from flywheel_core.ingest import store_frame
 from flywheel_core.jobs import STALLED_AFTER_SECONDS, execute_job, job_state, submit_job
-from flywheel_core.signals import SignalSpec
 from flywheel_core.storage.models import as_utc
 from flywheel_core.storage.store import Store
 

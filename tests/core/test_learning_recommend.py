@@ -5,13 +5,13 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from flywheel_core.data.ingest import ingest_file
+from flywheel_core.data.signals import SignalDictionary, SignalSpec
 from flywheel_core.demo import DEMO_SIGNALS, make_demo_events
-from flywheel_core.drift import psi
-from flywheel_core.ingest import ingest_file
-from flywheel_core.recommend import fit_recommender, score_ranking, train_recommend_versions
-from flywheel_core.signals import SignalDictionary, SignalSpec
+from flywheel_core.learning.drift import psi
+from flywheel_core.learning.recommend import fit_recommender, score_ranking, train_recommend_versions
+from flywheel_core.learning.registry import run_training
 from flywheel_core.storage.store import Store
-from flywheel_core.versions import run_training
 from tests.conftest import OTTO
 
 

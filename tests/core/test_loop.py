@@ -6,10 +6,10 @@ import json
 
 import pytest
 
-from flywheel_core.diagnosis import diagnose, to_markdown
 from flywheel_core.exceptions import ConflictError, DataValidationError
-from flywheel_core.loop import TEMPLATES, LoopMap, template_map
-from flywheel_core.loop_diff import diff_loops
+from flywheel_core.loop.diagnosis import diagnose, to_markdown
+from flywheel_core.loop.diff import diff_loops
+from flywheel_core.loop.model import TEMPLATES, LoopMap, template_map
 
 
 def test_loop_json_round_trips_exactly_for_every_template() -> None:

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import pandas as pd
 
-from flywheel_core.analytics import profile_events
-from flywheel_core.canvas_lint import lint_loop, lint_loop_against_dataset
-from flywheel_core.ingest import ingest_file
-from flywheel_core.loop import LoopMap
-from flywheel_core.signals import SignalDictionary, SignalSpec
+from flywheel_core.data.analytics import profile_events
+from flywheel_core.data.ingest import ingest_file
+from flywheel_core.data.signals import SignalDictionary, SignalSpec
+from flywheel_core.loop.lint import lint_loop, lint_loop_against_dataset
+from flywheel_core.loop.model import LoopMap
 
 DICTIONARY = SignalDictionary(
     events={"stream": SignalSpec("implicit", "positive", 1.0), "skip": SignalSpec("implicit", "negative", 1.0),

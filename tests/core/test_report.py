@@ -12,9 +12,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from flywheel_core.export import DANGEROUS_PREFIXES, neutralise_cell, safe_csv
-from flywheel_core.ingest import ingest_file
-from flywheel_core.report import (
+from flywheel_core.data.export import DANGEROUS_PREFIXES, neutralise_cell, safe_csv
+from flywheel_core.data.ingest import ingest_file
+from flywheel_core.loop.templates import KLARNA, SPOTIFY
+from flywheel_core.report.build import (
     CURVE_WORDS,
     SECTIONS,
     build_report,
@@ -24,7 +25,6 @@ from flywheel_core.report import (
 )
 from flywheel_core.storage.models import ModelVersion
 from flywheel_core.storage.store import Store
-from flywheel_core.templates import KLARNA, SPOTIFY
 
 ROWS = (1_000, 2_000, 4_000, 8_000, 16_000, 32_000)
 

@@ -5,14 +5,14 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from flywheel_core.exceptions import DataValidationError
-from flywheel_core.signals import (
+from flywheel_core.data.signals import (
     SignalDictionary,
     SignalSpec,
     confidence_weights,
     default_dictionary,
     parse_signal_option,
 )
+from flywheel_core.exceptions import DataValidationError
 
 
 def test_defaults_for_common_names() -> None:

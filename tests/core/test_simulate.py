@@ -8,10 +8,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from flywheel_core.analytics import retention_cohorts
+from flywheel_core.data.analytics import retention_cohorts
 from flywheel_core.exceptions import DataValidationError, NotFoundError
-from flywheel_core.scenarios import PRESETS, calibrate_simulation, get_preset, sensitivity, weekly_retention
-from flywheel_core.simulate import KNOBS, SimulationParams, knob_value, simulate_flywheel, with_overrides
+from flywheel_core.simulate.flywheel import KNOBS, SimulationParams, knob_value, simulate_flywheel, with_overrides
+from flywheel_core.simulate.scenarios import PRESETS, calibrate_simulation, get_preset, sensitivity, weekly_retention
 
 
 @pytest.mark.parametrize("name", list(PRESETS))

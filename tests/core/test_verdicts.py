@@ -9,12 +9,12 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from flywheel_core.curve_forecast import forecast_curve, x_for_target
-from flywheel_core.curve_sources import judge_series_file, parse_bounds
-from flywheel_core.curves import Verdict, XKind, infer_bounds, infer_x_kind, judge_curve, judge_curves
+from flywheel_core.curves.forecast import forecast_curve, x_for_target
+from flywheel_core.curves.judge import Verdict, XKind, infer_bounds, infer_x_kind, judge_curve, judge_curves
+from flywheel_core.curves.sources import judge_series_file, parse_bounds
 from flywheel_core.exceptions import DataValidationError
-from flywheel_core.scenarios import PRESETS
-from flywheel_core.simulate import _run
+from flywheel_core.simulate.flywheel import _run
+from flywheel_core.simulate.scenarios import PRESETS
 
 ROWS = 1_000 * 2.0 ** np.arange(10)  # ten doublings of training rows
 
@@ -195,7 +195,7 @@ def test_velocity_changes_the_trajectory_not_only_the_level() -> None:
 
 
 def test_a_series_too_long_to_fit_safely_is_refused_with_what_to_do() -> None:
-    from flywheel_core.curves import MAX_POINTS
+    from flywheel_core.curves.judge import MAX_POINTS
 
     x = np.arange(1.0, MAX_POINTS + 2)
     with pytest.raises(DataValidationError, match=r"at most 20,000 points.*Aggregate it first"):

@@ -22,10 +22,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from flywheel_core.analytics import codes
+from flywheel_core.data.analytics import codes
+from flywheel_core.data.signals import SignalDictionary
 from flywheel_core.exceptions import DataValidationError, InsufficientDataError
-from flywheel_core.scoring import MODELS, curves, fit_model, make_model, roc_auc, score_feedback
-from flywheel_core.signals import SignalDictionary
+from flywheel_core.learning.scoring import MODELS, curves, fit_model, make_model, roc_auc, score_feedback
 
 __all__ = [
     "MODELS",
@@ -338,8 +338,8 @@ def train_feedback_versions(
     """
     import joblib
 
-    from flywheel_core.drift import turn_drift
     from flywheel_core.faults import pause_point
+    from flywheel_core.learning.drift import turn_drift
 
     make_model(model)  # checks the name before any work
     report = progress or (lambda fraction, message: None)

@@ -17,9 +17,9 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
-from flywheel_core.analytics import ANALYSIS_COLUMNS, DataProfile, profile_events
-from flywheel_core.loop import LoopMap
-from flywheel_core.signals import SignalDictionary
+from flywheel_core.data.analytics import ANALYSIS_COLUMNS, DataProfile, profile_events
+from flywheel_core.data.signals import SignalDictionary
+from flywheel_core.loop.model import LoopMap
 
 if TYPE_CHECKING:
     from flywheel_core.storage.models import Dataset

@@ -19,7 +19,7 @@ minutes). The verdicts:
   uncertainty swamps any trend.
 
 How the gain is projected: from the recent local slope (the last third of the points, at least 3, in log x
-for sizes and in x for time) and from the candidate curves of :mod:`flywheel_core.curve_models` pooled by
+for sizes and in x for time) and from the candidate curves of :mod:`flywheel_core.curves.fits` pooled by
 their Akaike weights (a candidate that projects nonsense for this kind of x does not vote: straight-line and
 exponential growth in the raw data size). The band comes from the slope's standard error (the noise measured
 from the fits' residuals, or each point's own interval when given), the disagreement between the local slope
@@ -42,8 +42,8 @@ from typing import Any
 import numpy as np
 from scipy import special
 
-from flywheel_core.curve_models import MODEL_NAMES, NEEDS_POSITIVE_X, CurveFit, fit_many
-from flywheel_core.curve_terms import (
+from flywheel_core.curves.fits import MODEL_NAMES, NEEDS_POSITIVE_X, CurveFit, fit_many
+from flywheel_core.curves.terms import (
     VERDICTS,
     Horizon,
     Verdict,

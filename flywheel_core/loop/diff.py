@@ -6,7 +6,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from flywheel_core.loop import LoopMap
+from flywheel_core.loop.model import LoopMap
 
 __all__ = ["FieldChange", "LoopDiff", "diff_loops"]
 

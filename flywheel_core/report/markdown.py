@@ -1,11 +1,11 @@
-"""The workspace report as Markdown (see :mod:`flywheel_core.report`)."""
+"""The workspace report as Markdown (see :mod:`flywheel_core.report.build`)."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 
-from flywheel_core.diagnosis import label
-from flywheel_core.report import (
+from flywheel_core.loop.diagnosis import label
+from flywheel_core.report.build import (
     CURVE_WORDS,
     SECTIONS,
     VERDICT_WORDS,

@@ -13,8 +13,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from flywheel_core.curve_models import NEEDS_POSITIVE_X, _predict, refit_many
-from flywheel_core.curves import CurveReport
+from flywheel_core.curves.fits import NEEDS_POSITIVE_X, _predict, refit_many
+from flywheel_core.curves.judge import CurveReport
 from flywheel_core.exceptions import DataValidationError
 
 __all__ = ["CurveForecast", "TargetResult", "forecast_curve", "x_for_target"]

@@ -12,9 +12,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from flywheel_core.data.signals import SignalDictionary
 from flywheel_core.exceptions import DataValidationError
-from flywheel_core.learning import TASKS, Progress, TrainingResult, train_feedback_versions
-from flywheel_core.signals import SignalDictionary
+from flywheel_core.learning.turns import TASKS, Progress, TrainingResult, train_feedback_versions
 
 __all__ = [
     "TRUSTED_TYPES",
@@ -35,7 +35,7 @@ __all__ = [
 
 # Types a stored model may contain; the list lives here, never in the file being loaded.
 TRUSTED_TYPES = [
-    "flywheel_core.learning._Constant",
+    "flywheel_core.learning.turns._Constant",
     "sklearn._loss.link.Interval",
     "sklearn._loss.link.LogitLink",
     "sklearn._loss.loss.HalfBinomialLoss",
@@ -135,7 +135,7 @@ def run_training(
     progress: Progress | None = None,
 ) -> list[Any]:
     """Read a dataset, train one version per turn for the task, store them; returns the stored versions."""
-    from flywheel_core.recommend import RECOMMENDERS, train_recommend_versions
+    from flywheel_core.learning.recommend import RECOMMENDERS, train_recommend_versions
 
     if task not in TASKS:
         raise DataValidationError(f"Unknown task '{task}'. Choose one of: {', '.join(TASKS)}.")

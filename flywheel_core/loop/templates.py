@@ -10,7 +10,7 @@
 - netflix: velocity, under 15 minutes from change to production with automated canaries.
 - note-taking: individual learning; "that's a product, not a flywheel".
 
-The JSON forms here are read through :meth:`flywheel_core.loop.LoopMap.from_json` (so they are checked).
+The JSON forms here are read through :meth:`flywheel_core.loop.model.LoopMap.from_json` (so they are checked).
 """
 
 from __future__ import annotations

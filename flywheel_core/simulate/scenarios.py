@@ -1,6 +1,6 @@
 """Scenario presets from the seed cases, one-at-a-time sensitivity (tornado data) and calibration.
 
-Presets tell the seed documents' stories with :mod:`flywheel_core.simulate`; each names the verdict
+Presets tell the seed documents' stories with :mod:`flywheel_core.simulate.flywheel`; each names the verdict
 its story predicts (tests hold them to it). Sensitivity weakens one component at a time and reruns.
 Calibration seeds the simulator from a dataset's model versions and measured retention.
 """
@@ -12,9 +12,9 @@ from typing import Any
 
 import numpy as np
 
-from flywheel_core.curves import CurveReport, judge_curve
+from flywheel_core.curves.judge import CurveReport, judge_curve
 from flywheel_core.exceptions import DataValidationError, InsufficientDataError, NotFoundError
-from flywheel_core.simulate import (
+from flywheel_core.simulate.flywheel import (
     Analysis,
     Application,
     Collection,

@@ -1,6 +1,6 @@
 """What a verdict is about: the verdicts, the kind of x, the horizon, the metric's bounds and the material gain.
 
-See :mod:`flywheel_core.curves` for how a verdict is reached; this module holds the terms it is stated in.
+See :mod:`flywheel_core.curves.judge` for how a verdict is reached; this module holds the terms it is stated in.
 """
 
 from __future__ import annotations

@@ -8,10 +8,10 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from flywheel_core.loop import COLD_START, RISKS, STAGES, LoopMap
+from flywheel_core.loop.model import COLD_START, RISKS, STAGES, LoopMap
 
 if TYPE_CHECKING:
-    from flywheel_core.diagnosis import LoopDiagnosis
+    from flywheel_core.loop.diagnosis import LoopDiagnosis
 
 __all__ = ["render_markdown"]
 

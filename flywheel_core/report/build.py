@@ -4,7 +4,7 @@
 second or more on large data); :func:`render_html` turns it into one self-contained HTML file (plotly.js
 inline, interactive charts, no network needed to open it) and :func:`render_markdown` into Markdown with
 the same facts. :func:`model_versions_frame` is the model-version registry as a table for CSV export
-through :func:`flywheel_core.export.safe_csv`.
+through :func:`flywheel_core.data.export.safe_csv`.
 """
 
 from __future__ import annotations
@@ -13,17 +13,17 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from flywheel_core.curve_sources import judge_model_versions, version_metrics
-from flywheel_core.diagnosis import LoopDiagnosis, LoopSummary, diagnose, summarize_loops
+from flywheel_core.curves.sources import judge_model_versions, version_metrics
 from flywheel_core.exceptions import FlywheelError, NotFoundError
-from flywheel_core.loop import LoopMap
+from flywheel_core.loop.diagnosis import LoopDiagnosis, LoopSummary, diagnose, summarize_loops
+from flywheel_core.loop.model import LoopMap
 from flywheel_core.storage.models import as_utc
 
 if TYPE_CHECKING:
     import pandas as pd
 
-    from flywheel_core.analytics import DataProfile
-    from flywheel_core.curves import CurveReport
+    from flywheel_core.curves.judge import CurveReport
+    from flywheel_core.data.analytics import DataProfile
     from flywheel_core.storage.models import ModelVersion
     from flywheel_core.storage.store import Store
 
@@ -138,8 +138,8 @@ def _loop_sections(store: Store, workspace_id: int) -> tuple[LoopSection, ...]:
 
 
 def _dataset_section(store: Store, dataset: Any, versions: list[ModelVersion]) -> DatasetSection:
-    from flywheel_core.analytics import ANALYSIS_COLUMNS, active_users, events_over_time, profile_events
-    from flywheel_core.signals import SignalDictionary
+    from flywheel_core.data.analytics import ANALYSIS_COLUMNS, active_users, events_over_time, profile_events
+    from flywheel_core.data.signals import SignalDictionary
 
     profile = activity = weeks = None
     profile_note = ""
@@ -319,13 +319,13 @@ def summary_line(report: WorkspaceReport) -> str:
 
 def render_markdown(report: WorkspaceReport) -> str:
     """The report as Markdown: the same facts as the HTML file, without the charts."""
-    from flywheel_core.report_markdown import markdown
+    from flywheel_core.report.markdown import markdown
 
     return markdown(report)
 
 
 def render_html(report: WorkspaceReport) -> str:
     """The report as one self-contained HTML file: plotly.js inline once, interactive charts, no URLs."""
-    from flywheel_core.report_html import html_document
+    from flywheel_core.report.html import html_document
 
     return html_document(report)

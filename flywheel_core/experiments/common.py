@@ -8,9 +8,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from flywheel_core.analytics import user_outliers
-from flywheel_core.learning import FeedbackTask, cut_turns
-from flywheel_core.scoring import score_feedback
+from flywheel_core.data.analytics import user_outliers
+from flywheel_core.learning.scoring import score_feedback
+from flywheel_core.learning.turns import FeedbackTask, cut_turns
 
 __all__ = ["ExperimentResult", "curate_events"]
 

@@ -6,8 +6,8 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
+from flywheel_core.data.checks import ROLES
 from flywheel_core.exceptions import DataValidationError, Problem
-from flywheel_core.ingest_checks import ROLES
 
 __all__ = ["ColumnMap", "detect_columns"]
 

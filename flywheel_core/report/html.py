@@ -1,4 +1,4 @@
-"""The workspace report as one self-contained HTML file (see :mod:`flywheel_core.report`).
+"""The workspace report as one self-contained HTML file (see :mod:`flywheel_core.report.build`).
 
 plotly.js is embedded once, inline, in the document head; every chart is a plotly div drawn from inline
 JSON, so the file opens offline and its charts stay interactive (hover, zoom, legend toggles). No element
@@ -11,8 +11,8 @@ import html
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from flywheel_core.diagnosis import label
-from flywheel_core.report import (
+from flywheel_core.loop.diagnosis import label
+from flywheel_core.report.build import (
     CURVE_WORDS,
     SECTIONS,
     VERDICT_WORDS,

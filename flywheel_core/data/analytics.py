@@ -14,8 +14,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from flywheel_core.data.signals import SignalDictionary
 from flywheel_core.exceptions import InsufficientDataError
-from flywheel_core.signals import SignalDictionary
 
 __all__ = [
     "ANALYSIS_COLUMNS",

@@ -11,17 +11,17 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from flywheel_core.analytics import codes
+from flywheel_core.data.analytics import codes
+from flywheel_core.data.signals import SignalDictionary
 from flywheel_core.exceptions import DataValidationError, InsufficientDataError
-from flywheel_core.experiment_common import (
+from flywheel_core.experiments.common import (
     ExperimentResult,
     _auc,
     _fmt,
     _predict,
     _turns,
 )
-from flywheel_core.learning import FeedbackTask, Progress, build_feedback_task, cut_turns, fit_model
-from flywheel_core.signals import SignalDictionary
+from flywheel_core.learning.turns import FeedbackTask, Progress, build_feedback_task, cut_turns, fit_model
 
 __all__ = ["collapse_experiment", "poisoning_experiment", "weighting_experiment"]
 

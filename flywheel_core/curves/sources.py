@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from flywheel_core.curves import MIN_POINTS, CurveReport, judge_curve, judge_curves
+from flywheel_core.curves.judge import MIN_POINTS, CurveReport, judge_curve, judge_curves
 from flywheel_core.exceptions import DataValidationError, FlywheelError, InsufficientDataError
 
 MAX_SERIES = 100_000

@@ -1,4 +1,4 @@
-"""The loop map: a product's data flywheel mapped on paper, with its JSON form, and checks (the diff of two versions is in :mod:`flywheel_core.loop_diff`).
+"""The loop map: a product's data flywheel mapped on paper, with its JSON form, and checks (the diff of two versions is in :mod:`flywheel_core.loop.diff`).
 
 "Before you write a line of code, map the loop on paper. If you can't complete it on paper, you won't
 complete it in production." A :class:`LoopMap` is that paper. Its JSON form (what is stored as a
@@ -245,7 +245,7 @@ class LoopMap:
 
     @classmethod
     def from_json_text(cls, text: str | bytes) -> LoopMap:
-        """Parse JSON text (or a Markdown brief exported by :func:`flywheel_core.diagnosis.to_markdown`)."""
+        """Parse JSON text (or a Markdown brief exported by :func:`flywheel_core.loop.diagnosis.to_markdown`)."""
         if isinstance(text, bytes):
             try:
                 text = text.decode("utf-8-sig")
@@ -274,7 +274,7 @@ def empty_map(name: str = "My loop") -> LoopMap:
 
 def template_map(key: str) -> LoopMap:
     """The loop map of one seed case (see :data:`TEMPLATES`)."""
-    from flywheel_core.templates import TEMPLATE_JSON
+    from flywheel_core.loop.templates import TEMPLATE_JSON
 
     if key not in TEMPLATE_JSON:
         raise DataValidationError(f"No template named '{key}'. Choose one of: {', '.join(TEMPLATES)}.")

@@ -22,7 +22,7 @@ One week per step, vectorised over Monte Carlo runs with numpy (every run is a c
 
 Each run draws its own learning exponent and data scale around the given values
 (``parameter_uncertainty``), so the Monte Carlo band shows what is not known as well as weekly noise.
-The simulation's verdict is :func:`flywheel_core.curves.judge_curve` on the median product quality by week.
+The simulation's verdict is :func:`flywheel_core.curves.judge.judge_curve` on the median product quality by week.
 """
 
 from __future__ import annotations
@@ -33,7 +33,7 @@ from typing import Any
 
 import numpy as np
 
-from flywheel_core.curves import CurveReport, judge_curve
+from flywheel_core.curves.judge import CurveReport, judge_curve
 from flywheel_core.exceptions import DataValidationError
 
 __all__ = [

@@ -18,10 +18,10 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
-from flywheel_core.analytics import codes
+from flywheel_core.data.analytics import codes
+from flywheel_core.data.signals import SignalDictionary, confidence_weights
 from flywheel_core.exceptions import DataValidationError, InsufficientDataError
-from flywheel_core.learning import Progress, TrainingResult, VersionResult, _time_ns, cut_turns
-from flywheel_core.signals import SignalDictionary, confidence_weights
+from flywheel_core.learning.turns import Progress, TrainingResult, VersionResult, _time_ns, cut_turns
 
 __all__ = ["RECOMMENDERS", "fit_recommender", "rank_items", "score_ranking", "train_recommend_versions"]
 

@@ -14,11 +14,11 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from flywheel_core.data.reading import Limits
 from flywheel_core.exceptions import DataValidationError, Problem
-from flywheel_core.ingest_read import Limits
 
 if TYPE_CHECKING:
-    from flywheel_core.ingest_columns import ColumnMap
+    from flywheel_core.data.columns import ColumnMap
 
 REQUIRED_ROLES = ("user", "timestamp", "event")
 OPTIONAL_ROLES = ("item", "value", "session", "model_version", "score")

@@ -28,7 +28,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from flywheel_core.exceptions import DataValidationError
-from flywheel_core.loop import COLD_START, RISKS, STAGES, LoopMap
+from flywheel_core.loop.model import COLD_START, RISKS, STAGES, LoopMap
 
 if TYPE_CHECKING:
     from flywheel_core.storage.store import Store
@@ -399,7 +399,7 @@ def _next_steps(
 
 def to_markdown(loop_map: LoopMap) -> str:
     """A readable one-page brief of the map and its diagnosis (the map's JSON is appended for import)."""
-    from flywheel_core.loop_markdown import render_markdown
+    from flywheel_core.loop.markdown import render_markdown
 
     return render_markdown(loop_map, diagnose(loop_map))
 

@@ -23,10 +23,9 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from flywheel_core.exceptions import ConflictError, DataValidationError, LimitExceededError, Problem
-from flywheel_core.ingest_checks import _EXAMPLES, OPTIONAL_ROLES, REQUIRED_ROLES, ROLES, _normalize, plan_types
-from flywheel_core.ingest_columns import ColumnMap, detect_columns
-from flywheel_core.ingest_read import (
+from flywheel_core.data.checks import _EXAMPLES, OPTIONAL_ROLES, REQUIRED_ROLES, ROLES, _normalize, plan_types
+from flywheel_core.data.columns import ColumnMap, detect_columns
+from flywheel_core.data.reading import (
     Limits,
     _check_text,
     _count_lines,
@@ -36,7 +35,8 @@ from flywheel_core.ingest_read import (
     _read_table,
     _sample,
 )
-from flywheel_core.signals import SignalDictionary, SignalSpec, default_dictionary
+from flywheel_core.data.signals import SignalDictionary, SignalSpec, default_dictionary
+from flywheel_core.exceptions import ConflictError, DataValidationError, LimitExceededError, Problem
 from flywheel_core.storage.files import stage_parquet
 
 if TYPE_CHECKING:

@@ -2,7 +2,7 @@
 
 Each is a pure function over the event frame and its signal dictionary that returns an
 :class:`ExperimentResult`: metric series (one value per turn, or one per arm), the chart's axes and a
-sentence saying what the run shows. All use the feedback-prediction task of :mod:`flywheel_core.learning`
+sentence saying what the run shows. All use the feedback-prediction task of :mod:`flywheel_core.learning.turns`
 and score on the fixed final holdout, so the arms of an experiment are measured on the same examples.
 """
 
@@ -14,8 +14,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from flywheel_core.data.signals import SignalDictionary
 from flywheel_core.exceptions import DataValidationError
-from flywheel_core.experiment_common import (
+from flywheel_core.experiments.backward import collapse_experiment, poisoning_experiment, weighting_experiment
+from flywheel_core.experiments.common import (
     ExperimentResult,
     _auc,
     _fmt,
@@ -23,10 +25,8 @@ from flywheel_core.experiment_common import (
     _turns,
     curate_events,
 )
-from flywheel_core.experiments_backward import collapse_experiment, poisoning_experiment, weighting_experiment
-from flywheel_core.learning import Progress, build_feedback_task, cut_turns, fit_model
-from flywheel_core.scoring import score_feedback
-from flywheel_core.signals import SignalDictionary
+from flywheel_core.learning.scoring import score_feedback
+from flywheel_core.learning.turns import Progress, build_feedback_task, cut_turns, fit_model
 
 __all__ = [
     "EXPERIMENTS",

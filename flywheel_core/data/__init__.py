@@ -1,0 +1,1 @@
+"""Interaction data: reading, column mapping, checks and import of logs; the signal dictionary; the profile."""

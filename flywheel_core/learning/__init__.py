@@ -1,0 +1,1 @@
+"""Model versions: turns over the log, scoring, recommenders, drift and the model registry."""

@@ -1,0 +1,1 @@
+"""The workspace report: its contents, and its HTML and Markdown renderings."""

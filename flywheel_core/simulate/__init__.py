@@ -1,0 +1,1 @@
+"""The stock-and-flow flywheel simulator, its scenario presets and sensitivity analysis."""
