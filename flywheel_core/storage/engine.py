@@ -20,6 +20,7 @@ _MIGRATIONS = Path(__file__).with_name("migrations")
 # The newest migration's revision id (a test checks it against Alembic's head). When the database is
 # already there, start-up skips loading Alembic, which costs ~0.3 s per process.
 HEAD_REVISION = "0001"
+_WRITE = "flywheel_write"  # execution option: does this transaction write?
 
 
 def _at_head(engine: Engine) -> bool:
@@ -68,14 +69,22 @@ def _configure_sqlite(engine: Engine) -> None:
 
     @event.listens_for(engine, "begin")
     def _on_begin(connection: Any) -> None:
-        connection.exec_driver_sql("BEGIN IMMEDIATE")
+        # Writes take the database's write lock up front (and wait for it under busy_timeout); reads
+        # begin deferred, so under WAL they never wait behind a writer.
+        write = connection.get_execution_options().get(_WRITE, True)
+        connection.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
 
 
 @contextmanager
-def session_scope(engine: Engine) -> Iterator[Session]:
-    """One transaction: committed when the block ends, rolled back on any error."""
+def session_scope(engine: Engine, *, write: bool = True) -> Iterator[Session]:
+    """One transaction: committed when the block ends, rolled back on any error.
+
+    ``write=False`` marks a read-only unit: on SQLite it begins deferred instead of IMMEDIATE, so it
+    reads the last committed state without waiting for a writer (WAL). It must not write.
+    """
     session = Session(engine, expire_on_commit=False)
     try:
+        session.connection(execution_options={_WRITE: write})
         yield session
         session.commit()
     except (OperationalError, InterfaceError) as exc:
