@@ -87,7 +87,7 @@ def bench_in_process(csv: Path) -> list[Figure]:
     import pyarrow.csv as pacsv
 
     from flywheel_core.config import load_settings
-    from flywheel_core.data.ingest import ingest_file
+    from flywheel_core.data.api import ingest_file
     from flywheel_core.storage.store import Store
 
     options = pacsv.ConvertOptions(column_types={"timestamp": pa.timestamp("us", tz="UTC")})
@@ -119,7 +119,7 @@ def bench_profile(csv: Path) -> list[Figure]:
 
     from flywheel_core.config import load_settings
     from flywheel_core.data.analytics import profile_events
-    from flywheel_core.data.ingest import ingest_file
+    from flywheel_core.data.api import ingest_file
     from flywheel_core.data.signals import SignalDictionary
     from flywheel_core.storage.store import Store
 

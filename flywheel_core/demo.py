@@ -349,7 +349,7 @@ def load_demo_workspace(store: Store, *, actor: str, n_events: int = 30_000) -> 
 
     Idempotent: a dataset whose content is unchanged is kept; one generated at another size is replaced.
     """
-    from flywheel_core.data.ingest import store_frame
+    from flywheel_core.data.api import store_frame
     from flywheel_core.data.signals import SignalSpec
     from flywheel_core.exceptions import NotFoundError
 

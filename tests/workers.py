@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 
 from flywheel_core.config import load_settings
-from flywheel_core.data.ingest import ingest_file
+from flywheel_core.data.api import ingest_file
 from flywheel_core.exceptions import ConflictError, FlywheelError
 from flywheel_core.storage.store import Store
 

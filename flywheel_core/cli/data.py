@@ -59,7 +59,8 @@ def ingest_command(
     as_json: bool,
 ) -> None:
     """Import an interaction log (CSV, gzip CSV or Parquet) as a dataset, all or nothing."""
-    from flywheel_core.data.ingest import Limits, prepare_import, store_import
+    from flywheel_core.data.api import store_import
+    from flywheel_core.data.ingest import Limits, prepare_import
     from flywheel_core.data.signals import parse_signal_option
 
     if not file.exists():

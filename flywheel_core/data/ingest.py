@@ -4,18 +4,17 @@ The file is read with pyarrow, every row is checked before anything is written, 
 are stored as one Parquet file plus one database row, all or nothing (see ``Store.store_dataset``).
 The path stays in pyarrow from bytes to Parquet, with no pandas. Reading lives in ``ingest_read``, the
 column roles in ``ingest_columns``, the row checks in ``ingest_checks``; this module runs the whole import:
-``prepare_import`` (read, check, stage the events file; no database) then ``store_import``.
+``prepare_import`` (read, check, stage the events file; no database); ``data.api.store_import`` then
+stores it in one unit of work.
 """
 
 from __future__ import annotations
 
 import hashlib
-import io
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -23,7 +22,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from flywheel_core.data.checks import _EXAMPLES, OPTIONAL_ROLES, REQUIRED_ROLES, ROLES, _normalize, plan_types
+from flywheel_core.data.checks import _EXAMPLES, OPTIONAL_ROLES, REQUIRED_ROLES, _normalize, plan_types
 from flywheel_core.data.columns import ColumnMap, detect_columns
 from flywheel_core.data.reading import (
     Limits,
@@ -36,13 +35,12 @@ from flywheel_core.data.reading import (
     _sample,
 )
 from flywheel_core.data.signals import SignalDictionary, SignalSpec, default_dictionary
-from flywheel_core.exceptions import ConflictError, DataValidationError, LimitExceededError, Problem
+from flywheel_core.exceptions import DataValidationError, LimitExceededError, Problem
 from flywheel_core.storage.files import stage_parquet
 
 if TYPE_CHECKING:
-    import pandas as pd
+    pass
 
-    from flywheel_core.storage.store import Store
 
 __all__ = [
     "OPTIONAL_ROLES",
@@ -52,11 +50,8 @@ __all__ = [
     "Limits",
     "PreparedImport",
     "detect_columns",
-    "ingest_file",
     "prepare_import",
     "preview_file",
-    "store_frame",
-    "store_import",
 ]
 
 
@@ -187,51 +182,6 @@ class PreparedImport:
             self.staged.unlink(missing_ok=True)
 
 
-def ingest_file(
-    store: Store,
-    *,
-    workspace_id: int,
-    source: Path | bytes,
-    dataset: str,
-    actor: str,
-    columns: dict[str, str] | None = None,
-    signals: dict[str, SignalSpec] | None = None,
-    skip_invalid: bool = False,
-    source_name: str | None = None,
-    limits: Limits | None = None,
-    progress: Callable[[float, str], None] | None = None,
-) -> IngestReport:
-    """Read, check and store an interaction log as dataset ``dataset``: :func:`prepare_import`, then
-    :func:`store_import`.
-
-    Parameters:
-        columns: role -> source column overrides (``feature`` takes a comma-separated list).
-        signals: event -> meaning overrides on top of the defaults for common names.
-        skip_invalid: store the valid rows and report the rest (default: any invalid row refuses
-            the whole file and nothing is stored).
-
-    Returns:
-        The report; ``stored`` says whether anything was written.
-
-    Raises:
-        DataValidationError: the file cannot be read or has invalid rows (``problems`` lists them).
-        LimitExceededError: the file, a row count or a field is over the limits.
-        ConflictError: the name is taken, or the same content was imported already.
-    """
-    prepared = prepare_import(
-        source,
-        dataset=dataset,
-        columns=columns,
-        signals=signals,
-        skip_invalid=skip_invalid,
-        source_name=source_name,
-        limits=limits or Limits.from_settings(store.settings),
-        progress=progress,
-        stage_in=store.data_dir,
-    )
-    return store_import(store, workspace_id=workspace_id, prepared=prepared, actor=actor, progress=progress)
-
-
 def prepare_import(
     source: Path | bytes,
     *,
@@ -327,73 +277,6 @@ def prepare_import(
     return prepared
 
 
-def store_import(
-    store: Store,
-    *,
-    workspace_id: int,
-    prepared: PreparedImport,
-    actor: str,
-    progress: Callable[[float, str], None] | None = None,
-) -> IngestReport:
-    """Store a prepared log as one Parquet file and one row, all or nothing (see ``Store.store_dataset``).
-
-    Raises:
-        ConflictError: the same content was imported in this workspace already, or the name is taken.
-        DataValidationError / LimitExceededError: the log's rows were refused (``prepared.refusal``).
-    """
-    report = prepared.report
-    note = progress or (lambda _f, _m: None)
-    try:
-        same = store.find_dataset_by_hash(workspace_id=workspace_id, content_hash=report.content_hash)
-        if same is not None:
-            raise ConflictError(
-                f"{prepared.label} was already imported in this workspace as dataset '{same.name}'. "
-                "Nothing new was stored."
-            )
-        if prepared.refusal is not None:
-            raise prepared.refusal
-        note(0.7, f"Storing {report.rows_read - report.rows_rejected:,} events")
-        _store(store, workspace_id=workspace_id, prepared=prepared, actor=actor)
-    finally:
-        prepared.discard()
-    report.seconds = time.perf_counter() - prepared.started
-    note(1.0, "Stored")
-    return report
-
-
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-
-
-def _store(store: Store, *, workspace_id: int, prepared: PreparedImport, actor: str) -> None:
-    from flywheel_core.storage.models import Dataset
-
-    table, report = prepared.table, prepared.report
-    assert table is not None and prepared.dictionary is not None
-    # Distinct counts come free from the dictionary encoding (one chunk, only used values).
-    users = len(table.column("user").chunk(0).dictionary) if table.num_rows else 0
-    items = len(table.column("item").chunk(0).dictionary) if "item" in table.column_names and table.num_rows else 0
-    bounds = pc.min_max(table.column("timestamp").cast(pa.int64()))  # a timestamp's as_py() imports pandas
-    report.rows_stored = table.num_rows
-    report.stored = True
-    record = Dataset(
-        workspace_id=workspace_id,
-        name=report.dataset,
-        source_name=prepared.source_name[:300],
-        content_hash=report.content_hash,
-        file_path="",
-        rows=table.num_rows,
-        users=users,
-        items=items,
-        first_event=_EPOCH + timedelta(microseconds=bounds["min"].as_py()),
-        last_event=_EPOCH + timedelta(microseconds=bounds["max"].as_py()),
-        column_map=report.column_map,
-        signal_dictionary=prepared.dictionary.to_json(),
-        report={k: v for k, v in report.to_json().items() if k != "column_map"},
-        created_by=actor,
-    )
-    store.store_dataset(workspace_id=workspace_id, table=prepared.staged or table, dataset=record, actor=actor)
-
-
 def _summary(report: IngestReport) -> str:
     parts = []
     for reason, count in sorted(report.rejected_reasons.items(), key=lambda kv: -kv[1]):
@@ -415,32 +298,3 @@ def _problems(report: IngestReport) -> list[Problem]:
         Problem(reason, row=(report.examples.get(reason) or [{}])[0].get("row"), count=count)
         for reason, count in report.rejected_reasons.items()
     ]
-
-
-def store_frame(
-    store: Store,
-    *,
-    workspace_id: int,
-    frame: pd.DataFrame,
-    dataset: str,
-    actor: str,
-    signals: dict[str, SignalSpec] | None = None,
-    source_name: str = "",
-) -> IngestReport:
-    """Store an in-memory event frame (canonical column names) through the same checks as a file."""
-    buffer = io.BytesIO()
-    frame.to_parquet(buffer, index=False)
-    columns = {role: role for role in ROLES if role in frame.columns}
-    features = [c for c in frame.columns if c.startswith("f_")]
-    if features:
-        columns["feature"] = ",".join(features)
-    return ingest_file(
-        store,
-        workspace_id=workspace_id,
-        source=buffer.getvalue(),
-        dataset=dataset,
-        actor=actor,
-        columns=columns,
-        signals=signals,
-        source_name=source_name or f"{dataset}.parquet",
-    )

@@ -1,21 +1,34 @@
-"""The Store: one object that pages and the command line use for everything persistent.
+"""The Store: the one object the service modules use for everything persistent.
 
-Each method opens its own transaction, checks the actor's role where roles are enforced, writes an
-audit line for every change, and returns plain detached rows or DataFrames.
+Every workspace-scoped method, reads included, checks the caller's role where roles are enforced
+(viewer to read, editor to write, owner to manage members) and fails closed: an enforced store never
+answers a call without an actor. A method is one unit of work (``Store.unit``): one session, one role
+check, one transaction; reads begin deferred and writes take the write lock. Changes write an audit
+line. Results are detached rows or DataFrames.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
 import pyarrow.parquet as pq
-from sqlalchemy import Engine, text
+import sqlalchemy as sa
+from sqlalchemy import Engine, func, text
+from sqlmodel import Session, col
 
 from flywheel_core.config import Settings
-from flywheel_core.exceptions import NotFoundError, PermissionDeniedError, StorageError
+from flywheel_core.exceptions import (
+    ConflictError,
+    DataValidationError,
+    NotFoundError,
+    PermissionDeniedError,
+    StorageError,
+)
 from flywheel_core.faults import pause_point
 from flywheel_core.storage import repository as repo
 from flywheel_core.storage.engine import make_engine, session_scope, upgrade_database
@@ -80,9 +93,11 @@ class Store:
 
     # --- roles ------------------------------------------------------------------------------
 
-    def _require(self, session: Any, workspace_id: int, actor: str, needed: str) -> None:
+    def _require(self, session: Session, workspace_id: int, actor: str | None, needed: str) -> None:
         if not self.enforce_roles:
             return
+        if actor is None:  # fail closed: an enforced store never answers an anonymous caller
+            raise PermissionDeniedError("Sign in first: this workspace is only shown to its members.")
         role = repo.get_role(session=session, workspace_id=workspace_id, username=actor)
         if role is None:
             raise NotFoundError("No such workspace for this user.")
@@ -91,23 +106,35 @@ class Store:
                 f"Your role in this workspace is '{role}'; this needs '{needed}'. Ask an owner to change it."
             )
 
+    @contextmanager
+    def unit(self, *, workspace_id: int, actor: str | None, needs: str = "viewer") -> Iterator[Session]:
+        """One unit of work in a workspace: the caller's role is checked once, then one session.
+
+        ``needs="viewer"`` opens a read-only unit (on SQLite it never waits behind a writer);
+        ``"editor"`` or ``"owner"`` opens a write transaction that commits when the block ends.
+        """
+        with session_scope(self.engine, write=needs != "viewer") as session:
+            self._require(session, workspace_id, actor, needs)
+            yield session
+
     def role(self, *, workspace_id: int, username: str) -> str | None:
         if not self.enforce_roles:
             return "owner"
-        with session_scope(self.engine) as session:
+        with session_scope(self.engine, write=False) as session:
             return repo.get_role(session=session, workspace_id=workspace_id, username=username)
 
     # --- workspaces ---------------------------------------------------------------------------
 
     def list_workspaces(self, *, username: str | None = None) -> list[Workspace]:
-        with session_scope(self.engine) as session:
+        """The workspaces ``username`` belongs to (every workspace where roles are not enforced)."""
+        if self.enforce_roles and username is None:
+            raise PermissionDeniedError("Sign in first: workspaces are only listed to their members.")
+        with session_scope(self.engine, write=False) as session:
             return repo.list_workspaces(session=session, username=username if self.enforce_roles else None)
 
     def create_workspace(self, *, name: str, actor: str) -> Workspace:
         name = name.strip()
         if not name or len(name) > 80:
-            from flywheel_core.exceptions import DataValidationError
-
             raise DataValidationError("A workspace name needs 1 to 80 characters.")
         with session_scope(self.engine) as session:
             workspace = repo.create_workspace(session=session, name=name, actor=actor)
@@ -116,7 +143,7 @@ class Store:
             return workspace
 
     def get_workspace(self, *, name: str, username: str | None = None) -> Workspace:
-        with session_scope(self.engine) as session:
+        with session_scope(self.engine, write=False) as session:
             workspace = repo.get_workspace(session=session, name=name)
             assert workspace.id is not None
             if (
@@ -128,13 +155,15 @@ class Store:
             return workspace
 
     def ensure_workspace(self, *, name: str, actor: str) -> Workspace:
+        """The workspace named ``name``, created (with ``actor`` as owner) when there is none."""
         try:
             return self.get_workspace(name=name)
         except NotFoundError:
-            try:
-                return self.create_workspace(name=name, actor=actor)
-            except Exception:
-                return self.get_workspace(name=name)  # created by another process meanwhile
+            pass
+        try:
+            return self.create_workspace(name=name, actor=actor)
+        except ConflictError:  # created by another process meanwhile
+            return self.get_workspace(name=name)
 
     # --- people ---------------------------------------------------------------------------------
 
@@ -151,46 +180,60 @@ class Store:
         """The username if the password matches a built-in account, else None (same answer for unknown users)."""
         from flywheel_core.accounts import verify_password
 
-        with session_scope(self.engine) as session:
+        with session_scope(self.engine, write=False) as session:
             user = repo.get_user(session=session, username=username.strip())
             stored = user.password_hash if user else None
         ok = verify_password(stored or _DUMMY_HASH, password)
         return username.strip() if ok and stored else None
 
     def list_users(self) -> list[UserAccount]:
-        with session_scope(self.engine) as session:
+        with session_scope(self.engine, write=False) as session:
             return repo.list_users(session=session)
 
     def set_member(self, *, workspace_id: int, username: str, role: str, actor: str) -> Membership:
         if role not in repo.ROLES:
-            from flywheel_core.exceptions import DataValidationError
-
             raise DataValidationError(f"Role must be one of {', '.join(repo.ROLES)}, got {role!r}.")
-        with session_scope(self.engine) as session:
-            self._require(session, workspace_id, actor, "owner")
+        with self.unit(workspace_id=workspace_id, actor=actor, needs="owner") as session:
             return repo.set_membership(
                 session=session, workspace_id=workspace_id, username=username, role=role, actor=actor
             )
 
-    def list_members(self, *, workspace_id: int) -> list[Membership]:
-        with session_scope(self.engine) as session:
+    def list_members(self, *, workspace_id: int, actor: str | None = None) -> list[Membership]:
+        with self.unit(workspace_id=workspace_id, actor=actor) as session:
             return repo.list_members(session=session, workspace_id=workspace_id)
 
-    def summarize(self, *, workspace_id: int) -> WorkspaceSummary:
-        with session_scope(self.engine) as session:
-            datasets = repo.list_datasets(session=session, workspace_id=workspace_id)
-            workspace = session.get(Workspace, workspace_id)
-            return WorkspaceSummary(
-                workspace=workspace.name if workspace else "?",
-                loops=len(repo.list_loops(session=session, workspace_id=workspace_id)),
-                datasets=len(datasets),
-                events=sum(d.rows for d in datasets),
-                model_versions=len(repo.list_model_versions(session=session, workspace_id=workspace_id)),
-                experiments=len(repo.list_experiments(session=session, workspace_id=workspace_id)),
-            )
+    def summarize(self, *, workspace_id: int, actor: str | None = None) -> WorkspaceSummary:
+        """Counts of everything in the workspace, counted in SQL in one read."""
 
-    def audit(self, *, workspace_id: int, limit: int = 200) -> list[AuditEvent]:
-        with session_scope(self.engine) as session:
+        def count(table: Any, column: Any = None) -> Any:
+            what = func.count() if column is None else func.coalesce(func.sum(column), 0)
+            return sa.select(what).select_from(table).where(table.workspace_id == workspace_id).scalar_subquery()
+
+        with self.unit(workspace_id=workspace_id, actor=actor) as session:
+            row = session.execute(
+                sa.select(
+                    col(Workspace.name),
+                    count(LoopMap),
+                    count(Dataset),
+                    count(Dataset, col(Dataset.rows)),
+                    count(ModelVersion),
+                    count(Experiment),
+                ).where(col(Workspace.id) == workspace_id)
+            ).first()
+        if row is None:
+            raise NotFoundError(f"No workspace with id {workspace_id}.")
+        name, loops, datasets, events, versions, experiments = row
+        return WorkspaceSummary(
+            workspace=name,
+            loops=int(loops),
+            datasets=int(datasets),
+            events=int(events),
+            model_versions=int(versions),
+            experiments=int(experiments),
+        )
+
+    def audit(self, *, workspace_id: int, limit: int = 200, actor: str | None = None) -> list[AuditEvent]:
+        with self.unit(workspace_id=workspace_id, actor=actor) as session:
             return repo.list_audit(session=session, workspace_id=workspace_id, limit=limit)
 
     # --- loop maps ----------------------------------------------------------------------------
@@ -205,8 +248,7 @@ class Store:
         base_version: int | None,
         note: str = "",
     ) -> LoopVersion:
-        with session_scope(self.engine) as session:
-            self._require(session, workspace_id, actor, "editor")
+        with self.unit(workspace_id=workspace_id, actor=actor, needs="editor") as session:
             return repo.save_loop_version(
                 session=session,
                 workspace_id=workspace_id,
@@ -217,27 +259,36 @@ class Store:
                 note=note,
             )
 
-    def list_loops(self, *, workspace_id: int) -> list[LoopMap]:
-        with session_scope(self.engine) as session:
+    def list_loops(self, *, workspace_id: int, actor: str | None = None) -> list[LoopMap]:
+        with self.unit(workspace_id=workspace_id, actor=actor) as session:
             return repo.list_loops(session=session, workspace_id=workspace_id)
 
-    def loop_versions(self, *, workspace_id: int, name: str) -> list[LoopVersion]:
-        with session_scope(self.engine) as session:
+    def latest_loop_versions(self, *, workspace_id: int, actor: str | None = None) -> list[tuple[LoopMap, LoopVersion]]:
+        """Every loop map with its newest version, by name, in one read."""
+        with self.unit(workspace_id=workspace_id, actor=actor) as session:
+            return [
+                (loop, repo.get_loop_version(session=session, workspace_id=workspace_id, name=loop.name))
+                for loop in repo.list_loops(session=session, workspace_id=workspace_id)
+            ]
+
+    def loop_versions(self, *, workspace_id: int, name: str, actor: str | None = None) -> list[LoopVersion]:
+        with self.unit(workspace_id=workspace_id, actor=actor) as session:
             return repo.list_loop_versions(session=session, workspace_id=workspace_id, name=name)
 
-    def get_loop_version(self, *, workspace_id: int, name: str, version: int | None = None) -> LoopVersion:
-        with session_scope(self.engine) as session:
+    def get_loop_version(
+        self, *, workspace_id: int, name: str, version: int | None = None, actor: str | None = None
+    ) -> LoopVersion:
+        with self.unit(workspace_id=workspace_id, actor=actor) as session:
             return repo.get_loop_version(session=session, workspace_id=workspace_id, name=name, version=version)
 
     def delete_loop(self, *, workspace_id: int, name: str, actor: str) -> None:
-        with session_scope(self.engine) as session:
-            self._require(session, workspace_id, actor, "editor")
+        with self.unit(workspace_id=workspace_id, actor=actor, needs="editor") as session:
             repo.delete_loop(session=session, workspace_id=workspace_id, name=name, actor=actor)
 
     # --- datasets -----------------------------------------------------------------------------
 
-    def find_dataset_by_hash(self, *, workspace_id: int, content_hash: str) -> Dataset | None:
-        with session_scope(self.engine) as session:
+    def find_dataset_by_hash(self, *, workspace_id: int, content_hash: str, actor: str | None = None) -> Dataset | None:
+        with self.unit(workspace_id=workspace_id, actor=actor) as session:
             return repo.find_dataset_by_hash(session=session, workspace_id=workspace_id, content_hash=content_hash)
 
     def store_dataset(self, *, workspace_id: int, table: pa.Table | Path, dataset: Dataset, actor: str) -> Dataset:
@@ -290,17 +341,28 @@ class Store:
         else:  # SQLite: the first statement opens a BEGIN IMMEDIATE transaction, the database's write lock
             session.execute(text("SELECT 1"))
 
-    def list_datasets(self, *, workspace_id: int) -> list[Dataset]:
-        with session_scope(self.engine) as session:
+    def list_datasets(self, *, workspace_id: int, actor: str | None = None) -> list[Dataset]:
+        with self.unit(workspace_id=workspace_id, actor=actor) as session:
             return repo.list_datasets(session=session, workspace_id=workspace_id)
 
-    def get_dataset(self, *, workspace_id: int, name: str) -> Dataset:
-        with session_scope(self.engine) as session:
+    def datasets_with_versions(
+        self, *, workspace_id: int, actor: str | None = None
+    ) -> list[tuple[Dataset, list[ModelVersion]]]:
+        """Every dataset with its model versions (oldest first), in one read."""
+        with self.unit(workspace_id=workspace_id, actor=actor) as session:
+            datasets = repo.list_datasets(session=session, workspace_id=workspace_id)
+            versions = repo.list_model_versions(session=session, workspace_id=workspace_id)
+        return [(d, [v for v in versions if v.dataset_id == d.id]) for d in datasets]
+
+    def get_dataset(self, *, workspace_id: int, name: str, actor: str | None = None) -> Dataset:
+        with self.unit(workspace_id=workspace_id, actor=actor) as session:
             return repo.get_dataset(session=session, workspace_id=workspace_id, name=name)
 
-    def read_events(self, *, workspace_id: int, name: str, columns: list[str] | None = None) -> pd.DataFrame:
+    def read_events(
+        self, *, workspace_id: int, name: str, columns: list[str] | None = None, actor: str | None = None
+    ) -> pd.DataFrame:
         """The dataset's events as a DataFrame (columns: the canonical roles plus features)."""
-        dataset = self.get_dataset(workspace_id=workspace_id, name=name)
+        dataset = self.get_dataset(workspace_id=workspace_id, name=name, actor=actor)
         return self.read_dataset_file(dataset, columns=columns)
 
     def read_dataset_file(self, dataset: Dataset, columns: list[str] | None = None) -> pd.DataFrame:
@@ -318,8 +380,7 @@ class Store:
         return table.to_pandas()
 
     def delete_dataset(self, *, workspace_id: int, name: str, actor: str) -> None:
-        with session_scope(self.engine) as session:
-            self._require(session, workspace_id, actor, "editor")
+        with self.unit(workspace_id=workspace_id, actor=actor, needs="editor") as session:
             versions = repo.list_model_versions(session=session, workspace_id=workspace_id)
             dataset = repo.delete_dataset(session=session, workspace_id=workspace_id, name=name, actor=actor)
             paths = [dataset.file_path] + [
@@ -330,8 +391,8 @@ class Store:
 
     # --- model versions, experiments, jobs ----------------------------------------------------
 
-    def next_model_version(self, *, workspace_id: int, dataset_id: int) -> int:
-        with session_scope(self.engine) as session:
+    def next_model_version(self, *, workspace_id: int, dataset_id: int, actor: str | None = None) -> int:
+        with self.unit(workspace_id=workspace_id, actor=actor) as session:
             return repo.next_model_version(session=session, workspace_id=workspace_id, dataset_id=dataset_id)
 
     def add_model_version(
@@ -373,40 +434,43 @@ class Store:
             )
         return data
 
-    def list_model_versions(self, *, workspace_id: int, dataset_id: int | None = None) -> list[ModelVersion]:
-        with session_scope(self.engine) as session:
+    def list_model_versions(
+        self, *, workspace_id: int, dataset_id: int | None = None, actor: str | None = None
+    ) -> list[ModelVersion]:
+        with self.unit(workspace_id=workspace_id, actor=actor) as session:
             return repo.list_model_versions(session=session, workspace_id=workspace_id, dataset_id=dataset_id)
 
     def add_experiment(self, *, workspace_id: int, experiment: Experiment, actor: str) -> Experiment:
-        with session_scope(self.engine) as session:
-            self._require(session, workspace_id, actor, "editor")
+        with self.unit(workspace_id=workspace_id, actor=actor, needs="editor") as session:
             return repo.add_experiment(session=session, workspace_id=workspace_id, experiment=experiment, actor=actor)
 
-    def list_experiments(self, *, workspace_id: int, dataset_id: int | None = None) -> list[Experiment]:
-        with session_scope(self.engine) as session:
+    def list_experiments(
+        self, *, workspace_id: int, dataset_id: int | None = None, actor: str | None = None
+    ) -> list[Experiment]:
+        with self.unit(workspace_id=workspace_id, actor=actor) as session:
             return repo.list_experiments(session=session, workspace_id=workspace_id, dataset_id=dataset_id)
 
     def create_job(self, *, workspace_id: int, kind: str, params: dict[str, Any], actor: str) -> Job:
-        with session_scope(self.engine) as session:
-            self._require(session, workspace_id, actor, "editor")
+        with self.unit(workspace_id=workspace_id, actor=actor, needs="editor") as session:
             return repo.create_job(session=session, workspace_id=workspace_id, kind=kind, params=params, actor=actor)
 
     def update_job(self, *, workspace_id: int, job_id: int, **changes: Any) -> None:
+        """Record a job's progress or outcome (called by the job runner, which runs as the instance)."""
         with session_scope(self.engine) as session:
             repo.update_job(session=session, workspace_id=workspace_id, job_id=job_id, **changes)
 
-    def get_job(self, *, workspace_id: int, job_id: int) -> Job:
-        with session_scope(self.engine) as session:
+    def get_job(self, *, workspace_id: int, job_id: int, actor: str | None = None) -> Job:
+        with self.unit(workspace_id=workspace_id, actor=actor) as session:
             return repo.get_job(session=session, workspace_id=workspace_id, job_id=job_id)
 
-    def list_jobs(self, *, workspace_id: int, limit: int = 50) -> list[Job]:
-        with session_scope(self.engine) as session:
+    def list_jobs(self, *, workspace_id: int, limit: int = 50, actor: str | None = None) -> list[Job]:
+        with self.unit(workspace_id=workspace_id, actor=actor) as session:
             return repo.list_jobs(session=session, workspace_id=workspace_id, limit=limit)
 
     # --- housekeeping -------------------------------------------------------------------------
 
     def sweep_orphan_files(self, *, min_age_seconds: float = 3600.0) -> list[str]:
-        with session_scope(self.engine) as session:
+        with session_scope(self.engine, write=False) as session:
             referenced = repo.referenced_paths(session=session)
         removed = sweep_orphans(self.data_dir, referenced, min_age_seconds=min_age_seconds)
         return removed + sweep_orphans(self.data_dir, set(), min_age_seconds=min_age_seconds, under=STAGING)

@@ -76,7 +76,7 @@ def test_curves_page_slider_change_reruns_the_simulation(make_app) -> None:
 
 
 def _seed_versions(store, settings) -> None:
-    from flywheel_core.data.ingest import ingest_file
+    from flywheel_core.data.api import ingest_file
     from flywheel_core.storage.models import ModelVersion
 
     ws = store.ensure_workspace(name=settings.default_workspace, actor="local")

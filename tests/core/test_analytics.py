@@ -114,7 +114,7 @@ def test_empty_selection_is_a_clear_error(music: pd.DataFrame) -> None:
 
 
 def test_filtered_stored_dataset_counts_only_what_is_in_the_range(store, workspace_id) -> None:
-    from flywheel_core.data.ingest import store_frame
+    from flywheel_core.data.api import store_frame
 
     frame = make_demo_events("music", 4_000, random_state=5)
     store_frame(store, workspace_id=workspace_id, frame=frame, dataset="m", actor="t")

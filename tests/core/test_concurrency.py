@@ -155,7 +155,7 @@ def test_a_long_training_run_does_not_block_other_sessions(
     """While a training job runs in its worker process, another user's writes and reads go through.
 
     The job is held at a pause point after its first turn (as long as the test needs, with no real long fit)."""
-    from flywheel_core.data.ingest import store_frame
+    from flywheel_core.data.api import store_frame
     from flywheel_core.data.signals import SignalSpec
     from flywheel_core.demo import DEMO_SIGNALS
     from flywheel_core.jobs import start_job

@@ -72,7 +72,7 @@ def test_poisoning_hurts_and_curation_catches_the_cohort_on_the_fleet() -> None:
 
 
 def test_run_experiment_records_the_result(store: Store, workspace_id: int) -> None:
-    from flywheel_core.data.ingest import store_frame
+    from flywheel_core.data.api import store_frame
 
     store_frame(
         store,

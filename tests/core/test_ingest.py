@@ -12,7 +12,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from flywheel_core.data.ingest import Limits, detect_columns, ingest_file, preview_file
+from flywheel_core.data.api import ingest_file
+from flywheel_core.data.ingest import Limits, detect_columns, preview_file
 from flywheel_core.data.signals import SignalSpec
 from flywheel_core.exceptions import ConflictError, DataValidationError, LimitExceededError
 from flywheel_core.storage.store import Store

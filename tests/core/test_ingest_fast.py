@@ -14,7 +14,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from flywheel_core.data.ingest import ingest_file, prepare_import
+from flywheel_core.data.api import ingest_file
+from flywheel_core.data.ingest import prepare_import
 from flywheel_core.exceptions import ConflictError, DataValidationError
 from flywheel_core.storage.files import STAGING
 from flywheel_core.storage.store import Store

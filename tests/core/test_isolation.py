@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from flywheel_core.data.ingest import ingest_file
+from flywheel_core.data.api import ingest_file
 from flywheel_core.exceptions import NotFoundError
 from flywheel_core.storage.models import Experiment, ModelVersion
 from flywheel_core.storage.store import Store

@@ -21,7 +21,7 @@ def _dictionary(archetype: str) -> SignalDictionary:
 
 
 def _store_demo(store: Store, workspace_id: int, archetype: str, n: int = 2_000) -> str:
-    from flywheel_core.data.ingest import store_frame
+    from flywheel_core.data.api import store_frame
 
     name = f"{archetype}-demo"
     store_frame(

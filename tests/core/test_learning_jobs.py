@@ -6,7 +6,7 @@ from datetime import timedelta
 
 import pytest
 
-from flywheel_core.data.ingest import store_frame
+from flywheel_core.data.api import store_frame
 from flywheel_core.data.signals import SignalSpec
 from flywheel_core.demo import DEMO_SIGNALS, make_demo_events
 from flywheel_core.exceptions import DataValidationError, NotFoundError

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from flywheel_core.data.ingest import ingest_file
+from flywheel_core.data.api import ingest_file
 from flywheel_core.data.signals import SignalDictionary, SignalSpec
 from flywheel_core.demo import DEMO_SIGNALS, make_demo_events
 from flywheel_core.learning.drift import psi

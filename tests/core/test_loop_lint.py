@@ -5,7 +5,7 @@ from __future__ import annotations
 import pandas as pd
 
 from flywheel_core.data.analytics import profile_events
-from flywheel_core.data.ingest import ingest_file
+from flywheel_core.data.api import ingest_file
 from flywheel_core.data.signals import SignalDictionary, SignalSpec
 from flywheel_core.loop.lint import lint_loop, lint_loop_against_dataset
 from flywheel_core.loop.model import LoopMap

@@ -13,7 +13,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from flywheel_core.data.export import DANGEROUS_PREFIXES, neutralise_cell, safe_csv
-from flywheel_core.data.ingest import ingest_file
+from flywheel_core.data.api import ingest_file
 from flywheel_core.loop.templates import KLARNA, SPOTIFY
 from flywheel_core.report.build import (
     CURVE_WORDS,

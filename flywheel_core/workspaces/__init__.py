@@ -1,0 +1,1 @@
+"""Workspaces and people: opening the instance, sign-in, membership, the audit trail."""
