@@ -49,7 +49,7 @@ def submit_job(store: Any, *, workspace_id: int, kind: str, params: dict[str, An
         raise DataValidationError(
             f"Unknown experiment '{params.get('kind')}'. Choose one of: {', '.join(EXPERIMENTS)}."
         )
-    store.get_dataset(workspace_id=workspace_id, name=params["dataset"])  # raises NotFoundError early
+    store.get_dataset(workspace_id=workspace_id, name=params["dataset"], actor=actor)  # NotFoundError early
     return store.create_job(workspace_id=workspace_id, kind=kind, params=params, actor=actor)
 
 
@@ -61,7 +61,7 @@ def start_job(store: Any, *, workspace_id: int, kind: str, params: dict[str, Any
     """
     job = submit_job(store, workspace_id=workspace_id, kind=kind, params=params, actor=actor)
     if os.environ.get("FLYWHEEL_JOBS_INLINE") == "1":
-        return execute_job(store, workspace_id=workspace_id, job_id=job.id)
+        return execute_job(store, workspace_id=workspace_id, job_id=job.id, actor=actor)
     env = {**os.environ, "FLYWHEEL_DATA_DIR": str(store.settings.data_dir)}
     if store.settings.database_url:
         env["FLYWHEEL_DATABASE_URL"] = store.settings.database_url
@@ -76,13 +76,17 @@ def start_job(store: Any, *, workspace_id: int, kind: str, params: dict[str, Any
     return job
 
 
-def execute_job(store: Any, *, workspace_id: int, job_id: int) -> Any:
+def execute_job(store: Any, *, workspace_id: int, job_id: int, actor: str | None = None) -> Any:
     """Do a job's work in this process, reporting progress; returns the finished job row.
+
+    ``actor`` is whoever reads the job where roles are enforced (an inline run in the app); the
+    detached worker runs as the instance and passes None.
 
     A FlywheelError marks the job failed with its message; any other exception is recorded with its
     traceback's last line and re-raised (it is a bug).
     """
-    job = store.get_job(workspace_id=workspace_id, job_id=job_id)
+    reader = actor
+    job = store.get_job(workspace_id=workspace_id, job_id=job_id, actor=reader)
     params = dict(job.params)
     actor = job.created_by
 
@@ -132,7 +136,7 @@ def execute_job(store: Any, *, workspace_id: int, job_id: int) -> Any:
         store.update_job(
             workspace_id=workspace_id, job_id=job_id, status="failed", error=str(error)[:2000], message="Failed"
         )
-        return store.get_job(workspace_id=workspace_id, job_id=job_id)
+        return store.get_job(workspace_id=workspace_id, job_id=job_id, actor=reader)
     except BaseException as error:
         last = traceback.format_exception_only(type(error), error)[-1].strip()
         store.update_job(
@@ -146,4 +150,4 @@ def execute_job(store: Any, *, workspace_id: int, job_id: int) -> Any:
     store.update_job(
         workspace_id=workspace_id, job_id=job_id, status="done", progress=1.0, message="Done", result=result
     )
-    return store.get_job(workspace_id=workspace_id, job_id=job_id)
+    return store.get_job(workspace_id=workspace_id, job_id=job_id, actor=reader)

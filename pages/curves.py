@@ -16,9 +16,10 @@ from flywheel_core.curves.sources import (
     version_metrics,
     versions_series,
 )
-from flywheel_core.data.analytics import retention_cohorts
+from flywheel_core.learning import api as learning_api
+from flywheel_core.simulate import api as simulate_api
 from flywheel_core.simulate.flywheel import KNOBS, knob_value, simulate_flywheel, with_overrides
-from flywheel_core.simulate.scenarios import PRESETS, calibrate_simulation, sensitivity, weekly_retention
+from flywheel_core.simulate.scenarios import PRESETS, sensitivity
 from ui.context import current, user_errors
 from ui.curve_cache import judged_series_file
 from ui.curve_charts import curve_figure, simulation_figure, tornado_figure
@@ -26,6 +27,7 @@ from ui.format import compact, percent
 from ui.text import md_escape
 
 ctx = current()
+versioned = learning_api.versions_by_dataset(ctx.store, workspace_id=ctx.workspace_id, actor=ctx.actor)
 st.title("Compounding vs plateau")
 st.caption(
     "A verdict answers *what will the next stretch of data or turns buy?* in the metric's own units: over the next "
@@ -122,12 +124,9 @@ with judge_tab:
             lower = st.checkbox("Lower is better (a loss or an error)", key="curves.typed_lower")
             series = (table["x"], table["y"], not lower, "months since May 2024", "queries per month")
         elif source == "Model versions":
-            datasets = ctx.store.list_datasets(workspace_id=ctx.workspace_id)
-            names = {d.name: d for d in datasets}
-            name = st.selectbox("Dataset", list(names), key="curves.dataset") if names else None
-            versions = (
-                ctx.store.list_model_versions(workspace_id=ctx.workspace_id, dataset_id=names[name].id) if name else []
-            )
+            by_name = {d.name: vs for d, vs in versioned}
+            name = st.selectbox("Dataset", list(by_name), key="curves.dataset") if by_name else None
+            versions = by_name[name] if name else []
             metrics = version_metrics(versions)
             if not metrics:
                 st.info(
@@ -235,37 +234,20 @@ with sim_tab:
                 tornado = sensitivity(params, weeks=int(weeks), runs=200)
             st.plotly_chart(tornado_figure(tornado), key="curves.sim.tornado_chart")
             st.caption(f"Weakest link: **{tornado.weakest_link}** — halving it costs the most product quality.")
-    datasets = [
-        d
-        for d in ctx.store.list_datasets(workspace_id=ctx.workspace_id)
-        if ctx.store.list_model_versions(workspace_id=ctx.workspace_id, dataset_id=d.id)
-    ]
+    calibratable = {d.name: vs for d, vs in versioned if vs}
     with st.expander("Calibrate from your data", expanded=False):
-        if not datasets:
+        if not calibratable:
             st.caption("Needs a dataset with model versions: train versions on Train & compare first.")
         else:
             with user_errors():
-                d = {x.name: x for x in datasets}[
-                    st.selectbox("Dataset", [x.name for x in datasets], key="curves.cal.ds")
-                ]
-                vs = ctx.store.list_model_versions(workspace_id=ctx.workspace_id, dataset_id=d.id)
-                m = st.selectbox("Quality metric (0–1)", version_metrics(vs), key="curves.cal.metric")
+                ds = st.selectbox("Dataset", list(calibratable), key="curves.cal.ds")
+                m = st.selectbox("Quality metric (0–1)", version_metrics(calibratable[ds]), key="curves.cal.metric")
                 if st.button("Calibrate and simulate", key="curves.cal.run"):
                     with st.spinner("Measuring retention and fitting the learning curve…"):
-                        rows, vals = versions_series(vs, m)
-                        events = ctx.store.read_events(
-                            workspace_id=ctx.workspace_id, name=d.name, columns=["user", "timestamp"]
-                        )
-                        cal = calibrate_simulation(
-                            rows,
-                            vals,
-                            weekly_retention=weekly_retention(retention_cohorts(events)),
-                            higher_is_better=not metric_is_lower_better(m),
-                            base=params,
-                        )
-                        calibrated = simulate_flywheel(
-                            cal.params, weeks=int(weeks), runs=int(runs), scenario="calibrated"
-                        )
-                    for note in cal.notes:
+                        run = simulate_api.calibrate_from_dataset(
+                            ctx.store, workspace_id=ctx.workspace_id, dataset=ds, metric=m, actor=ctx.actor,
+                            base=params, weeks=int(weeks), runs=int(runs),
+                        )  # fmt: skip
+                    for note in run.calibration.notes:
                         st.markdown(f"- {note}")
-                    st.plotly_chart(simulation_figure([calibrated, results[0]]), key="curves.cal.chart")
+                    st.plotly_chart(simulation_figure([run.result, results[0]]), key="curves.cal.chart")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import streamlit as st
 
+from flywheel_core.data import api as data_api
 from ui.context import current, user_errors
 from ui.data_explore import render_explore
 from ui.data_upload import render_upload
@@ -16,7 +17,7 @@ st.caption(
     "loop. Upload a log, say what each event means, and see whether the signals can carry a flywheel."
 )
 
-datasets = ctx.store.list_datasets(workspace_id=ctx.workspace_id)
+datasets = data_api.list_datasets(ctx.store, workspace_id=ctx.workspace_id, actor=ctx.actor)
 upload_tab, datasets_tab, explore_tab = st.tabs(["Upload", f"Datasets ({len(datasets)})", "Explore"])
 
 with upload_tab:
@@ -56,9 +57,12 @@ with datasets_tab:
             placeholder="Choose a dataset to delete",
         )
         confirm = right.checkbox("Also delete its model versions and experiments", key="data.delete.confirm")
-        if st.button("Delete dataset", key="data.delete", disabled=not (doomed and confirm and ctx.can_edit)):
+        if (
+            st.button("Delete dataset", key="data.delete", disabled=not (doomed and confirm and ctx.can_edit))
+            and doomed
+        ):
             with user_errors():
-                ctx.store.delete_dataset(workspace_id=ctx.workspace_id, name=doomed, actor=ctx.actor)
+                data_api.delete_dataset(ctx.store, workspace_id=ctx.workspace_id, name=doomed, actor=ctx.actor)
                 st.toast(f"Deleted dataset '{doomed}'.")
                 st.rerun()
 

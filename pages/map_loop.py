@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import streamlit as st
 
+from flywheel_core.data import api as data_api
 from flywheel_core.exceptions import ConflictError, DataValidationError
+from flywheel_core.loop import api as loop_api
 from flywheel_core.loop.diagnosis import diagnose, to_markdown
 from flywheel_core.loop.diff import diff_loops
-from flywheel_core.loop.lint import lint_loop_against_dataset
 from flywheel_core.loop.model import STAGES, TEMPLATES, LoopMap, empty_map, template_map
 from ui.context import current, show_error, user_errors
 from ui.loop_diagram import loop_dot
@@ -29,19 +30,20 @@ from ui.loop_widgets import (
 
 ctx = current()
 store, state = ctx.store, st.session_state
+ws, actor = ctx.workspace_id, ctx.actor
 st.title("Map the loop")
 st.caption(
     "\"Before you write a line of code, map the loop on paper. If you can't complete it on paper, you won't "
     'complete it in production." Fill one card per stage; the diagnosis on the right updates as you type.'
 )
-loops = store.list_loops(workspace_id=ctx.workspace_id)
+loops = loop_api.list_loops(store, workspace_id=ws, actor=actor)
 latest = {loop.name: loop.latest_version for loop in loops}
 
 
 def open_saved(name: str | None = None) -> None:
     name = name or state["map.open"]
-    row = store.get_loop_version(workspace_id=ctx.workspace_id, name=name)
-    load_into_state(LoopMap.from_json(row.content), base_version=row.version, saved_name=name)
+    saved = loop_api.get_loop_version(store, workspace_id=ws, name=name, actor=actor)
+    load_into_state(saved.require_map(), base_version=saved.version, saved_name=name)
 
 
 def open_template() -> None:
@@ -50,8 +52,8 @@ def open_template() -> None:
 
 def open_version(name: str) -> None:
     version = state["map.history.version"]
-    row = store.get_loop_version(workspace_id=ctx.workspace_id, name=name, version=version)
-    load_into_state(LoopMap.from_json(row.content), base_version=latest.get(name), saved_name=name)
+    saved = loop_api.get_loop_version(store, workspace_id=ws, name=name, version=version, actor=actor)
+    load_into_state(saved.require_map(), base_version=latest.get(name), saved_name=name)
 
 
 if ensure_draft(ctx.workspace_id) and loops:  # first visit: open the first saved map
@@ -109,16 +111,15 @@ with right:
     note = st.text_input("Note for this version", key="map.note", disabled=locked, placeholder="What changed?")
     if st.button("Save version", key="map.save", type="primary", disabled=locked):
         try:
-            saved = store.save_loop(
-                workspace_id=ctx.workspace_id, name=loop_map.name, content=loop_map.to_json(),
-                actor=ctx.actor, base_version=base, note=note,
-            )  # fmt: skip
+            saved = loop_api.save_loop(
+                store, workspace_id=ws, loop_map=loop_map, actor=actor, base_version=base, note=note
+            )
         except ConflictError as error:
             show_error(error)
             if loop_map.name in latest:  # show what changed meanwhile; offer to keep the draft on top of it
-                row = store.get_loop_version(workspace_id=ctx.workspace_id, name=loop_map.name)
+                row = loop_api.get_loop_version(store, workspace_id=ws, name=loop_map.name, actor=actor)
                 st.caption(f"Your draft compared with version {row.version} by {row.author}:")
-                st.dataframe(diff_rows(diff_loops(LoopMap.from_json(row.content), loop_map)), hide_index=True)
+                st.dataframe(diff_rows(diff_loops(row.require_map(), loop_map)), hide_index=True)
                 st.button(
                     f"Keep my draft on top of version {row.version}", key="map.rebase",
                     on_click=state.update, args=({"map.base_version": row.version, "map.saved_name": loop_map.name},),
@@ -135,7 +136,7 @@ with history:
     if loop_map.name not in latest:
         st.caption(f"'{loop_map.name}' has no saved versions yet: save it to start its history.")
     else:
-        versions = store.loop_versions(workspace_id=ctx.workspace_id, name=loop_map.name)
+        versions = loop_api.list_loop_versions(store, workspace_id=ws, name=loop_map.name, actor=actor)
         st.dataframe(version_rows(versions), hide_index=True, width="stretch")
         numbers = [v.version for v in versions]
         a, b, c = st.columns(3, vertical_alignment="bottom")
@@ -147,9 +148,7 @@ with history:
             newer = b.selectbox("with version", numbers, index=len(numbers) - 1, key="map.diff.to")
             by_number = {v.version: v for v in versions}
             with user_errors():
-                diff = diff_loops(
-                    LoopMap.from_json(by_number[older].content), LoopMap.from_json(by_number[newer].content)
-                )
+                diff = diff_loops(by_number[older].require_map(), by_number[newer].require_map())
                 if diff.is_empty:
                     st.caption(f"Versions {older} and {newer} are the same.")
                 else:
@@ -175,7 +174,7 @@ with files:
             st.rerun()
 
 with lint:
-    datasets = store.list_datasets(workspace_id=ctx.workspace_id)
+    datasets = data_api.list_datasets(store, workspace_id=ws, actor=actor)
     if not datasets:
         st.caption("No datasets in this workspace: upload an interaction log to hold this map against real data.")
         st.page_link("pages/interaction_data.py", label="Upload an interaction log", icon=":material/upload:")
@@ -184,7 +183,9 @@ with lint:
         name = st.selectbox("Dataset", [d.name for d in datasets], key="map.lint.dataset")
         if st.button("Check the map against the data", key="map.lint.run"):
             with st.spinner("Profiling the dataset…"), user_errors():
-                report = lint_loop_against_dataset(store, loop_map, next(d for d in datasets if d.name == name))
+                report = loop_api.lint_loop_against_dataset(
+                    store, workspace_id=ws, loop_map=loop_map, dataset=name, actor=actor
+                )
                 st.markdown(
                     f"**{len(report.problems)} claim(s) do not match** {report.events:,} events over {report.days} days."
                 )

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import streamlit as st
 
+from flywheel_core.data import api as data_api
 from flywheel_core.demo import DEMO_WORKSPACE, load_demo_workspace
+from flywheel_core.workspaces import api as workspaces_api
 from ui.context import current, request_workspace, user_errors
 from ui.format import count, day
 from ui.overview import render_learning_verdicts, render_verdicts
@@ -17,7 +19,7 @@ st.caption(
     "Map the loop on paper, then prove it on your own data."
 )
 
-summary = ctx.store.summarize(workspace_id=ctx.workspace_id)
+summary = workspaces_api.summarize_workspace(ctx.store, workspace_id=ctx.workspace_id, actor=ctx.actor)
 cols = st.columns(5)
 cols[0].metric("Loop maps", count(summary.loops))
 cols[1].metric("Datasets", count(summary.datasets))
@@ -35,7 +37,7 @@ if empty:
     )
     left, right, _ = st.columns([1, 1, 2])
     demo_exists = ctx.workspace.name != DEMO_WORKSPACE and any(
-        w.name == DEMO_WORKSPACE for w in ctx.store.list_workspaces(username=ctx.actor)
+        w.name == DEMO_WORKSPACE for w in workspaces_api.list_workspaces(ctx.store, actor=ctx.actor)
     )
     if demo_exists:
         if left.button("Open the demo workspace", type="primary", key="overview.open_demo"):
@@ -49,7 +51,7 @@ if empty:
     right.page_link("pages/interaction_data.py", label="Upload your own log", icon=":material/upload:")
 else:
     st.subheader("Datasets")
-    datasets = ctx.store.list_datasets(workspace_id=ctx.workspace_id)
+    datasets = data_api.list_datasets(ctx.store, workspace_id=ctx.workspace_id, actor=ctx.actor)
     if datasets:
         st.dataframe(
             [

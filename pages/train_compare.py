@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import streamlit as st
 
-from flywheel_core.experiments.runner import EXPERIMENTS
-from flywheel_core.jobs import job_state, start_job
-from flywheel_core.learning.registry import compare_versions, registry_table
+from flywheel_core.data import api as data_api
+from flywheel_core.experiments import api as experiments_api
+from flywheel_core.learning import api as learning_api
+from flywheel_core.learning.api import compare_versions, job_state, registry_table
+from flywheel_core.params import EXPERIMENT, N_TURNS, TASK, TURN_BY, model_param
 from ui.context import current, user_errors
 from ui.format import number, percent, when
 from ui.train_charts import (
@@ -25,7 +27,7 @@ st.caption(
     "next) and on a fixed final holdout. Does each turn of the flywheel make the model better?"
 )
 
-datasets = ctx.store.list_datasets(workspace_id=ctx.workspace_id)
+datasets = data_api.list_datasets(ctx.store, workspace_id=ctx.workspace_id, actor=ctx.actor)
 if not datasets:
     st.info(
         "No datasets in this workspace yet. Import an interaction log, or load the demo workspace from the "
@@ -43,7 +45,7 @@ dataset = next(d for d in datasets if d.name == name)
 @st.fragment(run_every=2.0)
 def job_monitor() -> None:
     """Progress of this workspace's running jobs; reruns the page when they finish."""
-    jobs = ctx.store.list_jobs(workspace_id=ctx.workspace_id, limit=20)
+    jobs = learning_api.list_jobs(ctx.store, workspace_id=ctx.workspace_id, actor=ctx.actor, limit=20)
     active = [j for j in jobs if job_state(j) in ("queued", "running")]
     for job in active:
         label = f"{job.kind} · {job.params.get('dataset')} · {job.message or job.status}"
@@ -55,7 +57,9 @@ def job_monitor() -> None:
 
 def launch(kind: str, params: dict[str, object]) -> None:
     with user_errors():
-        job = start_job(ctx.store, workspace_id=ctx.workspace_id, kind=kind, params=params, actor=ctx.actor)
+        job = learning_api.start_job(
+            ctx.store, workspace_id=ctx.workspace_id, kind=kind, params=params, actor=ctx.actor
+        )
         if job.status == "failed":
             st.error(f"The run failed: {job.error}", icon=":material/error:")
         elif job.status == "done":
@@ -71,24 +75,24 @@ with train_tab:
     task = (
         st.segmented_control(
             "Task",
-            ["feedback", "recommend"],
-            default="feedback",
+            list(TASK.options),
+            default=TASK.default,
             key="train_compare.task",
             help="feedback: will an interaction get positive feedback? recommend: rank items for each user.",
         )
         or "feedback"
     )
-    models = ["logistic", "hgb"] if task == "feedback" else ["svd", "popularity"]
+    models = list(model_param(task).options)
     with st.form("train_compare.train_form"):
         cols = st.columns(3)
         model = cols[0].selectbox("Model", models, key=f"train_compare.model_{task}")
-        turns = cols[1].slider("Turns", 2, 20, 5, key="train_compare.turns")
-        by = cols[2].selectbox("Cut turns by", ["time", "events"], key="train_compare.by")
+        turns = cols[1].slider("Turns", N_TURNS.low, N_TURNS.high, N_TURNS.default, key="train_compare.turns")
+        by = cols[2].selectbox("Cut turns by", list(TURN_BY.options), key="train_compare.by")
         submitted = st.form_submit_button("Train versions", type="primary", disabled=not ctx.can_edit)
     if submitted:
         launch("train", {"dataset": name, "task": task, "model": model, "turns": turns, "by": by})
     job_monitor()
-    jobs = ctx.store.list_jobs(workspace_id=ctx.workspace_id, limit=10)
+    jobs = learning_api.list_jobs(ctx.store, workspace_id=ctx.workspace_id, actor=ctx.actor, limit=10)
     if jobs:
         st.subheader("Recent runs")
         st.dataframe(
@@ -110,7 +114,9 @@ with train_tab:
         )
 
 with registry_tab:
-    versions = ctx.store.list_model_versions(workspace_id=ctx.workspace_id, dataset_id=dataset.id)
+    versions = learning_api.list_model_versions(
+        ctx.store, workspace_id=ctx.workspace_id, dataset_id=dataset.id, actor=ctx.actor
+    )
     if not versions:
         st.info("No model versions for this dataset yet. Train some in the Train tab.", icon=":material/info:")
     else:
@@ -157,16 +163,15 @@ with registry_tab:
 with experiments_tab:
     st.caption("Each experiment runs on this dataset and scores on its fixed final holdout.")
     cols = st.columns([2, 1])
-    kind = cols[0].selectbox("Experiment", list(EXPERIMENTS), key="train_compare.experiment")
+    kind = cols[0].selectbox("Experiment", list(EXPERIMENT.options), key="train_compare.experiment")
     if cols[1].button("Run experiment", key="train_compare.run_experiment", disabled=not ctx.can_edit):
         launch("experiment", {"dataset": name, "kind": kind})
-    experiments = ctx.store.list_experiments(workspace_id=ctx.workspace_id, dataset_id=dataset.id)
-    latest = {}
-    for experiment in sorted(experiments, key=lambda e: e.id or 0):
-        latest[experiment.kind] = experiment
+    latest = experiments_api.latest_experiments(
+        ctx.store, workspace_id=ctx.workspace_id, dataset_id=dataset.id, actor=ctx.actor
+    )
     if not latest:
         st.info("No experiments on this dataset yet. Pick one and run it.", icon=":material/info:")
-    for experiment in latest.values():
+    for experiment in latest:
         st.subheader(experiment.result["title"])
         st.plotly_chart(experiment_chart(experiment.result), width="stretch")
         st.markdown(experiment.result["sentence"])

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import streamlit as st
 
+from flywheel_core.workspaces import api as workspaces_api
 from ui.context import current, request_workspace, user_errors
 from ui.format import when
 
@@ -17,7 +18,7 @@ st.caption(
 left, right = st.columns(2)
 with left:
     st.subheader("Members")
-    members = ctx.store.list_members(workspace_id=ctx.workspace_id)
+    members = workspaces_api.list_members(ctx.store, workspace_id=ctx.workspace_id, actor=ctx.actor)
     if members:
         st.dataframe(
             [{"User": m.username, "Role": m.role, "Since": when(m.created_at)} for m in members],
@@ -32,8 +33,8 @@ with left:
             role = st.selectbox("Role", ["editor", "viewer", "owner"], key="workspace.role")
             if st.form_submit_button("Add or change member"):
                 with user_errors():
-                    ctx.store.set_member(
-                        workspace_id=ctx.workspace_id, username=username.strip(), role=role, actor=ctx.actor
+                    workspaces_api.set_member(
+                        ctx.store, workspace_id=ctx.workspace_id, username=username.strip(), role=role, actor=ctx.actor
                     )
                     st.toast(f"{username} is now {role}.")
                     st.rerun()
@@ -44,13 +45,13 @@ with right:
         name = st.text_input("Name", key="workspace.new_name", placeholder="e.g. Growth team")
         if st.form_submit_button("Create workspace", type="primary"):
             with user_errors():
-                created = ctx.store.create_workspace(name=name, actor=ctx.actor)
+                created = workspaces_api.create_workspace(ctx.store, name=name, actor=ctx.actor)
                 request_workspace(created.name)
                 st.rerun()
     st.caption("You become its owner.")
 
 st.subheader("Recent changes")
-audit = ctx.store.audit(workspace_id=ctx.workspace_id, limit=100)
+audit = workspaces_api.list_audit(ctx.store, workspace_id=ctx.workspace_id, actor=ctx.actor, limit=100)
 if audit:
     st.dataframe(
         [

@@ -5,6 +5,8 @@ from __future__ import annotations
 import streamlit as st
 
 from flywheel_core.config import Settings
+from flywheel_core.workspaces import api as workspaces_api
+from ui.resources import get_store
 
 ACTOR_KEY = "app.actor"
 
@@ -41,8 +43,6 @@ def _oidc_user() -> str | None:
 
 
 def _account_user() -> str | None:
-    from ui.context import get_store
-
     actor = st.session_state.get(ACTOR_KEY)
     if actor:
         if _sign_out_button():
@@ -56,7 +56,7 @@ def _account_user() -> str | None:
         password = st.text_input("Password", type="password", key="app.password")
         submitted = st.form_submit_button("Sign in", type="primary")
     if submitted:
-        found = get_store().authenticate(username=username, password=password)
+        found = workspaces_api.authenticate(get_store(), username=username, password=password)
         if found is None:
             st.error(
                 "Unknown username or wrong password. Ask your instance's administrator to create "

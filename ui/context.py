@@ -8,10 +8,11 @@ from dataclasses import dataclass
 
 import streamlit as st
 
-from flywheel_core.config import Settings, load_settings
 from flywheel_core.exceptions import FlywheelError
-from flywheel_core.storage.models import Workspace
-from flywheel_core.storage.store import Store
+from flywheel_core.workspaces import api as workspaces_api
+from flywheel_core.workspaces.api import Store, Workspace
+from ui.auth import signed_in_user
+from ui.resources import get_settings, get_store
 
 # One small style rule for the whole app: metric values sized so stage names and verdicts fit their columns.
 _CSS = "<style>[data-testid='stMetricValue']{font-size:1.75rem;}</style>"
@@ -24,21 +25,6 @@ _PICKER_KEY = "app.workspace_picker"
 def request_workspace(name: str) -> None:
     """Switch to workspace ``name`` on the next run (the picker widget cannot be changed mid-run)."""
     st.session_state[_REQUEST_KEY] = name
-
-
-@st.cache_resource(show_spinner="Opening the database…")
-def _store(database_url: str, data_dir: str, enforce_roles: bool) -> Store:
-    settings = load_settings()
-    return Store(settings, enforce_roles=enforce_roles)
-
-
-def get_settings() -> Settings:
-    return load_settings()
-
-
-def get_store() -> Store:
-    settings = get_settings()
-    return _store(settings.database_url, str(settings.data_dir), settings.auth_mode != "none")
 
 
 @dataclass(frozen=True)
@@ -86,8 +72,6 @@ def current() -> AppContext:
     It lives here rather than in app.py so that a page run on its own (as AppTest does after a
     widget interaction) gets the same sidebar and a fresh context.
     """
-    from ui.auth import signed_in_user
-
     _leave_legacy_pages_mode()
     st.html(_CSS)
     try:
@@ -109,10 +93,10 @@ def current() -> AppContext:
 
 def select_workspace(store: Store, actor: str) -> AppContext | None:
     """Sidebar workspace picker; creates the default workspace on a fresh install."""
-    workspaces = store.list_workspaces(username=actor)
+    workspaces = workspaces_api.list_workspaces(store, actor=actor)
     if not workspaces and not store.enforce_roles:
-        store.ensure_workspace(name=store.settings.default_workspace, actor=actor)
-        workspaces = store.list_workspaces()
+        workspaces_api.ensure_workspace(store, name=store.settings.default_workspace, actor=actor)
+        workspaces = workspaces_api.list_workspaces(store, actor=actor)
     if not workspaces:
         st.sidebar.info("You are not a member of any workspace yet. Ask an owner to add you.")
         return None
@@ -142,7 +126,7 @@ def select_workspace(store: Store, actor: str) -> AppContext | None:
     )
     workspace = next(w for w in workspaces if w.name == name)
     assert workspace.id is not None
-    role = store.role(workspace_id=workspace.id, username=actor) or "viewer"
+    role = workspaces_api.role_of(store, workspace_id=workspace.id, actor=actor) or "viewer"
     return AppContext(store=store, workspace=workspace, actor=actor, role=role)
 
 

@@ -7,22 +7,15 @@ from datetime import date, datetime, time, timedelta
 import pandas as pd
 import streamlit as st
 
-from flywheel_core.data import analytics
-from flywheel_core.data.signals import SignalDictionary
-from flywheel_core.exceptions import InsufficientDataError
-from flywheel_core.storage.models import Dataset
-from ui.context import AppContext, get_store
+from flywheel_core.data import api as data_api
+from flywheel_core.data.api import DatasetInfo, ExploreResult
+from ui.context import AppContext
+from ui.resources import get_store
 
 
 @st.cache_data(max_entries=2, show_spinner="Loading events…")
-def _events(workspace_id: int, name: str, content_hash: str) -> pd.DataFrame:
-    store = get_store()
-    dataset = store.get_dataset(workspace_id=workspace_id, name=name)
-    return store.read_dataset_file(dataset, columns=list(analytics.ANALYSIS_COLUMNS))
-
-
-def events_for(ctx: AppContext, dataset: Dataset) -> pd.DataFrame:
-    return _events(ctx.workspace_id, dataset.name, dataset.content_hash)
+def _events(workspace_id: int, name: str, content_hash: str, actor: str) -> pd.DataFrame:
+    return data_api.read_analysis_events(get_store(), workspace_id=workspace_id, name=name, actor=actor)
 
 
 def _bounds(start: date | None, end: date | None) -> tuple[datetime | None, datetime | None]:
@@ -32,28 +25,16 @@ def _bounds(start: date | None, end: date | None) -> tuple[datetime | None, date
     )
 
 
-@st.cache_data(max_entries=16, show_spinner="Computing the profile…")
-def explore(
-    workspace_id: int, name: str, content_hash: str, start: date | None, end: date | None, signals: dict
-) -> dict[str, object]:
-    """Every analytic of the Explore view for a dataset and date range (aggregated, small)."""
-    events = analytics.filter_dates(_events(workspace_id, name, content_hash), *_bounds(start, end))
-    dictionary = SignalDictionary.from_json(signals)
-    results: dict[str, object] = {}
-    if len(events) == 0:
-        return results
-    span_days = (events["timestamp"].max() - events["timestamp"].min()).days
-    freq = "D" if span_days <= 120 else "W"
-    results["profile"] = analytics.profile_events(events, dictionary)
-    results["freq"] = "day" if freq == "D" else "week"
-    results["over_time"] = analytics.events_over_time(events, dictionary, freq)
-    results["activity"] = analytics.active_users(events)
-    results["retention"] = analytics.retention_cohorts(events)
-    results["new_returning"] = analytics.new_vs_returning(events)
-    results["outliers"] = analytics.user_outliers(events)
-    for key, func in (("long_tail", analytics.item_long_tail), ("ratings", analytics.rating_bias)):
-        try:
-            results[key] = func(events, dictionary)
-        except InsufficientDataError as error:
-            results[key] = str(error)
-    return results
+@st.cache_data(
+    max_entries=16, show_spinner="Computing the profile…", hash_funcs={DatasetInfo: lambda d: d.content_hash}
+)
+def _explore(
+    workspace_id: int, dataset: DatasetInfo, start: date | None, end: date | None, actor: str
+) -> ExploreResult | None:
+    events = _events(workspace_id, dataset.name, dataset.content_hash, actor)
+    return data_api.explore_events(events, dataset.signals, start=_bounds(start, end)[0], end=_bounds(start, end)[1])
+
+
+def explore(ctx: AppContext, dataset: DatasetInfo, start: date | None, end: date | None) -> ExploreResult | None:
+    """Every analytic of the Explore view for a dataset and date range (aggregated, small); None when empty."""
+    return _explore(ctx.workspace_id, dataset, start, end, ctx.actor)

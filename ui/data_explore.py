@@ -4,18 +4,18 @@ from __future__ import annotations
 
 import streamlit as st
 
-from flywheel_core.storage.models import Dataset, as_utc
+from flywheel_core.data.api import DatasetInfo
 from ui import data_charts as charts
 from ui.context import AppContext
 from ui.data_cache import explore
 from ui.format import count, percent
 
 
-def render_explore(ctx: AppContext, datasets: list[Dataset]) -> None:
+def render_explore(ctx: AppContext, datasets: list[DatasetInfo]) -> None:
     names = [d.name for d in datasets]
     name = st.selectbox("Dataset", names, key="data.explore.dataset")
     dataset = next(d for d in datasets if d.name == name)
-    first, last = as_utc(dataset.first_event), as_utc(dataset.last_event)
+    first, last = dataset.first_event, dataset.last_event
     picked = st.date_input(
         "Date range (UTC)",
         value=(first.date(), last.date()) if first and last else (),
@@ -24,11 +24,11 @@ def render_explore(ctx: AppContext, datasets: list[Dataset]) -> None:
         key="data.explore.dates",
     )
     start, end = picked if isinstance(picked, tuple) and len(picked) == 2 else (None, None)
-    results = explore(ctx.workspace_id, dataset.name, dataset.content_hash, start, end, dataset.signal_dictionary)
-    if not results:
+    results = explore(ctx, dataset, start, end)
+    if results is None:
         st.info("No events in this date range. Widen the range.", icon=":material/filter_alt_off:")
         return
-    profile = results["profile"]
+    profile = results.profile
     cols = st.columns(6)
     cols[0].metric("Events", count(profile.events))
     cols[1].metric("Users", count(profile.users))
@@ -48,26 +48,24 @@ def render_explore(ctx: AppContext, datasets: list[Dataset]) -> None:
         "divided by monthly actives. Perplexity's 53% far exceeds typical benchmarks.",
     )
     left, right = st.columns([2, 1])
-    left.plotly_chart(charts.events_over_time(results["over_time"], results["freq"]), width="stretch")
-    right.plotly_chart(charts.signal_mix(results["over_time"]), width="stretch")
+    left.plotly_chart(charts.events_over_time(results.over_time, results.freq), width="stretch")
+    right.plotly_chart(charts.signal_mix(results.over_time), width="stretch")
     left, right = st.columns(2)
-    left.plotly_chart(charts.activity(results["activity"]), width="stretch")
-    right.plotly_chart(charts.new_vs_returning(results["new_returning"]), width="stretch")
-    st.plotly_chart(charts.retention(results["retention"]), width="stretch")
+    left.plotly_chart(charts.activity(results.activity), width="stretch")
+    right.plotly_chart(charts.new_vs_returning(results.new_returning), width="stretch")
+    st.plotly_chart(charts.retention(results.retention), width="stretch")
     left, right = st.columns(2)
     with left:
-        tail = results["long_tail"]
-        if isinstance(tail, str):
-            st.info(tail)
+        if results.long_tail is None:
+            st.info(results.long_tail_note)
         else:
-            st.plotly_chart(charts.long_tail(tail), width="stretch")
+            st.plotly_chart(charts.long_tail(results.long_tail), width="stretch")
     with right:
-        ratings = results["ratings"]
-        if isinstance(ratings, str):
-            st.info(f"Rating bias: {ratings}", icon=":material/star_half:")
+        if results.ratings is None:
+            st.info(f"Rating bias: {results.ratings_note}", icon=":material/star_half:")
         else:
-            st.plotly_chart(charts.rating_distribution(ratings), width="stretch")
-    outliers = results["outliers"]
+            st.plotly_chart(charts.rating_distribution(results.ratings), width="stretch")
+    outliers = results.outliers
     st.plotly_chart(charts.events_per_user(outliers), width="stretch")
     flagged = outliers[outliers["outlier"]]
     if len(flagged):

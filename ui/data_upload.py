@@ -8,7 +8,8 @@ from typing import Any
 import pandas as pd
 import streamlit as st
 
-from flywheel_core.data.ingest import OPTIONAL_ROLES, REQUIRED_ROLES, IngestReport, Limits, ingest_file, preview_file
+from flywheel_core.data import api as data_api
+from flywheel_core.data.ingest import OPTIONAL_ROLES, REQUIRED_ROLES, IngestReport, preview_file
 from flywheel_core.data.signals import KINDS, POLARITIES, SignalSpec, default_dictionary
 from ui.context import AppContext, user_errors
 
@@ -81,7 +82,7 @@ def _signal_editor(events: list[str]) -> dict[str, SignalSpec]:
 
 
 def render_upload(ctx: AppContext) -> None:
-    limits = Limits.from_settings(ctx.store.settings)
+    limits = data_api.import_limits(ctx.store)
     upload = st.file_uploader(
         "**1 · Choose an interaction log** (CSV, gzip CSV or Parquet)",
         type=["csv", "gz", "parquet", "pq", "tsv"],
@@ -110,7 +111,7 @@ def render_upload(ctx: AppContext) -> None:
         if st.button("Check and import", type="primary", key="data.import", disabled=not ctx.can_edit):
             bar = st.progress(0.0, text="Starting…")
             try:
-                report = ingest_file(
+                report = data_api.ingest_file(
                     ctx.store,
                     workspace_id=ctx.workspace_id,
                     source=data,

@@ -15,6 +15,7 @@ import pandas as pd
 import streamlit as st
 
 from flywheel_core.exceptions import DataValidationError
+from flywheel_core.loop.api import SavedLoop
 from flywheel_core.loop.diagnosis import LoopDiagnosis
 from flywheel_core.loop.model import (
     AUTOMATION,
@@ -270,10 +271,10 @@ def diagnosis_panel(d: LoopDiagnosis) -> None:
     st.markdown("\n".join(f"{i}. {step}" for i, step in enumerate(d.next_steps, start=1)) or "Nothing pressing.")
 
 
-def version_rows(versions: list[Any]) -> list[dict[str, Any]]:
+def version_rows(versions: list[SavedLoop]) -> list[dict[str, Any]]:
     from ui.format import when
 
-    return [{"Version": v.version, "Author": v.author, "Saved": when(v.created_at), "Note": v.note} for v in versions]
+    return [{"Version": v.version, "Author": v.author, "Saved": when(v.saved_at), "Note": v.note} for v in versions]
 
 
 def lint_rows(report: Any) -> list[dict[str, Any]]:

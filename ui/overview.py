@@ -8,7 +8,8 @@ import streamlit as st
 
 from flywheel_core.curves.sources import judge_model_versions
 from flywheel_core.exceptions import FlywheelError
-from flywheel_core.loop.diagnosis import summarize_loops
+from flywheel_core.learning import api as learning_api
+from flywheel_core.loop import api as loop_api
 from ui.context import AppContext
 
 VERDICT_LABEL = {"flywheel": "flywheel", "feedback_loop": "feedback loop", "broken": "broken", "invalid": "unreadable"}
@@ -16,7 +17,7 @@ VERDICT_LABEL = {"flywheel": "flywheel", "feedback_loop": "feedback loop", "brok
 
 def render_verdicts(ctx: AppContext) -> None:
     st.subheader("Loop maps")
-    rows = summarize_loops(ctx.store, workspace_id=ctx.workspace_id)
+    rows = loop_api.summarize_loops(ctx.store, workspace_id=ctx.workspace_id, actor=ctx.actor)
     if not rows:
         st.caption("No loop maps yet.")
         st.page_link("pages/map_loop.py", label="Map your loop", icon=":material/account_tree:")
@@ -43,8 +44,9 @@ def render_learning_verdicts(ctx: AppContext) -> None:
     """Per dataset: how many model versions, and whether their metric compounds, plateaus or declines."""
     st.subheader("Model versions")
     rows = []
-    for dataset in ctx.store.list_datasets(workspace_id=ctx.workspace_id):
-        versions = ctx.store.list_model_versions(workspace_id=ctx.workspace_id, dataset_id=dataset.id)
+    for dataset, versions in learning_api.versions_by_dataset(
+        ctx.store, workspace_id=ctx.workspace_id, actor=ctx.actor
+    ):
         if not versions:
             continue
         try:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import io
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -16,53 +17,154 @@ from typing import TYPE_CHECKING
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from flywheel_core.data import analytics
 from flywheel_core.data.checks import ROLES
 from flywheel_core.data.ingest import IngestReport, PreparedImport, prepare_import, preview_file
 from flywheel_core.data.reading import Limits
-from flywheel_core.data.signals import SignalSpec
-from flywheel_core.exceptions import ConflictError
+from flywheel_core.data.signals import SignalDictionary, SignalSpec
+from flywheel_core.exceptions import ConflictError, InsufficientDataError
 from flywheel_core.storage.models import Dataset, as_utc
 from flywheel_core.storage.store import Store
 
 if TYPE_CHECKING:
     import pandas as pd
+    from pandas import DataFrame
 
 __all__ = [
-    "Dataset",
+    "DatasetInfo",
+    "ExploreResult",
     "IngestReport",
     "Limits",
-    "as_utc",
     "delete_dataset",
+    "explore_events",
     "get_dataset",
     "import_limits",
     "ingest_file",
     "list_datasets",
     "preview_file",
+    "read_analysis_events",
     "read_events",
     "store_frame",
     "store_import",
 ]
 
 
-def list_datasets(store: Store, *, workspace_id: int, actor: str) -> list[Dataset]:
+@dataclass(frozen=True)
+class DatasetInfo:
+    """A stored dataset as pages see it: counts, span (UTC), provenance and its signal dictionary."""
+
+    id: int
+    name: str
+    rows: int
+    users: int
+    items: int
+    first_event: datetime | None
+    last_event: datetime | None
+    source_name: str
+    content_hash: str
+    created_by: str
+    created_at: datetime
+    signals: SignalDictionary
+
+    @classmethod
+    def from_row(cls, row: Dataset) -> DatasetInfo:
+        assert row.id is not None
+        created = as_utc(row.created_at)
+        assert created is not None
+        return cls(
+            id=row.id,
+            name=row.name,
+            rows=row.rows,
+            users=row.users,
+            items=row.items,
+            first_event=as_utc(row.first_event),
+            last_event=as_utc(row.last_event),
+            source_name=row.source_name,
+            content_hash=row.content_hash,
+            created_by=row.created_by,
+            created_at=created,
+            signals=SignalDictionary.from_json(row.signal_dictionary),
+        )
+
+
+def list_datasets(store: Store, *, workspace_id: int, actor: str) -> list[DatasetInfo]:
     """The workspace's datasets, by name."""
-    return store.list_datasets(workspace_id=workspace_id, actor=actor)
+    return [DatasetInfo.from_row(d) for d in store.list_datasets(workspace_id=workspace_id, actor=actor)]
 
 
-def get_dataset(store: Store, *, workspace_id: int, name: str, actor: str) -> Dataset:
-    return store.get_dataset(workspace_id=workspace_id, name=name, actor=actor)
+def get_dataset(store: Store, *, workspace_id: int, name: str, actor: str) -> DatasetInfo:
+    return DatasetInfo.from_row(store.get_dataset(workspace_id=workspace_id, name=name, actor=actor))
 
 
 def read_events(
     store: Store, *, workspace_id: int, name: str, actor: str, columns: list[str] | None = None
-) -> pd.DataFrame:
+) -> DataFrame:
     """The dataset's events (canonical roles plus features), only ``columns`` when given."""
     return store.read_events(workspace_id=workspace_id, name=name, columns=columns, actor=actor)
+
+
+def read_analysis_events(store: Store, *, workspace_id: int, name: str, actor: str) -> DataFrame:
+    """The columns every analytic needs (user, item, timestamp, event, value, session), nothing more."""
+    return read_events(
+        store, workspace_id=workspace_id, name=name, actor=actor, columns=list(analytics.ANALYSIS_COLUMNS)
+    )
 
 
 def delete_dataset(store: Store, *, workspace_id: int, name: str, actor: str) -> None:
     """Delete the dataset, its events file and its model versions' files (needs editor)."""
     store.delete_dataset(workspace_id=workspace_id, name=name, actor=actor)
+
+
+@dataclass(frozen=True)
+class ExploreResult:
+    """Every analytic of the Explore view for one date range, aggregated (small enough to cache).
+
+    ``long_tail`` and ``ratings`` are None when the data cannot support them; ``*_note`` says why.
+    """
+
+    profile: analytics.DataProfile
+    freq: str  # "day" or "week": the bucket of the over-time charts
+    over_time: DataFrame
+    activity: analytics.ActivityResult
+    retention: DataFrame
+    new_returning: DataFrame
+    outliers: DataFrame
+    long_tail: analytics.LongTailResult | None
+    long_tail_note: str
+    ratings: analytics.RatingBiasResult | None
+    ratings_note: str
+
+
+def explore_events(
+    events: DataFrame, signals: SignalDictionary, *, start: datetime | None = None, end: datetime | None = None
+) -> ExploreResult | None:
+    """Profile ``events`` between ``start`` (inclusive) and ``end`` (exclusive); None when no event is in range."""
+    events = analytics.filter_dates(events, start, end)
+    if len(events) == 0:
+        return None
+    span_days = (events["timestamp"].max() - events["timestamp"].min()).days
+    freq = "D" if span_days <= 120 else "W"
+    try:
+        tail, tail_note = analytics.item_long_tail(events, signals), ""
+    except InsufficientDataError as error:
+        tail, tail_note = None, str(error)
+    try:
+        ratings, ratings_note = analytics.rating_bias(events, signals), ""
+    except InsufficientDataError as error:
+        ratings, ratings_note = None, str(error)
+    return ExploreResult(
+        profile=analytics.profile_events(events, signals),
+        freq="day" if freq == "D" else "week",
+        over_time=analytics.events_over_time(events, signals, freq),
+        activity=analytics.active_users(events),
+        retention=analytics.retention_cohorts(events),
+        new_returning=analytics.new_vs_returning(events),
+        outliers=analytics.user_outliers(events),
+        long_tail=tail,
+        long_tail_note=tail_note,
+        ratings=ratings,
+        ratings_note=ratings_note,
+    )
 
 
 def import_limits(store: Store) -> Limits:

@@ -6,6 +6,8 @@ Pages and the command line call these; each is one unit of work in the store, ro
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from flywheel_core.data.analytics import ANALYSIS_COLUMNS, profile_events
@@ -14,14 +16,14 @@ from flywheel_core.exceptions import DataValidationError
 from flywheel_core.loop.diagnosis import LoopSummary, diagnose
 from flywheel_core.loop.lint import CanvasLintReport, lint_loop
 from flywheel_core.loop.model import LoopMap
-from flywheel_core.storage.models import LoopVersion
 from flywheel_core.storage.models import LoopMap as LoopRow
+from flywheel_core.storage.models import LoopVersion
 from flywheel_core.storage.store import Store
 
 __all__ = [
     "LoopRow",
     "LoopSummary",
-    "LoopVersion",
+    "SavedLoop",
     "delete_loop",
     "get_loop_version",
     "lint_loop_against_dataset",
@@ -32,6 +34,38 @@ __all__ = [
 ]
 
 
+@dataclass(frozen=True)
+class SavedLoop:
+    """One saved version of a loop map, its content parsed back into a :class:`LoopMap`.
+
+    ``loop_map`` is None (and ``problem`` says why) when stored content no longer reads, so a history
+    with one damaged version still lists the others.
+    """
+
+    name: str
+    version: int
+    author: str
+    note: str
+    saved_at: datetime
+    loop_map: LoopMap | None
+    problem: str = ""
+
+    def require_map(self) -> LoopMap:
+        """The parsed map, or the reason it cannot be opened as a DataValidationError."""
+        if self.loop_map is None:
+            raise DataValidationError(f"Version {self.version} of '{self.name}' cannot be opened: {self.problem}")
+        return self.loop_map
+
+
+def _saved(name: str, row: LoopVersion) -> SavedLoop:
+    try:
+        parsed: LoopMap | None = LoopMap.from_json(row.content)
+        problem = ""
+    except DataValidationError as error:
+        parsed, problem = None, str(error)
+    return SavedLoop(name, row.version, row.author, row.note, row.created_at, parsed, problem)
+
+
 def list_loops(store: Store, *, workspace_id: int, actor: str) -> list[LoopRow]:
     """The workspace's saved loop maps, by name."""
     return store.list_loops(workspace_id=workspace_id, actor=actor)
@@ -39,13 +73,14 @@ def list_loops(store: Store, *, workspace_id: int, actor: str) -> list[LoopRow]:
 
 def get_loop_version(
     store: Store, *, workspace_id: int, name: str, actor: str, version: int | None = None
-) -> LoopVersion:
+) -> SavedLoop:
     """One saved version of a map (the latest when ``version`` is None)."""
-    return store.get_loop_version(workspace_id=workspace_id, name=name, version=version, actor=actor)
+    return _saved(name, store.get_loop_version(workspace_id=workspace_id, name=name, version=version, actor=actor))
 
 
-def list_loop_versions(store: Store, *, workspace_id: int, name: str, actor: str) -> list[LoopVersion]:
-    return store.loop_versions(workspace_id=workspace_id, name=name, actor=actor)
+def list_loop_versions(store: Store, *, workspace_id: int, name: str, actor: str) -> list[SavedLoop]:
+    """Every saved version of a map, oldest first."""
+    return [_saved(name, row) for row in store.loop_versions(workspace_id=workspace_id, name=name, actor=actor)]
 
 
 def save_loop(
@@ -56,9 +91,9 @@ def save_loop(
     actor: str,
     base_version: int | None,
     note: str = "",
-) -> LoopVersion:
+) -> SavedLoop:
     """Save ``loop_map`` as its next version; refused when someone saved after ``base_version``."""
-    return store.save_loop(
+    row = store.save_loop(
         workspace_id=workspace_id,
         name=loop_map.name,
         content=loop_map.to_json(),
@@ -66,6 +101,7 @@ def save_loop(
         base_version=base_version,
         note=note,
     )
+    return SavedLoop(loop_map.name, row.version, row.author, row.note, row.created_at, loop_map)
 
 
 def delete_loop(store: Store, *, workspace_id: int, name: str, actor: str) -> None:
@@ -76,14 +112,16 @@ def summarize_loops(store: Store, *, workspace_id: int, actor: str) -> list[Loop
     """The verdict of the latest version of every loop map in the workspace, by name (one read)."""
     out = []
     for loop, row in store.latest_loop_versions(workspace_id=workspace_id, actor=actor):
+        saved = _saved(loop.name, row)
         name = loop.name
-        try:
-            d = diagnose(LoopMap.from_json(row.content))
-        except DataValidationError as error:
+        if saved.loop_map is None:
             out.append(
-                LoopSummary(name, row.version, row.author, row.created_at, "invalid", "unknown", None, None, str(error))
+                LoopSummary(
+                    name, row.version, row.author, row.created_at, "invalid", "unknown", None, None, saved.problem
+                )
             )
             continue
+        d = diagnose(saved.loop_map)
         out.append(
             LoopSummary(
                 name,
