@@ -17,7 +17,6 @@ from typing import TYPE_CHECKING
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from flywheel_core.data import analytics
 from flywheel_core.data.checks import ROLES
 from flywheel_core.data.ingest import IngestReport, PreparedImport, prepare_import, preview_file
 from flywheel_core.data.reading import Limits
@@ -26,9 +25,11 @@ from flywheel_core.exceptions import ConflictError, InsufficientDataError
 from flywheel_core.storage.models import Dataset, as_utc
 from flywheel_core.storage.store import Store
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # pandas and the analytics load only when a profile is asked for (not on an import)
     import pandas as pd
     from pandas import DataFrame
+
+    from flywheel_core.data import analytics
 
 __all__ = [
     "DatasetInfo",
@@ -105,8 +106,10 @@ def read_events(
 
 def read_analysis_events(store: Store, *, workspace_id: int, name: str, actor: str) -> DataFrame:
     """The columns every analytic needs (user, item, timestamp, event, value, session), nothing more."""
+    from flywheel_core.data.analytics import ANALYSIS_COLUMNS
+
     return read_events(
-        store, workspace_id=workspace_id, name=name, actor=actor, columns=list(analytics.ANALYSIS_COLUMNS)
+        store, workspace_id=workspace_id, name=name, actor=actor, columns=list(ANALYSIS_COLUMNS)
     )
 
 
@@ -139,6 +142,8 @@ def explore_events(
     events: DataFrame, signals: SignalDictionary, *, start: datetime | None = None, end: datetime | None = None
 ) -> ExploreResult | None:
     """Profile ``events`` between ``start`` (inclusive) and ``end`` (exclusive); None when no event is in range."""
+    from flywheel_core.data import analytics
+
     events = analytics.filter_dates(events, start, end)
     if len(events) == 0:
         return None
