@@ -10,12 +10,15 @@ import importlib
 from typing import Any
 
 __all__ = [
+    "ConfigurationError",
     "ConflictError",
     "DataValidationError",
     "FlywheelError",
     "InsufficientDataError",
+    "LimitExceededError",
     "NotFoundError",
     "PermissionDeniedError",
+    "Problem",
     "Settings",
     "StorageError",
     "Store",
@@ -33,12 +36,15 @@ __all__ = [
 ]
 
 _WHERE = {
+    "ConfigurationError": "exceptions",
     "ConflictError": "exceptions",
     "DataValidationError": "exceptions",
     "FlywheelError": "exceptions",
     "InsufficientDataError": "exceptions",
+    "LimitExceededError": "exceptions",
     "NotFoundError": "exceptions",
     "PermissionDeniedError": "exceptions",
+    "Problem": "exceptions",
     "StorageError": "exceptions",
     "Settings": "config",
     "load_settings": "config",

@@ -8,15 +8,22 @@ where, and what to do. Anything else that escapes is a bug.
     ├── DataValidationError       a file or a table that cannot be accepted (carries problem items)
     │   └── LimitExceededError    a file, row count or field over the configured limits
     ├── InsufficientDataError     too little data for the computation asked for
-    ├── NotFoundError             no such workspace, map, dataset or version *in this workspace*
-    ├── ConflictError             a write based on stale state, or a name already taken
+    ├── NotFoundError             no such workspace, map, dataset or version *in this workspace* (entity, name)
+    ├── ConflictError             a write based on stale state, or a name already taken (entity, name)
     ├── PermissionDeniedError     the signed-in user's role does not allow the action
     └── StorageError              the database or the data folder failed (disk full, connection lost)
+
+    Problem                       one item of a DataValidationError: where (column, row) and what is wrong
+
+Third-party errors become these at the boundary where they arise, through one table per boundary (the
+database's is :func:`flywheel_core.storage.errors.map_exceptions`), always ``raise ... from exc``.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import partial
+from typing import Any
 
 __all__ = [
     "ConfigurationError",
@@ -77,11 +84,28 @@ class InsufficientDataError(FlywheelError):
     """There is too little data for the computation asked for."""
 
 
-class NotFoundError(FlywheelError):
+class _SubjectError(FlywheelError):
+    """An error about one stored object: ``entity`` says what kind ("dataset"), ``name`` which one.
+
+    Both are optional and keyword-only, so ``raise NotFoundError("message")`` still works; callers that
+    need to know what was missing read the attributes instead of parsing the message.
+    """
+
+    def __init__(self, message: str, *, entity: str | None = None, name: str | None = None) -> None:
+        super().__init__(message)
+        self.entity = entity
+        self.name = name
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        # Keep the subject when the error crosses a process boundary (background jobs, joblib workers).
+        return (partial(type(self), entity=self.entity, name=self.name), self.args)
+
+
+class NotFoundError(_SubjectError):
     """No such object in this workspace (objects of other workspaces read as not found too)."""
 
 
-class ConflictError(FlywheelError):
+class ConflictError(_SubjectError):
     """A write based on stale state, or a name or content already present."""
 
 

@@ -12,6 +12,7 @@ from typing import Any, TypeVar
 import click
 
 from flywheel_core.config import Settings, load_settings
+from flywheel_core.params import Interval, Options, Param
 
 F = TypeVar("F", bound=Callable[..., Any])
 ACTOR = os.environ.get("FLYWHEEL_ACTOR") or os.environ.get("USER") or "local"
@@ -49,6 +50,22 @@ def cli(ctx: click.Context) -> None:
     (default a SQLite file there).
     """
     ctx.obj = Context()
+
+
+def click_type(param: Param[Any]) -> click.ParamType:
+    """The click type of a declared parameter: its choices, or its range (click then refuses a bad value
+    with a usage error, exit code 2, before the command runs)."""
+    constraint = param.constraints[0]
+    if isinstance(constraint, Options):
+        return click.Choice(param.options)
+    if isinstance(constraint, Interval):
+        low_open, high_open = not constraint.low_closed, not constraint.high_closed
+        if constraint.kind is int:
+            low = None if constraint.low is None else int(constraint.low)
+            high = None if constraint.high is None else int(constraint.high)
+            return click.IntRange(low, high, min_open=low_open, max_open=high_open)
+        return click.FloatRange(constraint.low, constraint.high, min_open=low_open, max_open=high_open)
+    raise TypeError(f"Parameter {param.key!r} has no click type")
 
 
 def json_option(func: F) -> F:

@@ -7,8 +7,9 @@ from pathlib import Path
 import click
 import numpy as np
 
-from flywheel_core.cli._common import emit, json_option
+from flywheel_core.cli._common import click_type, emit, json_option
 from flywheel_core.exceptions import DataValidationError
+from flywheel_core.params import MATERIAL, SIM_RUNS, SIM_WEEKS, X_KIND
 
 
 def register(group: click.Group) -> None:
@@ -24,17 +25,10 @@ def register(group: click.Group) -> None:
         "--bounds",
         default=None,
         metavar="LOW,HIGH",
-        help="The metric's bounds, e.g. 0,1, or 'none' (default: from its name).",
+        help="The metric's bounds as LOW,HIGH such as 0,1, or 'none' for unbounded (default: inferred from its name).",
     )
-    @click.option(
-        "--material", type=float, default=None, metavar="GAIN", help="The gain that matters over the horizon."
-    )
-    @click.option(
-        "--x-kind",
-        type=click.Choice(["size", "time"]),
-        default=None,
-        help="Data size (3 doublings) or time (next span).",
-    )
+    @click.option("--material", type=click_type(MATERIAL), default=None, metavar="GAIN", help=MATERIAL.help)
+    @click.option("--x-kind", type=click_type(X_KIND), default=None, help=X_KIND.help)
     @click.option("--target", type=float, default=None, help="Also say how much x it takes to reach this y.")
     @json_option
     def curve(
@@ -103,8 +97,10 @@ def register(group: click.Group) -> None:
 
     @group.command("simulate")
     @click.option("--scenario", default=None, metavar="NAME", help="A preset (see --list).")
-    @click.option("--weeks", type=int, default=520, show_default=True, help="Weekly steps to simulate.")
-    @click.option("--runs", type=int, default=1000, show_default=True, help="Monte Carlo runs.")
+    @click.option(
+        "--weeks", type=click_type(SIM_WEEKS), default=SIM_WEEKS.default, show_default=True, help=SIM_WEEKS.help
+    )
+    @click.option("--runs", type=click_type(SIM_RUNS), default=SIM_RUNS.default, show_default=True, help=SIM_RUNS.help)
     @click.option("--seed", type=int, default=0, show_default=True, help="Random seed.")
     @click.option("--every", type=int, default=1, show_default=True, help="Keep every Nth week in the output.")
     @click.option("--list", "list_only", is_flag=True, help="List the scenarios and exit.")

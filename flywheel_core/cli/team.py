@@ -6,8 +6,9 @@ import sys
 
 import click
 
-from flywheel_core.cli._common import ACTOR, Context, emit, json_option
+from flywheel_core.cli._common import ACTOR, Context, click_type, emit, json_option
 from flywheel_core.exceptions import DataValidationError
+from flywheel_core.params import ROLE
 
 
 @click.group("user")
@@ -66,7 +67,7 @@ def member_group() -> None:
 @member_group.command("add")
 @click.argument("workspace")
 @click.argument("username")
-@click.option("--role", type=click.Choice(["owner", "editor", "viewer"]), default="editor", show_default=True)
+@click.option("--role", type=click_type(ROLE), default=ROLE.default, show_default=True, help=ROLE.help)
 @json_option
 @click.pass_obj
 def member_add(obj: Context, workspace: str, username: str, role: str, as_json: bool) -> None:

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import click
 
-from flywheel_core.cli._common import ACTOR, Context, emit, json_option, workspace_option
+from flywheel_core.cli._common import ACTOR, Context, click_type, emit, json_option, workspace_option
+from flywheel_core.params import EXPERIMENT, FEEDBACK_MODEL, N_TURNS, RECOMMEND_MODEL, TASK, TURN_BY
 
 
 def _metric_line(row: dict[str, object]) -> str:
@@ -18,18 +19,15 @@ def _metric_line(row: dict[str, object]) -> str:
 
 @click.command("train")
 @click.argument("name")
-@click.option("--turns", type=click.IntRange(1, 50), default=5, show_default=True, help="Number of turns.")
-@click.option("--task", type=click.Choice(["feedback", "recommend"]), default="feedback", show_default=True)
+@click.option("--turns", type=click_type(N_TURNS), default=N_TURNS.default, show_default=True, help=N_TURNS.help)
+@click.option("--task", type=click_type(TASK), default=TASK.default, show_default=True, help=TASK.help)
 @click.option(
-    "--model", default=None, help="feedback: logistic (default) or hgb; recommend: svd (default) or popularity."
+    "--model",
+    default=None,
+    help=f"feedback: {' or '.join(FEEDBACK_MODEL.options)} (default {FEEDBACK_MODEL.default}); "
+    f"recommend: {' or '.join(RECOMMEND_MODEL.options)} (default {RECOMMEND_MODEL.default}).",
 )
-@click.option(
-    "--by",
-    type=click.Choice(["time", "events"]),
-    default="time",
-    show_default=True,
-    help="Cut turns of equal time or of equal event counts.",
-)
+@click.option("--by", type=click_type(TURN_BY), default=TURN_BY.default, show_default=True, help=TURN_BY.help)
 @click.option("--jobs", "n_jobs", type=int, default=None, help="Parallel fits (default: the local cores).")
 @workspace_option
 @json_option
@@ -86,9 +84,7 @@ def versions_command(obj: Context, name: str, workspace: str | None, as_json: bo
 
 @click.command("experiment")
 @click.argument("name")
-@click.option(
-    "--kind", type=click.Choice(["curation", "capture", "network", "collapse", "weighting", "poisoning"]), required=True
-)
+@click.option("--kind", type=click_type(EXPERIMENT), required=True, help=EXPERIMENT.help)
 @workspace_option
 @json_option
 @click.pass_obj

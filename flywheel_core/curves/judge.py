@@ -55,6 +55,7 @@ from flywheel_core.curves.terms import (
 )
 from flywheel_core.exceptions import DataValidationError, FlywheelError, InsufficientDataError, Problem
 from flywheel_core.numbers import compact_number
+from flywheel_core.params import BOUNDS, MATERIAL, X_KIND, check
 
 __all__ = [
     "FEW_POINTS",
@@ -282,8 +283,15 @@ def judge_curve(
             a value lies outside the given bounds, or the material gain is not positive.
         InsufficientDataError: fewer than 3 points.
     """
+    _check_options(bounds, x_kind, material, caller="judge_curve")
     prep = _prepare(x, y, higher_is_better, bounds, x_kind, material, horizon_x, y_sd, x_name, y_name)
     return _judge(prep, _fit_all(prep.x, prep.z[None, :])[0])
+
+
+def _check_options(bounds: object, x_kind: object, material: object, *, caller: str) -> None:
+    """The options every series is judged with, checked once against their declarations."""
+    for param, value in ((BOUNDS, bounds), (X_KIND, x_kind), (MATERIAL, material)):
+        check(param, value, caller=caller)
 
 
 def judge_curves(
@@ -299,7 +307,11 @@ def judge_curves(
     """Judge many series with the same options; series that share their x are fitted together (vectorised).
 
     Returns one entry per series, in order: its report, or the :class:`FlywheelError` that refused it.
+
+    Raises:
+        DataValidationError: an option (bounds, x kind, material gain) that no series could be judged with.
     """
+    _check_options(bounds, x_kind, material, caller="judge_curves")
     out: list[CurveReport | FlywheelError] = []
     preps: list[_Prepared | None] = []
     for x, y in series:
@@ -356,9 +368,7 @@ def _prepare(
     sd = _point_sd(y_sd, n)
     lohi = infer_bounds(y_name, ya_raw) if isinstance(bounds, str) else bounds
     if lohi is not None:
-        lo, hi = float(lohi[0]), float(lohi[1])
-        if not lo < hi:
-            raise DataValidationError(f"Bounds must be low < high; got {lo:g}, {hi:g}.")
+        lo, hi = float(lohi[0]), float(lohi[1])  # low < high: checked against params.BOUNDS
         outside = np.flatnonzero((ya_raw < lo - 1e-12) | (ya_raw > hi + 1e-12))
         if len(outside):
             i = int(outside[0])
@@ -367,17 +377,12 @@ def _prepare(
                 "fix the value or give other bounds."
             )
         lohi = (lo, hi)
-    try:
-        kind = XKind(x_kind) if x_kind is not None else infer_x_kind(x_name, xa)
-    except ValueError as exc:
-        raise DataValidationError(f"x kind must be 'size' or 'time'; got {x_kind!r}.") from exc
+    kind = XKind(x_kind) if x_kind is not None else infer_x_kind(x_name, xa)  # checked against params.X_KIND
     hz = make_horizon(xa, kind, horizon_x, x_name)
     sign = 1.0 if higher_is_better else -1.0
     zb = None if lohi is None else (min(sign * lohi[0], sign * lohi[1]), max(sign * lohi[0], sign * lohi[1]))
     level = float(ya_raw[-1])
-    m = default_material(lohi, level) if material is None else float(material)
-    if not (math.isfinite(m) and m > 0):
-        raise DataValidationError(f"The material gain must be a positive number; got {material!r}.")
+    m = default_material(lohi, level) if material is None else float(material)  # positive: params.MATERIAL
     return _Prepared(xa, ya_raw, sign * ya_raw, sd, sign, lohi, zb, kind, hz, m)
 
 

@@ -13,7 +13,7 @@ import pandas as pd
 
 from flywheel_core.data.analytics import codes
 from flywheel_core.data.signals import SignalDictionary
-from flywheel_core.exceptions import DataValidationError, InsufficientDataError
+from flywheel_core.exceptions import InsufficientDataError
 from flywheel_core.experiments.common import (
     ExperimentResult,
     _auc,
@@ -22,6 +22,7 @@ from flywheel_core.experiments.common import (
     _turns,
 )
 from flywheel_core.learning.turns import FeedbackTask, Progress, build_feedback_task, cut_turns, fit_model
+from flywheel_core.params import FEEDBACK_MODEL, FLIP_SHARE, N_TURNS, POISON_COHORT_SHARE, check
 
 __all__ = ["collapse_experiment", "poisoning_experiment", "weighting_experiment"]
 
@@ -53,6 +54,8 @@ def collapse_experiment(
     "accumulate" keeps the real labels of turn 1 and adds predicted ones each turn; "replace" relabels
     every earlier turn with the latest version. Tracks holdout AUC and output diversity.
     """
+    check(N_TURNS, n_turns, caller="collapse_experiment")
+    check(FEEDBACK_MODEL, model, caller="collapse_experiment")
     report = progress or (lambda f, m: None)
     real_polarity = dictionary.annotate(events["event"], events.get("value"))["polarity"].to_numpy()
     task = build_feedback_task(events, dictionary, polarity=real_polarity)
@@ -118,6 +121,8 @@ def weighting_experiment(
 ) -> ExperimentResult:
     """Wrong incentives: the same model trained toward every positive (clicks) vs toward strong signals
     (positive with weight >= ``strong_weight``, or explicit), both scored on the strong signal."""
+    check(N_TURNS, n_turns, caller="weighting_experiment")
+    check(FEEDBACK_MODEL, model, caller="weighting_experiment")
     report = progress or (lambda f, m: None)
     signals = dictionary.annotate(events["event"], events.get("value"))
     task = build_feedback_task(events, dictionary)
@@ -175,8 +180,9 @@ def poisoning_experiment(
 ) -> ExperimentResult:
     """A share of one cohort's feedback flipped before the holdout; damage to the others with and without
     curation (duplicates, and users whose feedback the pooled model finds least likely)."""
-    if not 0 < flip_share <= 1 or not 0.01 <= cohort_share <= 0.5:
-        raise DataValidationError("Flip share must be in (0, 1] and cohort share between 0.01 and 0.5.")
+    check(FLIP_SHARE, flip_share, caller="poisoning_experiment")
+    check(POISON_COHORT_SHARE, cohort_share, caller="poisoning_experiment")
+    check(FEEDBACK_MODEL, model, caller="poisoning_experiment")
     report = progress or (lambda f, m: None)
     polarity = dictionary.annotate(events["event"], events.get("value"))["polarity"].to_numpy().copy()
     users = np.sort(events["user"].astype("str").unique())

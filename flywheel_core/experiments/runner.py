@@ -15,7 +15,6 @@ import numpy as np
 import pandas as pd
 
 from flywheel_core.data.signals import SignalDictionary
-from flywheel_core.exceptions import DataValidationError
 from flywheel_core.experiments.backward import collapse_experiment, poisoning_experiment, weighting_experiment
 from flywheel_core.experiments.common import (
     ExperimentResult,
@@ -27,6 +26,7 @@ from flywheel_core.experiments.common import (
 )
 from flywheel_core.learning.scoring import score_feedback
 from flywheel_core.learning.turns import Progress, build_feedback_task, cut_turns, fit_model
+from flywheel_core.params import EXPERIMENT, FEEDBACK_MODEL, LABEL_BUDGET, N_TURNS, NETWORK_COHORT_SHARE, check
 
 __all__ = [
     "EXPERIMENTS",
@@ -55,6 +55,8 @@ def curation_experiment(
     progress: Progress | None = None,
 ) -> ExperimentResult:
     """The same turns with bot-like users and duplicates kept vs removed, scored on the clean holdout."""
+    check(N_TURNS, n_turns, caller="curation_experiment")
+    check(FEEDBACK_MODEL, model, caller="curation_experiment")
     report = progress or (lambda f, m: None)
     raw = build_feedback_task(events, dictionary)
     curated, keep = curate_events(events)
@@ -109,8 +111,9 @@ def capture_experiment(
 
     Every arm starts from the same random labels of turn 1; all are scored on the holdout.
     """
-    if label_budget < 2:
-        raise DataValidationError(f"The label budget must be at least 2 per turn, got {label_budget}.")
+    check(N_TURNS, n_turns, caller="capture_experiment")
+    check(FEEDBACK_MODEL, model, caller="capture_experiment")
+    check(LABEL_BUDGET, label_budget, caller="capture_experiment")
     report = progress or (lambda f, m: None)
     task = build_feedback_task(events, dictionary)
     turn = _turns(task, n_turns)
@@ -197,8 +200,8 @@ def network_experiment(
 
     Also compares a per-user model (each user's own history only) with the pooled model.
     """
-    if not 0.05 <= cohort_share <= 0.8:
-        raise DataValidationError(f"The cohort share must be between 0.05 and 0.8, got {cohort_share}.")
+    check(NETWORK_COHORT_SHARE, cohort_share, caller="network_experiment")
+    check(FEEDBACK_MODEL, model, caller="network_experiment")
     report = progress or (lambda f, m: None)
     users = np.sort(events["user"].astype("str").unique())
     user_of_event = events["user"].astype("str").to_numpy()
@@ -270,6 +273,7 @@ def network_experiment(
     )
 
 
+# The names are declared in flywheel_core.params.EXPERIMENT (read by the CLI and the page); a test holds them equal.
 EXPERIMENTS: dict[str, Callable[..., ExperimentResult]] = {
     "curation": curation_experiment,
     "capture": capture_experiment,
@@ -293,8 +297,7 @@ def run_experiment(
     """Run one experiment on a stored dataset and record it; returns the stored Experiment row."""
     from flywheel_core.storage.models import Experiment
 
-    if kind not in EXPERIMENTS:
-        raise DataValidationError(f"Unknown experiment '{kind}'. Choose one of: {', '.join(EXPERIMENTS)}.")
+    check(EXPERIMENT, kind, caller="run_experiment")
     dataset = store.get_dataset(workspace_id=workspace_id, name=dataset_name)
     events = store.read_dataset_file(dataset)
     dictionary = SignalDictionary.from_json(dataset.signal_dictionary)

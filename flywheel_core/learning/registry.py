@@ -14,7 +14,8 @@ from typing import Any
 
 from flywheel_core.data.signals import SignalDictionary
 from flywheel_core.exceptions import DataValidationError
-from flywheel_core.learning.turns import TASKS, Progress, TrainingResult, train_feedback_versions
+from flywheel_core.learning.turns import Progress, TrainingResult, train_feedback_versions
+from flywheel_core.params import N_TURNS, TASK, TURN_BY, check, model_param
 
 __all__ = [
     "TRUSTED_TYPES",
@@ -134,11 +135,18 @@ def run_training(
     n_jobs: int | None = None,
     progress: Progress | None = None,
 ) -> list[Any]:
-    """Read a dataset, train one version per turn for the task, store them; returns the stored versions."""
-    from flywheel_core.learning.recommend import RECOMMENDERS, train_recommend_versions
+    """Read a dataset, train one version per turn for the task, store them; returns the stored versions.
 
-    if task not in TASKS:
-        raise DataValidationError(f"Unknown task '{task}'. Choose one of: {', '.join(TASKS)}.")
+    Raises:
+        DataValidationError: a task, model, number of turns or cut not among the declared ones
+            (:mod:`flywheel_core.params`), checked before the dataset is read.
+    """
+    from flywheel_core.learning.recommend import train_recommend_versions
+
+    check(TASK, task, caller="run_training")
+    model = model or model_param(task).default or ""
+    for param, value in ((model_param(task), model), (N_TURNS, n_turns), (TURN_BY, by)):
+        check(param, value, caller="run_training")
     dataset = store.get_dataset(workspace_id=workspace_id, name=dataset_name)
     events = store.read_dataset_file(dataset)
     dictionary = SignalDictionary.from_json(dataset.signal_dictionary)
@@ -147,20 +155,18 @@ def run_training(
             events,
             dictionary,
             n_turns=n_turns,
-            model=model or "logistic",
+            model=model,
             by=by,
             random_state=random_state,
             n_jobs=n_jobs,
             progress=progress,
         )
     else:
-        if model is not None and model not in RECOMMENDERS:
-            raise DataValidationError(f"Unknown recommender '{model}'. Choose one of: {', '.join(RECOMMENDERS)}.")
         result = train_recommend_versions(
             events,
             dictionary,
             n_turns=n_turns,
-            model=model or "svd",
+            model=model,
             by=by,
             random_state=random_state,
             progress=progress,

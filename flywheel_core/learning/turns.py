@@ -26,6 +26,7 @@ from flywheel_core.data.analytics import codes
 from flywheel_core.data.signals import SignalDictionary
 from flywheel_core.exceptions import DataValidationError, InsufficientDataError
 from flywheel_core.learning.scoring import MODELS, curves, fit_model, make_model, roc_auc, score_feedback
+from flywheel_core.params import FEEDBACK_MODEL, HOLDOUT_FRACTION, N_TURNS, TASK, TURN_BY, check
 
 __all__ = [
     "MODELS",
@@ -45,7 +46,7 @@ __all__ = [
     "train_feedback_versions",
 ]
 
-TASKS = ("feedback", "recommend")
+TASKS = TASK.options  # declared in flywheel_core.params
 SMOOTHING = 5.0  # pseudo-events of the global rate behind every smoothed positive rate
 Progress = Callable[[float, str], None]
 
@@ -206,12 +207,9 @@ def cut_turns(time_ns: np.ndarray, *, n_turns: int, by: str = "time", holdout_fr
     Raises:
         DataValidationError: bad options. InsufficientDataError: too few distinct times for the turns.
     """
-    if not 1 <= n_turns <= 50:
-        raise DataValidationError(f"Turns must be between 1 and 50, got {n_turns}.")
-    if by not in ("time", "events"):
-        raise DataValidationError(f"Turns are cut by 'time' or 'events', got {by!r}.")
-    if not 0.05 <= holdout_fraction <= 0.5:
-        raise DataValidationError(f"The holdout fraction must be between 0.05 and 0.5, got {holdout_fraction}.")
+    check(N_TURNS, n_turns, caller="cut_turns")
+    check(TURN_BY, by, caller="cut_turns")
+    check(HOLDOUT_FRACTION, holdout_fraction, caller="cut_turns")
     t = np.sort(np.asarray(time_ns))
     if len(np.unique(t)) < 2 * (n_turns + 1):
         raise InsufficientDataError(
@@ -341,7 +339,13 @@ def train_feedback_versions(
     from flywheel_core.faults import pause_point
     from flywheel_core.learning.drift import turn_drift
 
-    make_model(model)  # checks the name before any work
+    for param, value in (
+        (FEEDBACK_MODEL, model),
+        (N_TURNS, n_turns),
+        (TURN_BY, by),
+        (HOLDOUT_FRACTION, holdout_fraction),
+    ):
+        check(param, value, caller="train_feedback_versions")  # before any work
     report = progress or (lambda fraction, message: None)
     report(0.02, "Building history features")
     task = task or build_feedback_task(events, dictionary)

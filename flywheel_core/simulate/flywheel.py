@@ -28,13 +28,14 @@ The simulation's verdict is :func:`flywheel_core.curves.judge.judge_curve` on th
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, fields, replace
+from dataclasses import dataclass, fields, is_dataclass, replace
 from typing import Any
 
 import numpy as np
 
 from flywheel_core.curves.judge import CurveReport, judge_curve
 from flywheel_core.exceptions import DataValidationError
+from flywheel_core.params import KNOB_PARAMS, SIM_RUNS, SIM_WEEKS, Interval, Param, check
 
 __all__ = [
     "KNOBS",
@@ -47,6 +48,7 @@ __all__ = [
     "SimulationResult",
     "Storage",
     "knob_value",
+    "parameter_paths",
     "simulate_flywheel",
     "with_overrides",
 ]
@@ -171,7 +173,9 @@ class SimulationResult:
         }
 
 
-def _check(params: SimulationParams, weeks: int, runs: int) -> None:
+def _check(params: SimulationParams, weeks: int, runs: int, *, caller: str = "the simulator") -> None:
+    check(SIM_WEEKS, weeks, caller=caller)
+    check(SIM_RUNS, runs, caller=caller)
     problems = []
     shares = {
         "capture_share": params.collection.capture_share,
@@ -206,10 +210,6 @@ def _check(params: SimulationParams, weeks: int, runs: int) -> None:
         "parameter_uncertainty": params.parameter_uncertainty,
     }
     problems += [f"{k} = {v:g} (must be 0 or more)" for k, v in non_negative.items() if not v >= 0]
-    if not 8 <= weeks <= 5200:
-        problems.append(f"weeks = {weeks} (use 8 to 5200)")
-    if not 1 <= runs <= 100_000:
-        problems.append(f"runs = {runs} (use 1 to 100000)")
     if problems:
         raise DataValidationError("The simulation settings cannot work: " + "; ".join(problems) + ".")
 
@@ -227,7 +227,7 @@ def simulate_flywheel(
     Raises:
         DataValidationError: a share outside 0..1, a non-positive scale, or weeks/runs out of range.
     """
-    _check(params, weeks, runs)
+    _check(params, weeks, runs, caller="simulate_flywheel")
     bands = _run(params, weeks=weeks, runs=runs, random_state=random_state)
     x = np.arange(1, weeks + 1, dtype=float)
     verdict = judge_curve(
@@ -317,92 +317,69 @@ def _percentiles(hist: np.ndarray) -> np.ndarray:
 
 @dataclass(frozen=True)
 class Knob:
-    """One adjustable parameter for a slider: dotted path, component group, label and range."""
+    """One adjustable parameter for a slider: its declaration (dotted path, range, help), group and label.
 
-    path: str
+    The range is declared once in :data:`flywheel_core.params.KNOB_PARAMS`; :func:`with_overrides` checks
+    every override against it.
+    """
+
+    param: Param[float]
     group: str
     label: str
-    low: float
-    high: float
-    help: str
+
+    @property
+    def path(self) -> str:
+        return self.param.name
+
+    @property
+    def low(self) -> float:
+        return float(self.param.low)
+
+    @property
+    def high(self) -> float:
+        return float(self.param.high)
+
+    @property
+    def help(self) -> str:
+        return self.param.help
 
 
-KNOBS: tuple[Knob, ...] = (
-    Knob(
-        "collection.interactions_per_user_week",
-        "Collection",
-        "Interactions per user per week",
-        0.5,
-        100,
-        "How much each user does.",
-    ),
-    Knob(
-        "collection.capture_share",
-        "Collection",
-        "Capture share (collection rate)",
-        0,
-        1,
-        "Share of interactions logged.",
-    ),
-    Knob(
-        "collection.feedback_share",
-        "Collection",
-        "Feedback share",
-        0,
-        1,
-        "Share of logged interactions carrying a usable signal.",
-    ),
-    Knob(
-        "storage.usable_share",
-        "Storage",
-        "Usable share (not siloed)",
-        0,
-        1,
-        "Share of captured rows that reach training.",
-    ),
-    Knob("analysis.learning_exponent", "Analysis", "Learning exponent", 0.02, 1.5, "How fast data turns into quality."),
-    Knob("analysis.ceiling", "Analysis", "Quality ceiling", 0.05, 1, "The best quality any amount of data reaches."),
-    Knob("analysis.start_quality", "Analysis", "Start quality (no data)", 0, 0.95, "Quality before any data."),
-    Knob(
-        "application.cycle_days",
-        "Application",
-        "Cycle time, data to production (days)",
-        0.01,
-        365,
-        "15 minutes ≈ 0.01 days; nine months ≈ 270.",
-    ),
-    Knob(
-        "feedback.acquisition_per_quality",
-        "Feedback",
-        "Acquisition per unit of quality (weekly)",
-        0,
-        0.1,
-        "Word of mouth driven by quality.",
-    ),
-    Knob(
-        "feedback.churn_base", "Feedback", "Weekly churn at zero quality", 0, 0.2, "Churn when the product is useless."
-    ),
-    Knob("feedback.churn_per_quality", "Feedback", "Churn removed by quality", 0, 1, "How much quality cuts churn."),
-    Knob(
-        "network_share", "Loop", "Network-learning share", 0, 1, "0 = each user's data helps only them (note-taking)."
-    ),
-    Knob("curation_share", "Loop", "Curation share", 0, 1, "Share of data cleaned and labelled with care."),
-    Knob(
-        "synthetic_share",
-        "Loop",
-        "Self-generated / synthetic share",
-        0,
-        1,
-        "Share of training data that is the model's own output.",
-    ),
-    Knob("drift_rate_week", "Loop", "Drift per week", 0, 0.1, "How fast behaviour moves away from old data."),
-    Knob(
-        "deletion_share_year", "Loop", "Privacy deletion per year", 0, 1, "Share of data deleted on request each year."
-    ),
-    Knob(
-        "seed_rows", "Loop", "Cold-start seed rows (expert data)", 0, 1e8, "Rows of expert seed data that never decay."
-    ),
+_KNOB = {p.name: p for p in KNOB_PARAMS}
+KNOBS: tuple[Knob, ...] = tuple(
+    Knob(_KNOB[path], group, label)
+    for path, group, label in (
+        ("collection.interactions_per_user_week", "Collection", "Interactions per user per week"),
+        ("collection.capture_share", "Collection", "Capture share (collection rate)"),
+        ("collection.feedback_share", "Collection", "Feedback share"),
+        ("storage.usable_share", "Storage", "Usable share (not siloed)"),
+        ("analysis.learning_exponent", "Analysis", "Learning exponent"),
+        ("analysis.ceiling", "Analysis", "Quality ceiling"),
+        ("analysis.start_quality", "Analysis", "Start quality (no data)"),
+        ("application.cycle_days", "Application", "Cycle time, data to production (days)"),
+        ("feedback.acquisition_per_quality", "Feedback", "Acquisition per unit of quality (weekly)"),
+        ("feedback.churn_base", "Feedback", "Weekly churn at zero quality"),
+        ("feedback.churn_per_quality", "Feedback", "Churn removed by quality"),
+        ("network_share", "Loop", "Network-learning share"),
+        ("curation_share", "Loop", "Curation share"),
+        ("synthetic_share", "Loop", "Self-generated / synthetic share"),
+        ("drift_rate_week", "Loop", "Drift per week"),
+        ("deletion_share_year", "Loop", "Privacy deletion per year"),
+        ("seed_rows", "Loop", "Cold-start seed rows (expert data)"),
+    )
 )
+
+
+def parameter_paths() -> tuple[str, ...]:
+    """Every settable parameter of :class:`SimulationParams` as a dotted path, sorted (the knobs and the rest)."""
+    paths = []
+    defaults = SimulationParams()
+    for f in fields(defaults):
+        group = getattr(defaults, f.name)
+        if is_dataclass(group):
+            paths += [f"{f.name}.{g.name}" for g in fields(group)]
+        else:
+            paths.append(f.name)
+    return tuple(sorted(paths))
 
 
 def knob_value(params: SimulationParams, path: str) -> float:
@@ -414,19 +391,30 @@ def knob_value(params: SimulationParams, path: str) -> float:
 
 
 def with_overrides(params: SimulationParams, overrides: dict[str, float]) -> SimulationParams:
-    """``params`` with dotted-path values replaced (unknown paths raise DataValidationError)."""
-    known = {k.path for k in KNOBS}
+    """``params`` with dotted-path values replaced, such as ``{"collection.feedback_share": 0.5}``.
+
+    Every name is checked before any is applied: a knob's value against its declared range, any other
+    parameter's as a finite number (:func:`simulate_flywheel` checks the combination).
+
+    Raises:
+        DataValidationError: a name that is not a simulator parameter (the message lists the valid ones),
+            or a value that is not a number in its declared range.
+    """
+    valid = parameter_paths()
+    unknown = [path for path in overrides if path not in valid]
+    if unknown:
+        names = ", ".join(repr(str(path)) for path in unknown)
+        raise DataValidationError(f"No simulator parameter {names}. Use one of: {', '.join(valid)}.")
+    knobs = {k.path: k.param for k in KNOBS}
+    for path, value in overrides.items():
+        check(knobs.get(path) or Param(path, Interval(float, None, None)), value, caller="with_overrides")
     out = params
     for path, value in overrides.items():
-        if path not in known and "." in path:
-            raise DataValidationError(f"No simulator parameter '{path}'; known: {', '.join(sorted(known))}.")
         if "." in path:
             group, name = path.split(".", 1)
             changes: dict[str, Any] = {group: replace(getattr(out, group), **{name: float(value)})}
             out = replace(out, **changes)
         else:
-            if not hasattr(out, path):
-                raise DataValidationError(f"No simulator parameter '{path}'; known: {', '.join(sorted(known))}.")
             top: dict[str, Any] = {path: float(value)}
             out = replace(out, **top)
     return out

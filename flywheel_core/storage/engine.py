@@ -8,10 +8,11 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Engine, create_engine, event
-from sqlalchemy.exc import ArgumentError, InterfaceError, OperationalError, SQLAlchemyError
+from sqlalchemy.exc import ArgumentError, OperationalError, SQLAlchemyError
 from sqlmodel import Session
 
 from flywheel_core.exceptions import ConfigurationError, StorageError
+from flywheel_core.storage.errors import translate
 
 __all__ = ["make_engine", "session_scope", "upgrade_database"]
 
@@ -79,6 +80,9 @@ def _configure_sqlite(engine: Engine) -> None:
 def session_scope(engine: Engine, *, write: bool = True) -> Iterator[Session]:
     """One transaction: committed when the block ends, rolled back on any error.
 
+    Database errors raised inside the block or by the commit are translated by
+    :func:`flywheel_core.storage.errors.translate` (StorageError, ConflictError, DataValidationError).
+
     ``write=False`` marks a read-only unit: on SQLite it begins deferred instead of IMMEDIATE, so it
     reads the last committed state without waiting for a writer (WAL). It must not write.
     """
@@ -87,13 +91,12 @@ def session_scope(engine: Engine, *, write: bool = True) -> Iterator[Session]:
         session.connection(execution_options={_WRITE: write})
         yield session
         session.commit()
-    except (OperationalError, InterfaceError) as exc:
+    except BaseException as exc:
         session.rollback()
-        reason = " ".join(str(exc.orig).split())[:300]
-        raise StorageError(f"The database failed ({reason}). Nothing was saved; try again.") from exc
-    except BaseException:
-        session.rollback()
-        raise
+        mapped = translate(exc)  # the storage boundary's one table (storage/errors.py)
+        if mapped is None:
+            raise
+        raise mapped from exc
     finally:
         session.close()
 

@@ -7,6 +7,7 @@ process killed in between leaves only an unreferenced file, which :func:`sweep_o
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import time
@@ -18,6 +19,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from flywheel_core.exceptions import StorageError
+from flywheel_core.storage.errors import map_exceptions
 
 __all__ = [
     "dataset_relpath",
@@ -43,8 +45,14 @@ def model_relpath(workspace_id: int, dataset_id: int) -> str:
 
 
 def file_sha256(path: Path, chunk_bytes: int = 4 * 1024 * 1024) -> str:
+    """The file's SHA-256 in hex.
+
+    Raises:
+        StorageError: the file cannot be read.
+    """
     digest = hashlib.sha256()
-    with path.open("rb") as handle:
+    unreadable = f"Could not read {path.name} ({{reason}}). Check that it exists and that it may be read."
+    with map_exceptions(messages={StorageError: unreadable}), path.open("rb") as handle:
         while block := handle.read(chunk_bytes):
             digest.update(block)
     return digest.hexdigest()
@@ -56,24 +64,24 @@ def write_atomic(target: Path, write: Callable[[Path], object]) -> None:
     Raises:
         StorageError: the disk is full or the folder cannot be written; no partial file remains.
     """
-    target.parent.mkdir(parents=True, exist_ok=True)
     temp = target.with_name(f"{TEMP_PREFIX}{uuid.uuid4().hex}-{target.name}")
+    failed = (
+        f"Could not write {target.name} to the data folder ({{reason}}). "
+        "Nothing was stored; free some disk space or check the folder's permissions."
+    )
     try:
-        write(temp)
-        fd = os.open(temp, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-        os.replace(temp, target)
-    except OSError as exc:
-        temp.unlink(missing_ok=True)
-        raise StorageError(
-            f"Could not write {target.name} to the data folder ({exc.strerror or exc}). "
-            "Nothing was stored; free some disk space or check the folder's permissions."
-        ) from exc
+        with map_exceptions(messages={StorageError: failed}):
+            target.parent.mkdir(parents=True, exist_ok=True)
+            write(temp)
+            fd = os.open(temp, os.O_RDONLY)
+            try:
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+            os.replace(temp, target)
     except BaseException:
-        temp.unlink(missing_ok=True)
+        with contextlib.suppress(OSError):  # the folder may be what failed: keep the first error
+            temp.unlink(missing_ok=True)
         raise
 
 
@@ -99,14 +107,18 @@ def stage_parquet(data_dir: Path, table: pa.Table) -> Path:
 
 
 def move_into_place(staged: Path, target: Path) -> None:
-    """Rename a staged file onto ``target`` (same file system: one atomic step)."""
-    try:
+    """Rename a staged file onto ``target`` (same file system: one atomic step).
+
+    Raises:
+        StorageError: the folder cannot be written; nothing was stored.
+    """
+    failed = (
+        f"Could not move {staged.name} into the data folder ({{reason}}). Nothing was stored; "
+        "check the folder's permissions and import the file again."
+    )
+    with map_exceptions(messages={StorageError: failed}):
         target.parent.mkdir(parents=True, exist_ok=True)
         os.replace(staged, target)
-    except OSError as exc:
-        raise StorageError(
-            f"Could not move {staged.name} into the data folder ({exc.strerror or exc}). Nothing was stored."
-        ) from exc
 
 
 def sweep_orphans(
@@ -116,23 +128,28 @@ def sweep_orphans(
 
     The grace period protects files that another process is about to commit; a caller holding the
     workspace's write lock may pass 0.
+
+    Raises:
+        StorageError: a file cannot be removed (the folder's permissions).
     """
     removed: list[str] = []
     root = data_dir / under
     if not root.exists():
         return removed
     now = time.time()
-    for path in root.rglob("*"):
-        if not path.is_file():
-            continue
-        rel = path.relative_to(data_dir).as_posix()
-        if rel in referenced:
-            continue
-        try:
-            if now - path.stat().st_mtime < min_age_seconds:
+    stuck = "Could not remove an unused file from the data folder ({reason}). Check the folder's permissions."
+    with map_exceptions(messages={StorageError: stuck}):
+        for path in root.rglob("*"):
+            if not path.is_file():
                 continue
-            path.unlink()
-            removed.append(rel)
-        except FileNotFoundError:
-            continue
+            rel = path.relative_to(data_dir).as_posix()
+            if rel in referenced:
+                continue
+            try:
+                if now - path.stat().st_mtime < min_age_seconds:
+                    continue
+                path.unlink()
+                removed.append(rel)
+            except FileNotFoundError:  # swept by another process meanwhile
+                continue
     return removed

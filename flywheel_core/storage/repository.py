@@ -9,10 +9,11 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import func, update
-from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
 from flywheel_core.exceptions import ConflictError, NotFoundError
+from flywheel_core.params import ROLE, check
+from flywheel_core.storage.errors import map_exceptions
 from flywheel_core.storage.models import (
     AuditEvent,
     Dataset,
@@ -27,7 +28,18 @@ from flywheel_core.storage.models import (
     utc_now,
 )
 
-ROLES = ("viewer", "editor", "owner")
+ROLES = ROLE.options  # in rank order (flywheel_core.params.ROLE)
+
+
+def _check_workspace(obj: Any, workspace_id: int, entity: str, name: str) -> None:
+    """An object is only ever written into its own workspace; to any other it does not exist."""
+    if obj.workspace_id != workspace_id:
+        raise NotFoundError(
+            f"The {entity.replace('_', ' ')} '{name}' is not part of this workspace, so it cannot be stored "
+            "here. Store it from its own workspace.",
+            entity=entity,
+            name=name,
+        )
 
 
 def record_audit(
@@ -68,10 +80,9 @@ def list_audit(*, session: Session, workspace_id: int, limit: int = 200) -> list
 def create_workspace(*, session: Session, name: str, actor: str) -> Workspace:
     workspace = Workspace(name=name, created_by=actor)
     session.add(workspace)
-    try:
+    taken = f"A workspace named '{name}' already exists. Pick another name."
+    with map_exceptions(messages={ConflictError: taken}, entity="workspace", name=name):
         session.flush()
-    except IntegrityError as exc:
-        raise ConflictError(f"A workspace named '{name}' already exists. Pick another name.") from exc
     assert workspace.id is not None
     record_audit(
         session=session,
@@ -100,7 +111,9 @@ def get_workspace(*, session: Session, name: str) -> Workspace:
     if workspace is None:
         raise NotFoundError(
             f"No workspace named '{name}'. List them with `flywheel workspaces` or create it with "
-            f"`flywheel workspace create '{name}'`."
+            f"`flywheel workspace create '{name}'`.",
+            entity="workspace",
+            name=name,
         )
     return workspace
 
@@ -116,16 +129,14 @@ def list_users(*, session: Session) -> list[UserAccount]:
 def add_user(*, session: Session, username: str, password_hash: str | None, display_name: str = "") -> UserAccount:
     user = UserAccount(username=username, password_hash=password_hash, display_name=display_name)
     session.add(user)
-    try:
+    taken = f"A user named '{username}' already exists. Pick another username."
+    with map_exceptions(messages={ConflictError: taken}, entity="user", name=username):
         session.flush()
-    except IntegrityError as exc:
-        raise ConflictError(f"A user named '{username}' already exists.") from exc
     return user
 
 
 def set_membership(*, session: Session, workspace_id: int, username: str, role: str, actor: str) -> Membership:
-    if role not in ROLES:
-        raise ValueError(f"role must be one of {ROLES}")
+    check(ROLE, role, caller="set_membership")
     member = session.exec(
         select(Membership).where(Membership.workspace_id == workspace_id, Membership.username == username)
     ).first()
@@ -134,7 +145,9 @@ def set_membership(*, session: Session, workspace_id: int, username: str, role: 
     else:
         member.role = role
     session.add(member)
-    session.flush()
+    changed = f"The membership of '{username}' was changed by someone else meanwhile. Reload and try again."
+    with map_exceptions(messages={ConflictError: changed}, entity="membership", name=username):
+        session.flush()
     record_audit(
         session=session,
         workspace_id=workspace_id,
@@ -165,7 +178,11 @@ def list_members(*, session: Session, workspace_id: int) -> list[Membership]:
 def get_loop(*, session: Session, workspace_id: int, name: str) -> LoopMap:
     loop = session.exec(select(LoopMap).where(LoopMap.workspace_id == workspace_id, LoopMap.name == name)).first()
     if loop is None:
-        raise NotFoundError(f"No loop map named '{name}' in this workspace.")
+        raise NotFoundError(
+            f"No loop map named '{name}' in this workspace. List them with `flywheel loop list`.",
+            entity="loop_map",
+            name=name,
+        )
     return loop
 
 
@@ -192,16 +209,17 @@ def save_loop_version(
     loop = session.exec(select(LoopMap).where(LoopMap.workspace_id == workspace_id, LoopMap.name == name)).first()
     if loop is None:
         if base_version:
-            raise ConflictError(f"Loop map '{name}' no longer exists; save it under a new name.")
+            raise ConflictError(
+                f"Loop map '{name}' no longer exists; save it under a new name.", entity="loop_map", name=name
+            )
         loop = LoopMap(workspace_id=workspace_id, name=name, created_by=author)
         session.add(loop)
-        try:
+        created = (
+            f"Someone created a loop map named '{name}' meanwhile. Your draft is kept; reload "
+            "the map to see their version, or save yours under another name."
+        )
+        with map_exceptions(messages={ConflictError: created}, entity="loop_map", name=name):
             session.flush()
-        except IntegrityError as exc:
-            raise ConflictError(
-                f"Someone created a loop map named '{name}' meanwhile. Your draft is kept; reload "
-                "the map to see their version, or save yours under another name."
-            ) from exc
     base = base_version or 0
     # Compare-and-swap: only one writer can move latest_version from `base` to `base + 1`.
     moved = session.execute(
@@ -214,14 +232,20 @@ def save_loop_version(
         raise ConflictError(
             f"Loop map '{name}' was saved by someone else meanwhile (now at version "
             f"{loop.latest_version}; your draft started from version {base}). Your draft is kept: "
-            "open the latest version, compare, and save again."
+            "open the latest version, compare, and save again.",
+            entity="loop_map",
+            name=name,
         )
     assert loop.id is not None
     version = LoopVersion(
         workspace_id=workspace_id, loop_id=loop.id, version=base + 1, content=content, author=author, note=note
     )
     session.add(version)
-    session.flush()
+    saved = (
+        f"Version {base + 1} of loop map '{name}' was saved by someone else meanwhile. Your draft is kept; save again."
+    )
+    with map_exceptions(messages={ConflictError: saved}, entity="loop_map", name=name):
+        session.flush()
     record_audit(
         session=session,
         workspace_id=workspace_id,
@@ -254,7 +278,11 @@ def get_loop_version(*, session: Session, workspace_id: int, name: str, version:
         )
     ).first()
     if found is None:
-        raise NotFoundError(f"Loop map '{name}' has no version {wanted}.")
+        raise NotFoundError(
+            f"Loop map '{name}' has no version {wanted}; it has versions 1 to {loop.latest_version}.",
+            entity="loop_version",
+            name=f"{name}@{wanted}",
+        )
     return found
 
 
@@ -276,27 +304,30 @@ def check_dataset_free(*, session: Session, workspace_id: int, name: str, conten
     clash = session.exec(select(Dataset).where(Dataset.workspace_id == workspace_id, Dataset.name == name)).first()
     if clash is not None:
         raise ConflictError(
-            f"A dataset named '{name}' already exists in this workspace. Pick another name or delete the old one first."
+            f"A dataset named '{name}' already exists in this workspace. Pick another name or delete the old one first.",
+            entity="dataset",
+            name=name,
         )
     same = find_dataset_by_hash(session=session, workspace_id=workspace_id, content_hash=content_hash)
     if same is not None:
         raise ConflictError(
             f"This file's content was already imported as dataset '{same.name}' "
-            f"on {same.created_at:%Y-%m-%d %H:%M} UTC. Nothing new was stored."
+            f"on {same.created_at:%Y-%m-%d %H:%M} UTC. Nothing new was stored.",
+            entity="dataset",
+            name=same.name,
         )
 
 
 def add_dataset(*, session: Session, workspace_id: int, dataset: Dataset, actor: str) -> Dataset:
-    if dataset.workspace_id != workspace_id:
-        raise ValueError("dataset belongs to another workspace")
+    _check_workspace(dataset, workspace_id, "dataset", dataset.name)
     check_dataset_free(session=session, workspace_id=workspace_id, name=dataset.name, content_hash=dataset.content_hash)
     session.add(dataset)
-    try:
+    stored = (
+        f"Dataset '{dataset.name}' (or the same file content) was stored by someone else meanwhile. "
+        "Nothing new was stored; list the datasets to see it."
+    )
+    with map_exceptions(messages={ConflictError: stored}, entity="dataset", name=dataset.name):
         session.flush()
-    except IntegrityError as exc:
-        raise ConflictError(
-            f"Dataset '{dataset.name}' (or the same file content) was stored by someone else meanwhile."
-        ) from exc
     record_audit(
         session=session,
         workspace_id=workspace_id,
@@ -323,7 +354,11 @@ def list_datasets(*, session: Session, workspace_id: int) -> list[Dataset]:
 def get_dataset(*, session: Session, workspace_id: int, name: str) -> Dataset:
     dataset = session.exec(select(Dataset).where(Dataset.workspace_id == workspace_id, Dataset.name == name)).first()
     if dataset is None:
-        raise NotFoundError(f"No dataset named '{name}' in this workspace. List them with `flywheel datasets`.")
+        raise NotFoundError(
+            f"No dataset named '{name}' in this workspace. List them with `flywheel datasets`.",
+            entity="dataset",
+            name=name,
+        )
     return dataset
 
 
@@ -363,10 +398,12 @@ def next_model_version(*, session: Session, workspace_id: int, dataset_id: int) 
 
 
 def add_model_version(*, session: Session, workspace_id: int, version: ModelVersion, actor: str) -> ModelVersion:
-    if version.workspace_id != workspace_id:
-        raise ValueError("model version belongs to another workspace")
+    label = f"v{version.version} of dataset {version.dataset_id}"
+    _check_workspace(version, workspace_id, "model_version", label)
     session.add(version)
-    session.flush()
+    taken = f"Model version {label} was stored by someone else meanwhile. Nothing was saved; train again."
+    with map_exceptions(messages={ConflictError: taken}, entity="model_version", name=label):
+        session.flush()
     record_audit(
         session=session,
         workspace_id=workspace_id,
@@ -394,13 +431,16 @@ def get_model_version(*, session: Session, workspace_id: int, dataset_id: int, v
         )
     ).first()
     if found is None:
-        raise NotFoundError(f"No model version {version} for this dataset in this workspace.")
+        raise NotFoundError(
+            f"No model version {version} for this dataset in this workspace. List them with `flywheel versions`.",
+            entity="model_version",
+            name=f"v{version} of dataset {dataset_id}",
+        )
     return found
 
 
 def add_experiment(*, session: Session, workspace_id: int, experiment: Experiment, actor: str) -> Experiment:
-    if experiment.workspace_id != workspace_id:
-        raise ValueError("experiment belongs to another workspace")
+    _check_workspace(experiment, workspace_id, "experiment", experiment.kind)
     session.add(experiment)
     session.flush()
     record_audit(
@@ -460,7 +500,7 @@ def update_job(
 def get_job(*, session: Session, workspace_id: int, job_id: int) -> Job:
     job = session.exec(select(Job).where(Job.workspace_id == workspace_id, Job.id == job_id)).first()
     if job is None:
-        raise NotFoundError(f"No job {job_id} in this workspace.")
+        raise NotFoundError(f"No job {job_id} in this workspace.", entity="job", name=str(job_id))
     return job
 
 

@@ -77,4 +77,5 @@ def test_simulate_list_and_unknown_scenario(run) -> None:
     unknown = run("simulate", "--scenario", "myspace", check=False)
     assert unknown.returncode == 2 and unknown.stderr.startswith("error: No scenario named 'myspace'")
     bad_runs = run("simulate", "--scenario", "klarna", "--runs", "0", check=False)
-    assert bad_runs.returncode == 2 and "runs = 0" in bad_runs.stderr
+    assert bad_runs.returncode == 2 and "Invalid value for '--runs'" in bad_runs.stderr
+    assert "1<=x<=100000" in bad_runs.stderr and "Traceback" not in bad_runs.stderr
