@@ -8,21 +8,19 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+# The roles belong to the column mapping; data/ingest.py and data/api.py still import them from here.
+from flywheel_core.data.columns import OPTIONAL_ROLES as OPTIONAL_ROLES
+from flywheel_core.data.columns import REQUIRED_ROLES, ColumnMap
+from flywheel_core.data.columns import ROLES as ROLES
 from flywheel_core.data.reading import Limits
 from flywheel_core.exceptions import DataValidationError, Problem
 
-if TYPE_CHECKING:
-    from flywheel_core.data.columns import ColumnMap
-
-REQUIRED_ROLES = ("user", "timestamp", "event")
-OPTIONAL_ROLES = ("item", "value", "session", "model_version", "score")
-ROLES = REQUIRED_ROLES + OPTIONAL_ROLES
 _ISO = r"^\d{4}-\d{2}-\d{2}([T ]\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?)?(Z|z|[+-]\d{2}:?\d{2})?$"
 _ZONED = r"(Z|z|[+-]\d{2}:?\d{2})$"
 _NUMBER = r"^\s*[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?\s*$"

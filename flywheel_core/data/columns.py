@@ -6,10 +6,13 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from flywheel_core.data.checks import ROLES
 from flywheel_core.exceptions import DataValidationError, Problem
 
-__all__ = ["ColumnMap", "detect_columns"]
+__all__ = ["OPTIONAL_ROLES", "REQUIRED_ROLES", "ROLES", "ColumnMap", "detect_columns"]
+
+REQUIRED_ROLES = ("user", "timestamp", "event")
+OPTIONAL_ROLES = ("item", "value", "session", "model_version", "score")
+ROLES = REQUIRED_ROLES + OPTIONAL_ROLES
 
 _ALIASES: dict[str, tuple[str, ...]] = {
     "user": (

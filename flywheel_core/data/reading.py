@@ -1,6 +1,7 @@
 """Reading an interaction log's bytes: size and kind checks, gzip within the limit, CSV and Parquet parsing.
 
-Every column of a CSV is read as text, so that the row checks in ``ingest_checks`` can name each bad value.
+Every column of a CSV is read as text, so that the row checks (:mod:`flywheel_core.data.checks`) can name each
+bad value.
 """
 
 from __future__ import annotations

@@ -19,6 +19,9 @@ Every rule comes from the seed documents:
   in under 15 minutes; traditional enterprises take 8 to 90 days; some Fortune 100 banks nine months.
 - **Signals.** Explicit only: biased toward extremes; implicit only: noisy; none: no feedback at all.
 - **Risks** without a mitigation are listed, the likeliest and most harmful first.
+
+The result types (:class:`LoopDiagnosis`, :class:`LinkStatus`, :class:`Break`) are defined in
+:mod:`flywheel_core.loop.findings`, which the Markdown brief reads too; they are re-exported here.
 """
 
 from __future__ import annotations
@@ -28,6 +31,8 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from flywheel_core.exceptions import DataValidationError
+from flywheel_core.loop.findings import Break, LinkStatus, LoopDiagnosis, label, link_name
+from flywheel_core.loop.markdown import render_markdown
 from flywheel_core.loop.model import COLD_START, RISKS, STAGES, LoopMap
 
 if TYPE_CHECKING:
@@ -41,6 +46,8 @@ __all__ = [
     "LoopDiagnosis",
     "LoopSummary",
     "diagnose",
+    "label",
+    "link_name",
     "summarize_loops",
     "to_markdown",
     "velocity_band",
@@ -59,90 +66,6 @@ VELOCITY_BANDS: tuple[tuple[str, float, str], ...] = (
     ("slow", 180 * 24, "slower than traditional enterprises (over 90 days)"),
     ("bank", float("inf"), "six months or more, like the nine months some Fortune 100 banks take"),
 )
-
-
-def label(stage: str) -> str:
-    return STAGES[stage].label
-
-
-def link_name(source: str, target: str) -> str:
-    return f"{label(source)}→{label(target)}"
-
-
-@dataclass(frozen=True)
-class LinkStatus:
-    source: str
-    target: str
-    status: str  # "ok" | "weak" | "manual" | "missing"
-    reason: str
-    culprit: str = ""  # the stage that holds the link back
-
-    @property
-    def name(self) -> str:
-        return link_name(self.source, self.target)
-
-    def to_json(self) -> dict[str, str]:
-        return {"link": self.name, "status": self.status, "reason": self.reason}
-
-
-@dataclass(frozen=True)
-class Break:
-    key: str  # "data_in_silos" | "insights_die_in_slide_decks" | "no_feedback"
-    link: str  # "Storage→Analysis"
-    name: str  # the seed's words
-    why: str
-
-    def to_json(self) -> dict[str, str]:
-        return {"key": self.key, "link": self.link, "name": self.name, "why": self.why}
-
-
-@dataclass(frozen=True)
-class LoopDiagnosis:
-    verdict: str  # "flywheel" | "feedback_loop" | "broken"
-    verdict_reason: str
-    links: tuple[LinkStatus, ...]
-    missing_links: tuple[LinkStatus, ...]
-    manual_stages: tuple[str, ...]
-    breaks: tuple[Break, ...]
-    weakest: str | None
-    weakest_reason: str
-    cycle_time_hours: float | None
-    velocity_band: str  # a key of VELOCITY_BANDS, or "unknown"
-    velocity_text: str
-    moat: str  # "network" | "individual" | "unknown"
-    plateau: bool
-    plateau_reason: str
-    cold_start: tuple[str, ...]  # strategies in use
-    signal_warnings: tuple[str, ...]
-    unmitigated_risks: tuple[str, ...]
-    next_steps: tuple[str, ...]
-
-    @property
-    def headline(self) -> str:
-        words = {"flywheel": "A flywheel", "feedback_loop": "A feedback loop", "broken": "A broken loop"}
-        return f"{words[self.verdict]}: {self.verdict_reason}"
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "verdict": self.verdict,
-            "verdict_reason": self.verdict_reason,
-            "missing_links": [link.to_json() for link in self.missing_links],
-            "links": [link.to_json() for link in self.links],
-            "manual_stages": list(self.manual_stages),
-            "breaks": [b.to_json() for b in self.breaks],
-            "weakest": self.weakest,
-            "weakest_reason": self.weakest_reason,
-            "cycle_time_hours": self.cycle_time_hours,
-            "velocity_band": self.velocity_band,
-            "velocity_text": self.velocity_text,
-            "moat": self.moat,
-            "plateau": self.plateau,
-            "plateau_reason": self.plateau_reason,
-            "cold_start": list(self.cold_start),
-            "signal_warnings": list(self.signal_warnings),
-            "unmitigated_risks": list(self.unmitigated_risks),
-            "next_steps": list(self.next_steps),
-        }
 
 
 def velocity_band(hours: float | None) -> tuple[str, str]:
@@ -399,8 +322,6 @@ def _next_steps(
 
 def to_markdown(loop_map: LoopMap) -> str:
     """A readable one-page brief of the map and its diagnosis (the map's JSON is appended for import)."""
-    from flywheel_core.loop.markdown import render_markdown
-
     return render_markdown(loop_map, diagnose(loop_map))
 
 

@@ -6,12 +6,8 @@ brief back exactly.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
+from flywheel_core.loop.findings import LoopDiagnosis
 from flywheel_core.loop.model import COLD_START, RISKS, STAGES, LoopMap
-
-if TYPE_CHECKING:
-    from flywheel_core.loop.diagnosis import LoopDiagnosis
 
 __all__ = ["render_markdown"]
 

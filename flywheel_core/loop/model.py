@@ -43,6 +43,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from flywheel_core.exceptions import DataValidationError, Problem
+from flywheel_core.loop.seeds import read_templates
 
 __all__ = [
     "AUTOMATION",
@@ -126,16 +127,6 @@ RISKS: dict[str, str] = {
     "data_without_curation": "Data without curation: noise, not signal",
     "wrong_incentives": "Wrong incentives: optimising the wrong metric",
 }
-TEMPLATES: tuple[str, ...] = (
-    "spotify",
-    "tesla",
-    "duolingo",
-    "klarna",
-    "harvey",
-    "perplexity",
-    "netflix",
-    "note-taking",
-)
 MAX_TEXT = 2_000
 
 
@@ -274,11 +265,9 @@ def empty_map(name: str = "My loop") -> LoopMap:
 
 def template_map(key: str) -> LoopMap:
     """The loop map of one seed case (see :data:`TEMPLATES`)."""
-    from flywheel_core.loop.templates import TEMPLATE_JSON
-
-    if key not in TEMPLATE_JSON:
+    if key not in _TEMPLATE_JSON:
         raise DataValidationError(f"No template named '{key}'. Choose one of: {', '.join(TEMPLATES)}.")
-    return LoopMap.from_json(TEMPLATE_JSON[key])
+    return LoopMap.from_json(_TEMPLATE_JSON[key])
 
 
 def read_loop_file(path: Any) -> LoopMap:
@@ -468,3 +457,9 @@ class _Reader:
             impact=self.choice(raw, "impact", f"{path}.impact", LEVELS, "medium"),
             mitigation=self.text(raw, "mitigation", f"{path}.mitigation"),
         )
+
+
+# The seed templates, one file each in flywheel_core/loop/templates/ (see flywheel_core.loop.seeds), read and
+# checked once on import: a malformed file stops here with its name and the bad field.
+_TEMPLATE_JSON: dict[str, dict[str, Any]] = read_templates(check=LoopMap.from_json)
+TEMPLATES: tuple[str, ...] = tuple(_TEMPLATE_JSON)

@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 
 from flywheel_core.data.export import DANGEROUS_PREFIXES, neutralise_cell, safe_csv
 from flywheel_core.data.api import ingest_file
-from flywheel_core.loop.templates import KLARNA, SPOTIFY
+from flywheel_core.loop.model import template_map
 from flywheel_core.report.build import (
     CURVE_WORDS,
     SECTIONS,
@@ -27,6 +27,8 @@ from flywheel_core.storage.models import ModelVersion
 from flywheel_core.storage.store import Store
 
 ROWS = (1_000, 2_000, 4_000, 8_000, 16_000, 32_000)
+SPOTIFY = template_map("spotify").to_json()
+KLARNA = template_map("klarna").to_json()
 
 
 def _events_csv(seed: int, n: int = 1_200) -> bytes:
