@@ -5,9 +5,8 @@ from __future__ import annotations
 import json
 
 from flywheel_core.config import load_settings
-from flywheel_core.demo import load_demo_workspace
 from flywheel_core.storage.store import Store
-from tests.conftest import OTTO
+from tests.conftest import DEMO_EVENTS, OTTO
 
 PAGE = "pages/interaction_data.py"
 
@@ -49,8 +48,7 @@ def test_bad_file_shows_a_clear_message_and_stores_nothing(make_app, app_env) ->
     assert _datasets(app_env) == ["first"]
 
 
-def test_explore_shows_every_chart_for_the_demo(make_app, app_env) -> None:
-    load_demo_workspace(Store(load_settings(app_env)), actor="local", n_events=3_000)
+def test_explore_shows_every_chart_for_the_demo(make_app, demo_instance) -> None:
     at = make_app(PAGE, workspace="Demo")
     at.selectbox(key="data.explore.dataset").set_value("Support assistant (demo)").run()
     assert not at.exception, at.exception
@@ -67,4 +65,4 @@ def test_explore_shows_every_chart_for_the_demo(make_app, app_env) -> None:
     ):
         assert any(t.startswith(expected) for t in titles), (expected, titles)
     metrics = {m.label: m.value for m in at.metric}
-    assert metrics["Events"] == "3,000" and metrics["Items"] == "24"
+    assert metrics["Events"] == f"{DEMO_EVENTS:,}" and metrics["Items"] == "24"

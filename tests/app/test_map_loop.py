@@ -120,10 +120,7 @@ def test_map_loop_import_valid_map_becomes_the_draft(make_app) -> None:
     assert any("15 minutes" in c.value for c in at.caption)
 
 
-def test_map_loop_export_buttons_and_canvas_lint_with_the_demo(make_app, app_env) -> None:
-    from flywheel_core.demo import load_demo_workspace
-
-    load_demo_workspace(Store(load_settings(app_env)), actor="local", n_events=2_000)
+def test_map_loop_export_buttons_and_canvas_lint_with_the_demo(make_app, demo_instance) -> None:
     at = make_app(PAGE, workspace="Demo")
     assert not at.exception and not at.error
     assert at.text_input(key="map.name").value.startswith("Duolingo")

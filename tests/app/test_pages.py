@@ -18,8 +18,7 @@ def test_every_page_renders_on_an_empty_install(make_app, page: str) -> None:
 
 
 @pytest.mark.parametrize("page", PAGES)
-def test_every_page_renders_with_the_demo(make_app, app_env, page: str) -> None:
-    load_demo_workspace(Store(load_settings(app_env)), actor="local", n_events=2_000)
+def test_every_page_renders_with_the_demo(make_app, demo_instance, page: str) -> None:
     at = make_app(page, workspace="Demo")
     assert not at.exception, at.exception
     assert not at.error, [e.value for e in at.error]

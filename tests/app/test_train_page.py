@@ -7,18 +7,15 @@ import json
 import pytest
 
 from flywheel_core.config import load_settings
-from flywheel_core.demo import load_demo_workspace
 from flywheel_core.storage.store import Store
 
 PAGE = "pages/train_compare.py"
 
 
 @pytest.fixture
-def demo(app_env, monkeypatch: pytest.MonkeyPatch) -> Store:
+def demo(app_env, demo_instance: str, monkeypatch: pytest.MonkeyPatch) -> Store:
     monkeypatch.setenv("FLYWHEEL_JOBS_INLINE", "1")
-    store = Store(load_settings(app_env))
-    load_demo_workspace(store, actor="local", n_events=2_000)
-    return store
+    return Store(load_settings(app_env))
 
 
 def _specs(at) -> list[dict]:

@@ -7,8 +7,7 @@ import re
 from pathlib import Path
 
 
-def test_report_writes_a_self_contained_html_of_the_demo(run, tmp_path: Path) -> None:
-    run("demo", "--events", "2000")
+def test_report_writes_a_self_contained_html_of_the_demo(run, tmp_path: Path, demo_instance) -> None:
     out = json.loads(run("report", "--workspace", "Demo", "--format", "html", "--output", "x.html", "--json").stdout)
     path = tmp_path / "x.html"
     assert out["workspace"] == "Demo" and out["format"] == "html"
@@ -19,8 +18,7 @@ def test_report_writes_a_self_contained_html_of_the_demo(run, tmp_path: Path) ->
     assert "Plotly.newPlot(" in page and not re.search(r"<script[^>]+src=", page)
 
 
-def test_report_markdown_to_the_default_file(run, tmp_path: Path) -> None:
-    run("demo", "--events", "1000")
+def test_report_markdown_to_the_default_file(run, tmp_path: Path, demo_instance) -> None:
     text = run("report", "-w", "Demo", "--format", "md").stdout
     path = tmp_path / "flywheel-report-Demo.md"
     assert "flywheel-report-Demo.md" in text and "Loop diagnosis" in text

@@ -12,9 +12,8 @@ from flywheel_core.storage.store import Store
 
 
 @pytest.fixture
-def demo(run) -> str:
-    run("demo", "--events", "2000", "--json")
-    return "Demo"
+def demo(demo_instance: str) -> str:
+    return demo_instance
 
 
 def test_train_prints_versions_and_versions_lists_them(run, demo: str) -> None:
