@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from flywheel_core.data.checks import ROLES
+from flywheel_core.data.columns import ROLES
 from flywheel_core.data.ingest import IngestReport, PreparedImport, prepare_import, preview_file
 from flywheel_core.data.reading import Limits
 from flywheel_core.data.signals import SignalDictionary, SignalSpec
@@ -108,9 +108,7 @@ def read_analysis_events(store: Store, *, workspace_id: int, name: str, actor: s
     """The columns every analytic needs (user, item, timestamp, event, value, session), nothing more."""
     from flywheel_core.data.analytics import ANALYSIS_COLUMNS
 
-    return read_events(
-        store, workspace_id=workspace_id, name=name, actor=actor, columns=list(ANALYSIS_COLUMNS)
-    )
+    return read_events(store, workspace_id=workspace_id, name=name, actor=actor, columns=list(ANALYSIS_COLUMNS))
 
 
 def delete_dataset(store: Store, *, workspace_id: int, name: str, actor: str) -> None:

@@ -15,9 +15,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 # The roles belong to the column mapping; data/ingest.py and data/api.py still import them from here.
-from flywheel_core.data.columns import OPTIONAL_ROLES as OPTIONAL_ROLES
 from flywheel_core.data.columns import REQUIRED_ROLES, ColumnMap
-from flywheel_core.data.columns import ROLES as ROLES
+
 from flywheel_core.data.reading import Limits
 from flywheel_core.exceptions import DataValidationError, Problem
 

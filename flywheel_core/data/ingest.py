@@ -22,8 +22,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from flywheel_core.data.checks import _EXAMPLES, OPTIONAL_ROLES, REQUIRED_ROLES, _normalize, plan_types
-from flywheel_core.data.columns import ColumnMap, detect_columns
+from flywheel_core.data.checks import _EXAMPLES, _normalize, plan_types
+from flywheel_core.data.columns import OPTIONAL_ROLES, REQUIRED_ROLES, ColumnMap, detect_columns
 from flywheel_core.data.reading import (
     Limits,
     _check_text,
