@@ -14,9 +14,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-# The roles belong to the column mapping; data/ingest.py and data/api.py still import them from here.
 from flywheel_core.data.columns import REQUIRED_ROLES, ColumnMap
-
 from flywheel_core.data.reading import Limits
 from flywheel_core.exceptions import DataValidationError, Problem
 
