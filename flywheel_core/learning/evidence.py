@@ -150,12 +150,11 @@ def mean_score(losses: np.ndarray, groups: np.ndarray | None = None, *, decimals
         return Score(None, reason="no rows to score")
     mean = float(values.mean())
     resid = values - mean
-    if groups is None:
-        clusters, sums = n, resid
-    else:
-        _, index = np.unique(groups, return_inverse=True)
-        sums = np.bincount(index, weights=resid)
-        clusters = len(sums)
+    sums: np.ndarray = resid
+    if groups is not None:
+        index = np.unique(groups, return_inverse=True)[1]
+        sums = np.bincount(index, weights=resid).astype(float)
+    clusters = len(sums)
     if clusters < 2:
         return Score(round(mean, decimals))
     var = float((sums**2).sum()) / n**2 * clusters / (clusters - 1)
