@@ -5,7 +5,7 @@ where, and what to do. Anything else that escapes is a bug.
 
     FlywheelError
     ├── ConfigurationError        settings that cannot work (bad database URL, hosted without sign-in)
-    ├── DataValidationError       a file or a table that cannot be accepted (carries problem items)
+    ├── DataValidationError       a file, a table or a parameter that cannot be accepted (carries problem items)
     │   └── LimitExceededError    a file, row count or field over the configured limits
     ├── InsufficientDataError     too little data for the computation asked for
     ├── NotFoundError             no such workspace, map, dataset or version *in this workspace* (entity, name)
@@ -15,8 +15,10 @@ where, and what to do. Anything else that escapes is a bug.
 
     Problem                       one item of a DataValidationError: where (column, row) and what is wrong
 
-Third-party errors become these at the boundary where they arise, through one table per boundary (the
-database's is :func:`flywheel_core.storage.errors.map_exceptions`), always ``raise ... from exc``.
+Third-party errors become these at the boundary where they arise, through one table per boundary (for
+the database and the data folder, :data:`flywheel_core.storage.errors.STORAGE_ERRORS`), always
+``raise ... from exc``. A parameter outside its declared bounds or choices is refused by
+:func:`flywheel_core.params.check` with one message template.
 """
 
 from __future__ import annotations
