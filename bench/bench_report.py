@@ -19,8 +19,9 @@ def main() -> None:
     from flywheel_core.data.analytics import profile_events
     from flywheel_core.data.signals import SignalDictionary
     from flywheel_core.demo import DEMO_WORKSPACE, load_demo_workspace
-    from flywheel_core.report import html as report_html
-    from flywheel_core.report.build import build_report, render_html, render_markdown
+    from flywheel_core.report.api import build_report
+    from flywheel_core.report.html import render_html, report_figures
+    from flywheel_core.report.markdown import render_markdown
     from flywheel_core.storage.models import ModelVersion
     from flywheel_core.storage.store import Store
 
@@ -40,11 +41,8 @@ def main() -> None:
             for d in datasets:
                 profile_events(store.read_dataset_file(d), SignalDictionary.from_json(d.signal_dictionary))
 
-        built = build_report(store, workspace_id=workspace_id)
-        figures = [report_html.cycle_time_figure(built)]
-        for d in built.datasets:
-            figures += [report_html.activity_figure(d), report_html.signals_figure(d), report_html.learning_figure(d)]
-        figures = [f for f in figures if f is not None]
+        built = build_report(store, workspace_id=workspace_id, actor="bench")
+        figures = report_figures(built)
 
         def floor_html() -> None:
             import plotly.io as pio
@@ -58,7 +56,7 @@ def main() -> None:
             [
                 Figure(
                     "build_report (read, profile, activity, verdict)",
-                    median_time(lambda: build_report(store, workspace_id=workspace_id), repeat=3),
+                    median_time(lambda: build_report(store, workspace_id=workspace_id, actor="bench"), repeat=3),
                     "read + profile_events only",
                     median_time(floor_build, repeat=3),
                     rows=events,

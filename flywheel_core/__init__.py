@@ -49,7 +49,7 @@ _WHERE = {
     "Settings": "config",
     "load_settings": "config",
     "Store": "storage.store",
-    "build_report": "report.build",
+    "build_report": "report.api",
     "diagnose": "loop.diagnosis",
     "ingest_file": "data.ingest",
     "judge_curve": "curves.judge",

@@ -6,6 +6,7 @@ from collections.abc import Callable
 
 import streamlit as st
 
+from flywheel_core.charts.curves import curve_figure, simulation_figure, tornado_figure
 from flywheel_core.curves.forecast import forecast_curve, x_for_target
 from flywheel_core.curves.judge import CandidateFit, CurveReport, judge_curve
 from flywheel_core.curves.sources import (
@@ -17,13 +18,12 @@ from flywheel_core.curves.sources import (
     versions_series,
 )
 from flywheel_core.learning import api as learning_api
+from flywheel_core.numbers import compact, percent
 from flywheel_core.simulate import api as simulate_api
 from flywheel_core.simulate.flywheel import KNOBS, knob_value, simulate_flywheel, with_overrides
 from flywheel_core.simulate.scenarios import PRESETS, sensitivity
 from ui.context import current, user_errors
 from ui.curve_cache import judged_series_file
-from ui.curve_charts import curve_figure, simulation_figure, tornado_figure
-from ui.format import compact, percent
 from ui.text import md_escape
 
 ctx = current()

@@ -5,10 +5,10 @@ from __future__ import annotations
 import streamlit as st
 
 from flywheel_core.data import api as data_api
+from flywheel_core.numbers import count, day, when
 from ui.context import current, user_errors
 from ui.data_explore import render_explore
 from ui.data_upload import render_upload
-from ui.format import count, day, when
 
 ctx = current()
 st.title("Interaction data")

@@ -6,9 +6,9 @@ import streamlit as st
 
 from flywheel_core.data import api as data_api
 from flywheel_core.demo import DEMO_WORKSPACE, load_demo_workspace
+from flywheel_core.numbers import count, day
 from flywheel_core.workspaces import api as workspaces_api
 from ui.context import current, request_workspace, user_errors
-from ui.format import count, day
 from ui.overview import render_learning_verdicts, render_verdicts
 from ui.report_widgets import render_report_downloads
 

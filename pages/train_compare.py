@@ -4,14 +4,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from flywheel_core.data import api as data_api
-from flywheel_core.experiments import api as experiments_api
-from flywheel_core.learning import api as learning_api
-from flywheel_core.learning.api import compare_versions, job_state, registry_table
-from flywheel_core.params import EXPERIMENT, N_TURNS, TASK, TURN_BY, model_param
-from ui.context import current, user_errors
-from ui.format import number, percent, when
-from ui.train_charts import (
+from flywheel_core.charts.train import (
     calibration_chart,
     experiment_chart,
     metric_by_version_chart,
@@ -19,6 +12,13 @@ from ui.train_charts import (
     pr_chart,
     roc_chart,
 )
+from flywheel_core.data import api as data_api
+from flywheel_core.experiments import api as experiments_api
+from flywheel_core.learning import api as learning_api
+from flywheel_core.learning.api import compare_versions, job_state, registry_table
+from flywheel_core.numbers import number, percent, when
+from flywheel_core.params import EXPERIMENT, N_TURNS, TASK, TURN_BY, model_param
+from ui.context import current, user_errors
 
 ctx = current()
 st.title("Train & compare")

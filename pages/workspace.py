@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import streamlit as st
 
+from flywheel_core.numbers import when
 from flywheel_core.workspaces import api as workspaces_api
 from ui.context import current, request_workspace, user_errors
-from ui.format import when
 
 ctx = current()
 st.title(f"Workspace · {ctx.workspace.name}")

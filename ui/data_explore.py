@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import streamlit as st
 
+from flywheel_core.charts import data as charts
 from flywheel_core.data.api import DatasetInfo
-from ui import data_charts as charts
+from flywheel_core.numbers import count, percent
 from ui.context import AppContext
 from ui.data_cache import explore
-from ui.format import count, percent
 
 
 def render_explore(ctx: AppContext, datasets: list[DatasetInfo]) -> None:

@@ -8,18 +8,18 @@ from __future__ import annotations
 
 import math
 
+from flywheel_core.charts.palette import BAD, BORDER, GOOD, HEALTH_FILLS, PAPER, WARN
 from flywheel_core.loop.diagnosis import LoopDiagnosis
 from flywheel_core.loop.model import STAGES, LoopMap
 
 __all__ = ["EDGE_STYLE", "loop_dot"]
 
-_FILL = {None: "#eeeeee", 1: "#f8c9c9", 2: "#fde0c2", 3: "#fff4cc", 4: "#e3f2d5", 5: "#cfe9cf"}
 # status: (colour, style, label)
 EDGE_STYLE = {
-    "ok": ("#2e7d32", "solid", ""),
-    "weak": ("#e67e22", "dashed", "weak"),
-    "manual": ("#e67e22", "dashed", "by hand"),
-    "missing": ("#c62828", "dashed", "missing"),
+    "ok": (GOOD, "solid", ""),
+    "weak": (WARN, "dashed", "weak"),
+    "manual": (WARN, "dashed", "by hand"),
+    "missing": (BAD, "dashed", "missing"),
 }
 _VERDICT = {"flywheel": "Flywheel", "feedback_loop": "Feedback loop", "broken": "Broken loop"}
 _AUTOMATED = {"yes": "automated", "partly": "partly by hand", "no": "by hand"}
@@ -47,13 +47,13 @@ def loop_dot(loop_map: LoopMap, diagnosis: LoopDiagnosis, *, radius_in: float = 
         c = loop_map.component(stage)
         if c.is_empty:
             text = f"{STAGES[stage].label}\nnot mapped"
-            attrs = 'fillcolor="#ffffff", color="#c62828", style="rounded,dashed"'
+            attrs = f'fillcolor="{PAPER}", color="{BAD}", style="rounded,dashed"'
         else:
             health = "health ?" if c.health is None else f"health {c.health}/5"
             hours = "" if c.latency_hours is None else f" · {c.latency_hours:g} h"
             text = f"{STAGES[stage].label}\n{health}{hours}\n{_AUTOMATED[c.automated]}"
-            border = "#c62828" if stage == diagnosis.weakest else "#555555"
-            attrs = f'fillcolor="{_FILL[c.health]}", color="{border}"'
+            border = BAD if stage == diagnosis.weakest else BORDER
+            attrs = f'fillcolor="{HEALTH_FILLS[c.health]}", color="{border}"'
             if stage == diagnosis.weakest:
                 attrs += ", penwidth=3"
         lines.append(f'  {stage} [label={_quote(text)}, pos="{x:.2f},{y:.2f}!", {attrs}];')

@@ -28,8 +28,8 @@ from flywheel_core.loop.model import (
     LoopMap,
     empty_map,
 )
+from flywheel_core.numbers import number
 from ui.context import show_error
-from ui.format import number
 
 _FIELDS = ("description", "system", "owner", "automated", "latency_hours", "health", "evidence")
 _SIGNAL_COLUMNS = ("name", "kind", "polarity", "weight", "volume_per_day", "known_bias", "rule")
@@ -272,7 +272,7 @@ def diagnosis_panel(d: LoopDiagnosis) -> None:
 
 
 def version_rows(versions: list[SavedLoop]) -> list[dict[str, Any]]:
-    from ui.format import when
+    from flywheel_core.numbers import when
 
     return [{"Version": v.version, "Author": v.author, "Saved": when(v.saved_at), "Note": v.note} for v in versions]
 

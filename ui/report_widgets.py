@@ -13,9 +13,11 @@ from datetime import datetime
 import streamlit as st
 
 from flywheel_core.data.export import safe_csv
-from flywheel_core.report.build import build_report, model_versions_frame, render_html, render_markdown
+from flywheel_core.numbers import when
+from flywheel_core.report.api import build_report, model_versions_frame
+from flywheel_core.report.html import render_html
+from flywheel_core.report.markdown import render_markdown
 from ui.context import AppContext, user_errors
-from ui.format import when
 
 _STATE = "report.prepared"
 
@@ -33,7 +35,7 @@ def _slug(name: str) -> str:
 
 
 def _prepare(ctx: AppContext) -> PreparedReport:
-    report = build_report(ctx.store, workspace_id=ctx.workspace_id)
+    report = build_report(ctx.store, workspace_id=ctx.workspace_id, actor=ctx.actor)
     return PreparedReport(
         workspace_id=ctx.workspace_id,
         html=render_html(report).encode("utf-8"),
@@ -82,7 +84,7 @@ def render_report_downloads(ctx: AppContext) -> None:
         st.caption(f"Prepared {when(prepared.prepared_at)}: prepare it again after new data or training.")
     else:
         st.caption("Prepare the report to download it as HTML or Markdown.")
-    registry = model_versions_frame(ctx.store, workspace_id=ctx.workspace_id)
+    registry = model_versions_frame(ctx.store, workspace_id=ctx.workspace_id, actor=ctx.actor)
     if registry.empty:
         cols[2].caption("No model versions to export yet.")
     else:

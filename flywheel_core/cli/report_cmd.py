@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from flywheel_core.cli._common import Context, emit, json_option, workspace_option
+from flywheel_core.cli._common import ACTOR, Context, emit, json_option, workspace_option
 
 
 def default_filename(workspace: str, fmt: str) -> str:
@@ -41,10 +41,12 @@ def register(group: click.Group) -> None:
     @click.pass_obj
     def report(obj: Context, workspace: str | None, fmt: str, output: Path | None, as_json: bool) -> None:
         """Write the workspace report: loop diagnosis, data profile, model versions and the verdict."""
-        from flywheel_core.report.build import build_report, render_html, render_markdown
+        from flywheel_core.report.api import build_report
+        from flywheel_core.report.html import render_html
+        from flywheel_core.report.markdown import render_markdown
 
         ws = obj.workspace(workspace)
-        built = build_report(obj.store(), workspace_id=ws.id)
+        built = build_report(obj.store(), workspace_id=ws.id, actor=ACTOR)
         text = render_html(built) if fmt == "html" else render_markdown(built)
         data = text.encode("utf-8")
         path = output if output is not None else Path(default_filename(ws.name, fmt))

@@ -1,1 +1,1 @@
-"""The workspace report: its contents, and its HTML and Markdown renderings."""
+"""The workspace report: ``api`` gathers it, ``contents`` types it, ``html`` and ``markdown`` render it."""

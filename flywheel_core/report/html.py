@@ -1,26 +1,26 @@
-"""The workspace report as one self-contained HTML file (see :mod:`flywheel_core.report.build`).
+"""The workspace report as one self-contained HTML file (contents: :mod:`flywheel_core.report.contents`).
 
 plotly.js is embedded once, inline, in the document head; every chart is a plotly div drawn from inline
 JSON, so the file opens offline and its charts stay interactive (hover, zoom, legend toggles). No element
 loads anything from a URL. Every piece of user text is HTML-escaped; plotly escapes ``<``/``>`` in its JSON.
+The charts are the app's own builders from :mod:`flywheel_core.charts`, in the app's palette.
 """
 
 from __future__ import annotations
 
 import html
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
+from flywheel_core.charts.palette import LOOP_VERDICT_COLORS, MUTED, verdict_color
 from flywheel_core.loop.diagnosis import label
-from flywheel_core.report.build import (
-    CURVE_WORDS,
+from flywheel_core.numbers import count, hours, when
+from flywheel_core.report.contents import (
+    LOOP_VERDICT_WORDS,
     SECTIONS,
-    VERDICT_WORDS,
     DatasetSection,
     WorkspaceReport,
-    fmt_count,
-    fmt_hours,
-    fmt_when,
+    learning_word,
     profile_rows,
     summary_line,
     verdict_sentence,
@@ -30,18 +30,8 @@ from flywheel_core.report.build import (
 if TYPE_CHECKING:
     import plotly.graph_objects as go
 
-__all__ = ["activity_figure", "cycle_time_figure", "html_document", "learning_figure", "signals_figure"]
+__all__ = ["cycle_time_chart", "dataset_figures", "learning_chart", "render_html", "report_figures"]
 
-_LOOP_COLORS = {"flywheel": "#2e7d32", "feedback_loop": "#c77d0a", "broken": "#c03030", "invalid": "#666"}
-_CURVE_COLORS = {"compounding": "#2e7d32", "plateau": "#c77d0a", "backward": "#c03030", "insufficient_data": "#666"}
-_SIGNAL_COLORS = {
-    "explicit positive": "#1b7a3a",
-    "implicit positive": "#7cc48f",
-    "explicit negative": "#b3261e",
-    "implicit negative": "#ee8a80",
-    "explicit neutral": "#5b6475",
-    "implicit neutral": "#b8bfcc",
-}
 _CONFIG = {"displaylogo": False, "responsive": True, "modeBarButtonsToRemove": ["sendDataToCloud"]}
 _CSS = """
 body{font-family:-apple-system,"Segoe UI",Roboto,Helvetica,Arial,sans-serif;color:#1d2433;margin:0;background:#f6f7f9}
@@ -75,107 +65,44 @@ def _table(header: Sequence[str], rows: Sequence[Sequence[object]], numeric: Seq
     return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
 
 
-def _layout(fig: go.Figure, title: str, x_title: str, y_title: str, height: int = 360) -> go.Figure:
-    fig.update_layout(
-        title={"text": title},
-        xaxis_title=x_title,
-        yaxis_title=y_title,
-        template="plotly_white",
-        height=height,
-        margin={"t": 56, "b": 40, "l": 60, "r": 20},
-        legend={"orientation": "h", "y": -0.2},
-        separators=".,",
-    )
-    return fig
+# --- figures: the app's chart builders over the report's contents -------------------------------------
 
 
-def activity_figure(section: DatasetSection) -> go.Figure | None:
-    """Daily, weekly and monthly active users of one dataset."""
-    import plotly.graph_objects as go
+def cycle_time_chart(report: WorkspaceReport) -> go.Figure | None:
+    """Each loop map's cycle time, coloured by its verdict (None when no map states one)."""
+    from flywheel_core.charts.loops import cycle_time_figure
 
-    if section.activity is None or section.activity.empty:
+    return cycle_time_figure([s.summary for s in report.loops], verdict_words=LOOP_VERDICT_WORDS)
+
+
+def learning_chart(section: DatasetSection) -> go.Figure | None:
+    """The verdict's metric against training rows, drawn as on the Compounding vs plateau page."""
+    from flywheel_core.charts.curves import curve_figure
+
+    if section.verdict is None:
         return None
-    fig = go.Figure()
-    for column, name in (("dau", "daily actives"), ("wau", "weekly actives (7 days)"), ("mau", "monthly (30 days)")):
-        fig.add_trace(go.Scatter(x=section.activity["date"], y=section.activity[column], mode="lines", name=name))
-    return _layout(fig, f"Active users: {section.name}", "Date (UTC)", "Users")
+    return curve_figure(section.verdict, x_label="training rows", y_label=section.metric or "metric")
 
 
-def signals_figure(section: DatasetSection) -> go.Figure | None:
-    """Events per week by signal class (explicit/implicit, positive/negative/neutral), stacked."""
-    import plotly.graph_objects as go
+def dataset_figures(section: DatasetSection) -> list[go.Figure]:
+    """The data-profile charts of one dataset: active users and weekly events by signal class."""
+    from flywheel_core.charts.data import activity, events_over_time
 
-    weeks = section.signal_weeks
-    if weeks is None or weeks.empty:
-        return None
-    fig = go.Figure()
-    for signal, part in weeks.groupby("signal", sort=True):
-        fig.add_trace(
-            go.Bar(x=part["period"], y=part["events"], name=str(signal), marker_color=_SIGNAL_COLORS.get(str(signal)))
-        )
-    fig.update_layout(barmode="stack")
-    return _layout(fig, f"Events per week by signal class: {section.name}", "Week starting (UTC)", "Events per week")
+    figures = []
+    if section.activity is not None and not section.activity.daily.empty:
+        figures.append(activity(section.activity, subject=section.name))
+    if section.signal_weeks is not None and not section.signal_weeks.empty:
+        figures.append(events_over_time(section.signal_weeks, "week", subject=section.name))
+    return figures
 
 
-def learning_figure(section: DatasetSection) -> go.Figure | None:
-    """The verdict's metric against training rows: measured versions, the chosen curve and its ceiling."""
-    import numpy as np
-    import plotly.graph_objects as go
-
-    report = section.verdict
-    if report is None:
-        return None
-    fig = go.Figure()
-    lo, hi = float(report.x[0]), float(report.x[-1])
-    grid = np.geomspace(lo, hi, 120) if lo > 0 else np.linspace(lo, hi, 120)
-    with np.errstate(all="ignore"):
-        fitted = report.predict(grid)
-    fig.add_trace(
-        go.Scatter(
-            x=grid,
-            y=[float(v) if np.isfinite(v) else None for v in fitted],
-            mode="lines",
-            name=f"fitted ({report.model.replace('_', ' ')})",
-            line={"width": 3, "color": _CURVE_COLORS.get(report.verdict, "#1f77b4")},
-        )
-    )
-    fig.add_trace(
-        go.Scatter(x=report.x, y=report.y, mode="markers", name="model versions", marker={"size": 9, "color": "#111"})
-    )
-    if report.asymptote is not None and np.isfinite(report.asymptote):
-        fig.add_hline(y=report.asymptote, line_dash="dash", line_color="#888", annotation_text="fitted ceiling")
-    if lo > 0 and hi / lo > 20:
-        fig.update_xaxes(type="log")
-    metric = section.metric or "metric"
-    title = f"{metric} vs training rows: {CURVE_WORDS.get(report.verdict, report.verdict).lower()} ({section.name})"
-    return _layout(fig, title, "Training rows", metric)
-
-
-def cycle_time_figure(report: WorkspaceReport) -> go.Figure | None:
-    """Each loop's cycle time (event to model in production), coloured by verdict."""
-    import plotly.graph_objects as go
-
-    loops = [s.summary for s in report.loops if s.summary.cycle_time_hours]
-    if not loops:
-        return None
-    fig = go.Figure(
-        go.Bar(
-            x=[s.cycle_time_hours for s in loops],
-            y=[s.name for s in loops],
-            orientation="h",
-            marker={"color": [_LOOP_COLORS.get(s.verdict, "#666") for s in loops]},
-            text=[VERDICT_WORDS.get(s.verdict, s.verdict) for s in loops],
-            hovertemplate="%{y}: %{x:,.1f} hours<extra></extra>",
-        )
-    )
-    fig.update_xaxes(type="log")
-    return _layout(
-        fig,
-        "Cycle time per loop map",
-        "Hours from event to model in production (log scale)",
-        "Loop map",
-        height=140 + 40 * len(loops),
-    )
+def report_figures(report: WorkspaceReport) -> list[go.Figure]:
+    """Every chart of the report, in document order."""
+    found = [cycle_time_chart(report)]
+    for ds in report.datasets:
+        found += dataset_figures(ds)
+    found += [learning_chart(ds) for ds in report.datasets]
+    return [f for f in found if f is not None]
 
 
 def _chart(fig: go.Figure | None) -> str:
@@ -187,6 +114,9 @@ def _chart(fig: go.Figure | None) -> str:
     return f'<div class="chart">{div}</div>'
 
 
+# --- sections -----------------------------------------------------------------------------------------
+
+
 def _summary(report: WorkspaceReport) -> list[str]:
     parts = [f'<h2 id="summary">{_e(SECTIONS[0])}</h2>', f"<p>{_e(summary_line(report))}</p>"]
     if report.loops:
@@ -194,10 +124,10 @@ def _summary(report: WorkspaceReport) -> list[str]:
             [
                 s.summary.name,
                 s.summary.version,
-                VERDICT_WORDS.get(s.summary.verdict, s.summary.verdict),
+                LOOP_VERDICT_WORDS.get(s.summary.verdict, s.summary.verdict),
                 s.summary.moat,
                 label(s.summary.weakest) if s.summary.weakest else "—",
-                fmt_hours(s.summary.cycle_time_hours),
+                hours(s.summary.cycle_time_hours),
             ]
             for s in report.loops
         ]
@@ -205,15 +135,7 @@ def _summary(report: WorkspaceReport) -> list[str]:
     else:
         parts.append('<p class="note">No loop maps yet: map your loop on the Map the loop page.</p>')
     if report.datasets:
-        rows = [
-            [
-                d.name,
-                fmt_count(d.rows),
-                fmt_count(len(d.versions)),
-                CURVE_WORDS.get(d.verdict.verdict, d.verdict.verdict) if d.verdict else "no verdict yet",
-            ]
-            for d in report.datasets
-        ]
+        rows = [[d.name, count(d.rows), count(len(d.versions)), learning_word(d)] for d in report.datasets]
         parts.append(_table(["Dataset", "Events", "Model versions", "Learning verdict"], rows, (1, 2)))
     else:
         parts.append('<p class="note">No datasets yet: upload an interaction log on the Interaction data page.</p>')
@@ -221,13 +143,13 @@ def _summary(report: WorkspaceReport) -> list[str]:
 
 
 def _loops(report: WorkspaceReport) -> list[str]:
-    parts = [f'<h2 id="loops">{_e(SECTIONS[1])}</h2>', _chart(cycle_time_figure(report))]
+    parts = [f'<h2 id="loops">{_e(SECTIONS[1])}</h2>', _chart(cycle_time_chart(report))]
     for s in report.loops:
         d = s.diagnosis
         verdict = s.summary.verdict
         parts.append(
             f"<h3>{_e(s.summary.name)} <span class='muted'>version {s.summary.version}</span> "
-            f"{_badge(VERDICT_WORDS.get(verdict, verdict), _LOOP_COLORS.get(verdict, '#666'))}</h3>"
+            f"{_badge(LOOP_VERDICT_WORDS.get(verdict, verdict), LOOP_VERDICT_COLORS.get(verdict, MUTED))}</h3>"
         )
         if s.product:
             parts.append(f"<p class='muted'>Product: {_e(s.product)}</p>")
@@ -238,7 +160,7 @@ def _loops(report: WorkspaceReport) -> list[str]:
             f"<li><b>Why:</b> {_e(d.verdict_reason)}</li>",
             f"<li><b>Moat:</b> {_e(d.moat)} learning</li>",
             f"<li><b>Weakest stage:</b> {_e(d.weakest_reason)}</li>",
-            f"<li><b>Cycle time:</b> {_e(fmt_hours(d.cycle_time_hours))} ({_e(d.velocity_text)})</li>",
+            f"<li><b>Cycle time:</b> {_e(hours(d.cycle_time_hours))} ({_e(d.velocity_text)})</li>",
         ]
         if d.plateau:
             items.append(f"<li><b>Plateau risk:</b> {_e(d.plateau_reason)}</li>")
@@ -262,8 +184,8 @@ def _data(report: WorkspaceReport) -> list[str]:
             continue
         parts.append(_table(["Measure", "Value"], profile_rows(ds.profile), (1,)))
         counts = sorted(ds.profile.event_counts.items(), key=lambda kv: -kv[1])
-        parts.append(_table(["Event", "Count"], [[name, fmt_count(n)] for name, n in counts], (1,)))
-        parts += [_chart(activity_figure(ds)), _chart(signals_figure(ds))]
+        parts.append(_table(["Event", "Count"], [[name, count(n)] for name, n in counts], (1,)))
+        parts += [_chart(fig) for fig in dataset_figures(ds)]
     if not report.datasets:
         parts.append('<p class="note">No datasets yet.</p>')
     return parts
@@ -275,16 +197,12 @@ def _models(report: WorkspaceReport) -> list[str]:
         parts.append(f"<h3>{_e(ds.name)}</h3>")
         if ds.versions:
             header, rows = version_rows(ds)
-            parts.append(
-                _table(
-                    header, rows, tuple(i for i in range(len(header)) if i not in (3, len(header) - 2, len(header) - 1))
-                )
-            )
+            text_columns = (3, len(header) - 2, len(header) - 1)
+            parts.append(_table(header, rows, tuple(i for i in range(len(header)) if i not in text_columns)))
         if ds.verdict is not None:
-            color = _CURVE_COLORS.get(ds.verdict.verdict, "#666")
-            word = CURVE_WORDS.get(ds.verdict.verdict, ds.verdict.verdict)
-            parts.append(f"<p>{_badge(word, color)} {_e(verdict_sentence(ds))}</p>")
-            parts.append(_chart(learning_figure(ds)))
+            badge = _badge(ds.verdict.verdict.label, verdict_color(ds.verdict.verdict))
+            parts.append(f"<p>{badge} {_e(verdict_sentence(ds))}</p>")
+            parts.append(_chart(learning_chart(ds)))
         else:
             parts.append(f"<p class='note'>{_e(ds.verdict_note)}</p>")
     if not report.datasets:
@@ -292,7 +210,8 @@ def _models(report: WorkspaceReport) -> list[str]:
     return parts
 
 
-def html_document(report: WorkspaceReport) -> str:
+def render_html(report: WorkspaceReport) -> str:
+    """The report as one self-contained HTML file: plotly.js inline once, interactive charts, no URLs."""
     from plotly.offline import get_plotlyjs
 
     title = f"Workspace report: {report.workspace}"
@@ -300,9 +219,9 @@ def html_document(report: WorkspaceReport) -> str:
         f'<a href="#{anchor}">{_e(name)}</a>'
         for anchor, name in zip(("summary", "loops", "data", "models"), SECTIONS, strict=True)
     )
-    body: list[Any] = [
+    body = [
         f"<h1>{_e(title)}</h1>",
-        f"<p class='muted'>Generated {_e(fmt_when(report.generated_at))} by Flywheel Studio.</p>",
+        f"<p class='muted'>Generated {_e(when(report.generated_at))} by Flywheel Studio.</p>",
         f"<nav>{nav}</nav>",
         *_summary(report),
         *_loops(report),

@@ -1,25 +1,26 @@
-"""The workspace report as Markdown (see :mod:`flywheel_core.report.build`)."""
+"""The workspace report as Markdown: the same facts as the HTML file, without the charts.
+
+Contents come from :mod:`flywheel_core.report.contents`; table cells are flattened to one line and ``|`` escaped.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 
 from flywheel_core.loop.diagnosis import label
-from flywheel_core.report.build import (
-    CURVE_WORDS,
+from flywheel_core.numbers import count, hours, when
+from flywheel_core.report.contents import (
+    LOOP_VERDICT_WORDS,
     SECTIONS,
-    VERDICT_WORDS,
     WorkspaceReport,
-    fmt_count,
-    fmt_hours,
-    fmt_when,
+    learning_word,
     profile_rows,
     summary_line,
     verdict_sentence,
     version_rows,
 )
 
-__all__ = ["markdown"]
+__all__ = ["render_markdown"]
 
 
 def _cell(text: object) -> str:
@@ -33,12 +34,13 @@ def _table(header: Sequence[str], rows: Sequence[Sequence[object]]) -> list[str]
     return [*lines, ""]
 
 
-def markdown(report: WorkspaceReport) -> str:
+def render_markdown(report: WorkspaceReport) -> str:
+    """The report as Markdown: the same facts as the HTML file, without the charts."""
     summary, loops, data, models = SECTIONS
     lines = [
         f"# Workspace report: {_cell(report.workspace)}",
         "",
-        f"_Generated {fmt_when(report.generated_at)} by Flywheel Studio._ {summary_line(report)}",
+        f"_Generated {when(report.generated_at)} by Flywheel Studio._ {summary_line(report)}",
         "",
         f"## {summary}",
         "",
@@ -50,10 +52,10 @@ def markdown(report: WorkspaceReport) -> str:
                 [
                     s.summary.name,
                     s.summary.version,
-                    VERDICT_WORDS.get(s.summary.verdict, s.summary.verdict),
+                    LOOP_VERDICT_WORDS.get(s.summary.verdict, s.summary.verdict),
                     s.summary.moat,
                     label(s.summary.weakest) if s.summary.weakest else "—",
-                    fmt_hours(s.summary.cycle_time_hours),
+                    hours(s.summary.cycle_time_hours),
                 ]
                 for s in report.loops
             ],
@@ -66,11 +68,9 @@ def markdown(report: WorkspaceReport) -> str:
             [
                 [
                     d.name,
-                    fmt_count(d.rows),
-                    fmt_count(len(d.versions)),
-                    CURVE_WORDS.get(d.verdict.verdict, d.verdict.verdict)
-                    if d.verdict is not None
-                    else "no verdict yet",
+                    count(d.rows),
+                    count(len(d.versions)),
+                    learning_word(d),
                 ]
                 for d in report.datasets
             ],
@@ -85,14 +85,14 @@ def markdown(report: WorkspaceReport) -> str:
             lines += [f"_Product:_ {_cell(s.product)}", ""]
         d = s.diagnosis
         if d is None:
-            lines += [f"**{VERDICT_WORDS['invalid']}.** {_cell(s.summary.headline)}", ""]
+            lines += [f"**{LOOP_VERDICT_WORDS['invalid']}.** {_cell(s.summary.headline)}", ""]
             continue
         lines += [
-            f"**Verdict: {VERDICT_WORDS[d.verdict]}.** {_cell(d.verdict_reason)}",
+            f"**Verdict: {LOOP_VERDICT_WORDS[d.verdict]}.** {_cell(d.verdict_reason)}",
             "",
             f"- **Moat:** {d.moat} learning",
             f"- **Weakest stage:** {_cell(d.weakest_reason)}",
-            f"- **Cycle time:** {fmt_hours(d.cycle_time_hours)} ({_cell(d.velocity_text)})",
+            f"- **Cycle time:** {hours(d.cycle_time_hours)} ({_cell(d.velocity_text)})",
         ]
         if d.plateau:
             lines.append(f"- **Plateau risk:** {_cell(d.plateau_reason)}")
@@ -114,7 +114,7 @@ def markdown(report: WorkspaceReport) -> str:
             continue
         lines += _table(["Measure", "Value"], profile_rows(ds.profile))
         counts = sorted(ds.profile.event_counts.items(), key=lambda kv: -kv[1])
-        lines += _table(["Event", "Count"], [[name, fmt_count(n)] for name, n in counts])
+        lines += _table(["Event", "Count"], [[name, count(n)] for name, n in counts])
     if not report.datasets:
         lines += ["No datasets yet.", ""]
 

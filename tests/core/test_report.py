@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 import re
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -12,17 +14,13 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from flywheel_core.data.export import DANGEROUS_PREFIXES, neutralise_cell, safe_csv
 from flywheel_core.data.api import ingest_file
+from flywheel_core.data.export import DANGEROUS_PREFIXES, neutralise_cell, safe_csv
 from flywheel_core.loop.model import template_map
-from flywheel_core.report.build import (
-    CURVE_WORDS,
-    SECTIONS,
-    build_report,
-    model_versions_frame,
-    render_html,
-    render_markdown,
-)
+from flywheel_core.report.api import build_report, model_versions_frame
+from flywheel_core.report.contents import SECTIONS
+from flywheel_core.report.html import render_html
+from flywheel_core.report.markdown import render_markdown
 from flywheel_core.storage.models import ModelVersion
 from flywheel_core.storage.store import Store
 
@@ -83,7 +81,7 @@ def filled(store: Store, workspace_id: int) -> int:
 def test_report_html_is_self_contained(store: Store, filled: int) -> None:
     from plotly.offline import get_plotlyjs
 
-    page = render_html(build_report(store, workspace_id=filled))
+    page = render_html(build_report(store, workspace_id=filled, actor="alice"))
     plotly_js = get_plotlyjs()
     assert page.count(plotly_js) == 1  # plotly.js inline, exactly once
     rest = page.replace(plotly_js, "")  # the library's own source mentions URLs (help links it never loads)
@@ -93,34 +91,64 @@ def test_report_html_is_self_contained(store: Store, filled: int) -> None:
     assert page.count("Plotly.newPlot(") == 6  # cycle times; activity and signal mix x2 datasets; one learning curve
 
 
+def outside_scripts(page: str) -> str:
+    """The page without its <script> elements: the inlined plotly.js alone contains "1,200", "0.7" and
+    "12.5%", so a fact is only looked for in the report's own text."""
+    return re.sub(r"<script\b.*?</script>", "", page, flags=re.IGNORECASE | re.DOTALL)
+
+
+def embedded_figures(page: str) -> list[dict[str, Any]]:
+    """Each chart's ``data`` and ``layout``, parsed from the JSON of its ``Plotly.newPlot`` call."""
+    from plotly.offline import get_plotlyjs
+
+    own = page.replace(get_plotlyjs(), "")
+    decoder = json.JSONDecoder()
+    figures = []
+    for call in re.finditer(r'Plotly\.newPlot\(\s*"[^"]+",\s*', own):
+        data, end = decoder.raw_decode(own, call.end())
+        comma = re.compile(r"\s*,\s*").match(own, end)
+        assert comma is not None
+        layout, _ = decoder.raw_decode(own, comma.end())
+        figures.append({"data": data, "layout": layout})
+    return figures
+
+
 def test_report_html_shows_verdicts_profile_and_versions(store: Store, filled: int) -> None:
-    report = build_report(store, workspace_id=filled)
+    report = build_report(store, workspace_id=filled, actor="alice")
     page = render_html(report)
+    text = outside_scripts(page)
     checkout = next(d for d in report.datasets if d.name == "Checkout log")
     assert checkout.verdict is not None
     for fact in (
         *SECTIONS,
         "Spotify — music recommendations",
         "Klarna — AI customer-service assistant",
-        "Flywheel",
-        "Feedback loop",
-        "Checkout log",
-        "Events carrying feedback",
-        "1,200",  # events, with a thousands separator
-        "Active users: Checkout log",  # chart titles
-        "Events per week by signal class: Checkout log",
-        "holdout_auc vs training rows",
-        "32,000",  # training rows of the last version
-        "0.7",  # a metric value
-        CURVE_WORDS[checkout.verdict.verdict],
+        "<td>Flywheel</td>",
+        "<td>Feedback loop</td>",
+        "<h3>Checkout log",
+        '<td>Events</td><td class="num">1,200</td>',  # events, with a thousands separator
+        "<td>Events carrying feedback</td>",
+        '<td class="num">32,000</td>',  # training rows of the last version
+        '<td class="num">0.725</td>',  # its holdout AUC
+        f">{checkout.verdict.verdict.label}</span>",  # the verdict's badge
         "No model versions yet",  # the dataset without versions says what to do
     ):
-        assert fact in page, fact
-    assert re.search(r"\d+\.\d%", page)  # shares as percentages
+        assert fact in text, fact
+    assert re.search(r'<td class="num">\d+\.\d%</td>', text)  # shares as percentages
+    titles = [f["layout"]["title"]["text"] for f in embedded_figures(page)]
+    for title in (
+        "Cycle time per loop map",
+        "Active users: Checkout log · DAU/MAU stickiness",
+        "Events per week by signal: Checkout log",
+        "Active users: Fresh log · DAU/MAU stickiness",
+        "holdout_auc vs training rows: <span",
+    ):
+        assert any(t.startswith(title) for t in titles), (title, titles)
+    assert len(titles) == 6
 
 
 def test_report_markdown_has_the_same_facts(store: Store, filled: int) -> None:
-    report = build_report(store, workspace_id=filled)
+    report = build_report(store, workspace_id=filled, actor="alice")
     text = render_markdown(report)
     checkout = next(d for d in report.datasets if d.name == "Checkout log")
     assert checkout.verdict is not None
@@ -131,7 +159,7 @@ def test_report_markdown_has_the_same_facts(store: Store, filled: int) -> None:
         "**Verdict: Feedback loop.**",
         "| Events | 1,200 |",
         "| 6 | 6 | 32,000 | logistic_regression |",
-        f"**Verdict:** {CURVE_WORDS[checkout.verdict.verdict]} (confidence",
+        f"**Verdict:** {checkout.verdict.verdict.label} (confidence",
         "No model versions yet",
     ):
         assert fact in text, fact
@@ -141,7 +169,7 @@ def test_report_markdown_has_the_same_facts(store: Store, filled: int) -> None:
 def test_report_says_in_words_when_versions_are_too_few(store: Store, workspace_id: int) -> None:
     dataset_id = _add_dataset(store, workspace_id, "Young log", seed=5)
     _add_versions(store, workspace_id, dataset_id, ROWS[:2])
-    report = build_report(store, workspace_id=workspace_id)
+    report = build_report(store, workspace_id=workspace_id, actor="alice")
     assert report.datasets[0].verdict is None
     assert "found 2" in report.datasets[0].verdict_note
     assert "No verdict yet. A verdict needs 3 model versions" in render_markdown(report)
@@ -154,26 +182,26 @@ def test_report_of_one_workspace_never_shows_another(store: Store, filled: int) 
     secret_id = _add_dataset(store, other, "Secret B payroll", seed=9)
     _add_versions(store, other, secret_id, ROWS, algorithm="secret_b_algorithm")
     store.save_loop(workspace_id=other, name="Secret B loop", content=SPOTIFY, actor="bob", base_version=None)
-    report = build_report(store, workspace_id=filled)
+    report = build_report(store, workspace_id=filled, actor="alice")
     for text in (
         render_html(report),
         render_markdown(report),
-        safe_csv(model_versions_frame(store, workspace_id=filled)).decode(),
+        safe_csv(model_versions_frame(store, workspace_id=filled, actor="alice")).decode(),
     ):
         assert "Secret B" not in text and "secret_b_algorithm" not in text
-    assert "Secret B payroll" in render_markdown(build_report(store, workspace_id=other))
+    assert "Secret B payroll" in render_markdown(build_report(store, workspace_id=other, actor="bob"))
 
 
 def test_report_escapes_user_text(store: Store, workspace_id: int) -> None:
     evil = "<img src=x onerror=alert(1)>"
     content = {**SPOTIFY, "name": "Evil loop", "product": evil}
     store.save_loop(workspace_id=workspace_id, name="Evil loop", content=content, actor="alice", base_version=None)
-    page = render_html(build_report(store, workspace_id=workspace_id))
+    page = render_html(build_report(store, workspace_id=workspace_id, actor="alice"))
     assert evil not in page and "&lt;img src=x onerror=alert(1)&gt;" in page
 
 
 def test_report_of_an_empty_workspace_says_what_to_do(store: Store, workspace_id: int) -> None:
-    report = build_report(store, workspace_id=workspace_id)
+    report = build_report(store, workspace_id=workspace_id, actor="alice")
     assert "Plotly.newPlot(" not in render_html(report)
     assert "map your loop on the Map the loop page" in render_markdown(report)
     assert "upload an interaction log" in render_html(report)
@@ -183,7 +211,7 @@ def test_report_of_an_unknown_workspace_is_refused(store: Store) -> None:
     from flywheel_core.exceptions import NotFoundError
 
     with pytest.raises(NotFoundError, match="No workspace with id 999"):
-        build_report(store, workspace_id=999)
+        build_report(store, workspace_id=999, actor="alice")
 
 
 # --- CSV exports --------------------------------------------------------------------------------------
@@ -218,7 +246,7 @@ def test_safe_csv_neutralises_formula_cells_and_headers() -> None:
 def test_safe_csv_of_the_model_registry(store: Store, workspace_id: int) -> None:
     dataset_id = _add_dataset(store, workspace_id, "Checkout log", seed=3)
     _add_versions(store, workspace_id, dataset_id, ROWS[:3], algorithm="=cmd|' /C calc'!A0")
-    rows = _cells(safe_csv(model_versions_frame(store, workspace_id=workspace_id)))
+    rows = _cells(safe_csv(model_versions_frame(store, workspace_id=workspace_id, actor="alice")))
     assert rows[0][:6] == ["dataset", "version", "turn", "train_rows", "task", "algorithm"]
     assert "holdout_auc" in rows[0] and len(rows) == 4
     assert {r[5] for r in rows[1:]} == {"'=cmd|' /C calc'!A0"}

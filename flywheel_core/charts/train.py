@@ -1,10 +1,15 @@
-"""Charts for the Train & compare page: metric by version, ROC / PR / calibration, experiments, drift."""
+"""Figures of model versions: a metric by version, ROC / PR / calibration on the holdout, experiments."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import plotly.graph_objects as go
+from flywheel_core.charts.palette import REFERENCE
+
+if TYPE_CHECKING:
+    import plotly.graph_objects as go
+
+__all__ = ["calibration_chart", "experiment_chart", "metric_by_version_chart", "metric_label", "pr_chart", "roc_chart"]
 
 _LABELS = {
     "auc": "AUC (next turn)",
@@ -17,6 +22,7 @@ _LABELS = {
 
 
 def metric_label(metric: str) -> str:
+    """A metric's name for people: ``holdout_auc`` is "AUC (holdout)"."""
     return _LABELS.get(
         metric,
         metric.replace("holdout_", "").replace("_", " ")
@@ -38,6 +44,8 @@ def _layout(fig: go.Figure, title: str, x: str, y: str) -> go.Figure:
 
 def metric_by_version_chart(rows: list[dict[str, Any]], metric: str) -> go.Figure:
     """One line per training run: the metric at each version, with the turn's target PSI as bars."""
+    import plotly.graph_objects as go
+
     fig = go.Figure()
     runs: dict[str, list[dict[str, Any]]] = {}
     for row in rows:
@@ -69,15 +77,21 @@ def metric_by_version_chart(rows: list[dict[str, Any]], metric: str) -> go.Figur
 
 
 def roc_chart(curves: dict[int, dict[str, Any]]) -> go.Figure:
+    """ROC curve of each version on the holdout, with the chance line."""
+    import plotly.graph_objects as go
+
     fig = go.Figure()
     for version, c in curves.items():
         if c.get("roc"):
             fig.add_trace(go.Scatter(x=c["roc"]["fpr"], y=c["roc"]["tpr"], mode="lines", name=f"v{version}"))
-    fig.add_trace(go.Scatter(x=[0, 1], y=[0, 1], mode="lines", name="chance", line={"dash": "dot", "color": "grey"}))
+    fig.add_trace(go.Scatter(x=[0, 1], y=[0, 1], mode="lines", name="chance", line={"dash": "dot", "color": REFERENCE}))
     return _layout(fig, "ROC curve on the holdout", "False positive rate", "True positive rate")
 
 
 def pr_chart(curves: dict[int, dict[str, Any]]) -> go.Figure:
+    """Precision against recall of each version on the holdout."""
+    import plotly.graph_objects as go
+
     fig = go.Figure()
     for version, c in curves.items():
         if c.get("pr"):
@@ -86,17 +100,23 @@ def pr_chart(curves: dict[int, dict[str, Any]]) -> go.Figure:
 
 
 def calibration_chart(curves: dict[int, dict[str, Any]]) -> go.Figure:
+    """Observed positive rate against predicted probability, per version, with the perfect diagonal."""
+    import plotly.graph_objects as go
+
     fig = go.Figure()
     for version, c in curves.items():
         if c.get("calibration"):
             cal = c["calibration"]
             fig.add_trace(go.Scatter(x=cal["predicted"], y=cal["observed"], mode="lines+markers", name=f"v{version}"))
-    fig.add_trace(go.Scatter(x=[0, 1], y=[0, 1], mode="lines", name="perfect", line={"dash": "dot", "color": "grey"}))
+    line = {"dash": "dot", "color": REFERENCE}
+    fig.add_trace(go.Scatter(x=[0, 1], y=[0, 1], mode="lines", name="perfect", line=line))
     return _layout(fig, "Calibration on the holdout (10 bins)", "Predicted probability", "Observed positive rate")
 
 
 def experiment_chart(result: dict[str, Any]) -> go.Figure:
     """Lines over turns, or grouped bars for experiments whose arms are not turns."""
+    import plotly.graph_objects as go
+
     fig = go.Figure()
     categorical = any(isinstance(x, str) for x in result["x"])
     for name, values in result["series"].items():

@@ -1,20 +1,29 @@
-"""Plotly figures for the compounding-vs-plateau page: fitted curves, simulations and the tornado chart.
+"""Figures of learning curves and simulations: fitted curves, Monte Carlo bands and the tornado chart.
 
-Every builder takes result objects from ``flywheel_core`` (already aggregated: curves on a fixed grid,
-simulations as weekly percentile bands thinned to at most ~400 points) and returns a titled figure.
+Every builder takes result objects from :mod:`flywheel_core.curves` and :mod:`flywheel_core.simulate`
+(already aggregated: curves on a fixed grid, simulations as weekly percentile bands thinned to at most
+~400 points) and returns a titled figure. The Compounding vs plateau page and the report's learning curve
+are the same :func:`curve_figure`.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
-import plotly.graph_objects as go
 
-from flywheel_core.curves.forecast import CurveForecast
-from flywheel_core.curves.judge import CurveReport
-from flywheel_core.simulate.flywheel import SimulationResult
-from flywheel_core.simulate.scenarios import SensitivityReport
+from flywheel_core.charts.palette import BAD, GOOD, INK, REFERENCE, SERIES_COLORS, verdict_color
+
+if TYPE_CHECKING:
+    import plotly.graph_objects as go
+
+    from flywheel_core.curves.forecast import CurveForecast
+    from flywheel_core.curves.judge import CurveReport
+    from flywheel_core.simulate.flywheel import SimulationResult
+    from flywheel_core.simulate.scenarios import SensitivityReport
+
+__all__ = ["MAX_POINTS", "curve_figure", "simulation_figure", "tornado_figure"]
 
 _NAMES = {
     "power": "power law + ceiling",
@@ -24,8 +33,6 @@ _NAMES = {
     "exponential": "exponential growth",
     "linear": "linear",
 }
-_VERDICT_COLORS = {"compounding": "#2e7d32", "plateau": "#c77d0a", "backward": "#c03030", "insufficient_data": "#666"}
-_PALETTE = ("#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b")
 MAX_POINTS = 400
 
 
@@ -37,10 +44,17 @@ def _grid(report: CurveReport, forecast: CurveForecast | None) -> np.ndarray:
     return np.linspace(lo, hi, 200)
 
 
+def _rgba(color: str, alpha: float) -> str:
+    r, g, b = (int(color[j : j + 2], 16) for j in (1, 3, 5))
+    return f"rgba({r},{g},{b},{alpha})"
+
+
 def curve_figure(
     report: CurveReport, forecast: CurveForecast | None = None, *, x_label: str = "x", y_label: str = "metric"
 ) -> go.Figure:
     """Points, every candidate fitted (the chosen one bold), the forecast band and the ceiling."""
+    import plotly.graph_objects as go
+
     fig = go.Figure()
     grid = _grid(report, forecast)
     if forecast is not None:
@@ -51,7 +65,7 @@ def curve_figure(
                 y=forecast.low,
                 fill="tonexty",
                 line={"width": 0},
-                fillcolor="rgba(31,119,180,0.18)",
+                fillcolor=_rgba(SERIES_COLORS[0], 0.18),
                 name=f"forecast band ({forecast.level:.0%})",
             )
         )
@@ -60,29 +74,28 @@ def curve_figure(
         with np.errstate(all="ignore"):
             y = report.predict(grid, model=cand.model)
         label = f"{_NAMES[cand.model]} (weight {cand.weight:.0%})" if report.rule == "aicc" else _NAMES[cand.model]
+        color = SERIES_COLORS[i % len(SERIES_COLORS)]
         fig.add_trace(
             go.Scatter(
                 x=grid,
-                y=np.where(np.isfinite(y), y, None),
+                y=[float(v) if np.isfinite(v) else None for v in y],
                 mode="lines",
                 name=label + (" ← chosen" if chosen else ""),
-                line={"width": 3 if chosen else 1, "dash": "solid" if chosen else "dot", "color": _PALETTE[i % 6]},
+                line={"width": 3 if chosen else 1, "dash": "solid" if chosen else "dot", "color": color},
                 visible=True if chosen or cand.weight > 0.01 else "legendonly",
             )
         )
-    fig.add_trace(
-        go.Scatter(x=report.x, y=report.y, mode="markers", name="measured", marker={"size": 9, "color": "#111"})
-    )
+    fig.add_trace(go.Scatter(x=report.x, y=report.y, mode="markers", name="measured", marker={"size": 9, "color": INK}))
     if report.asymptote is not None:
         fig.add_hline(
             y=report.asymptote,
             line_dash="dash",
-            line_color="#888",
+            line_color=REFERENCE,
             annotation_text=f"fitted ceiling {report.asymptote:.4g}",
         )
-    color = _VERDICT_COLORS[report.verdict]
+    color = verdict_color(report.verdict)
     fig.update_layout(
-        title={"text": f"{y_label} vs {x_label}: <span style='color:{color}'>{report.verdict}</span>"},
+        title={"text": f"{y_label} vs {x_label}: <span style='color:{color}'>{report.verdict.label.lower()}</span>"},
         xaxis_title=x_label,
         yaxis_title=y_label,
         legend={"orientation": "h", "y": -0.25},
@@ -118,13 +131,14 @@ _SERIES_LABELS = {
 
 def simulation_figure(results: Sequence[SimulationResult], *, series: str = "product_quality") -> go.Figure:
     """Median line and 5–95% Monte Carlo band per scenario, weeks on x."""
+    import plotly.graph_objects as go
+
     fig = go.Figure()
     for i, result in enumerate(results):
         idx = _thin(len(result.weeks))
         weeks = result.weeks[idx]
         low, mid, high = (result.bands[series][k, idx] for k in range(3))
-        color = _PALETTE[i % 6]
-        r, g, b = (int(color[j : j + 2], 16) for j in (1, 3, 5))
+        color = SERIES_COLORS[i % len(SERIES_COLORS)]
         fig.add_trace(go.Scatter(x=weeks, y=high, line={"width": 0}, showlegend=False, hoverinfo="skip"))
         fig.add_trace(
             go.Scatter(
@@ -132,7 +146,7 @@ def simulation_figure(results: Sequence[SimulationResult], *, series: str = "pro
                 y=low,
                 fill="tonexty",
                 line={"width": 0},
-                fillcolor=f"rgba({r},{g},{b},0.18)",
+                fillcolor=_rgba(color, 0.18),
                 name=f"{result.scenario}: 5–95% of {result.runs:,} runs",
             )
         )
@@ -142,7 +156,7 @@ def simulation_figure(results: Sequence[SimulationResult], *, series: str = "pro
                 y=mid,
                 mode="lines",
                 line={"color": color, "width": 2.5},
-                name=f"{result.scenario}: median ({result.verdict.verdict})",
+                name=f"{result.scenario}: median ({result.verdict.verdict.label.lower()})",
             )
         )
     label = _SERIES_LABELS.get(series, series)
@@ -161,6 +175,8 @@ def simulation_figure(results: Sequence[SimulationResult], *, series: str = "pro
 
 def tornado_figure(report: SensitivityReport) -> go.Figure:
     """Change in the outcome when each component is weakened (left) or strengthened (right)."""
+    import plotly.graph_objects as go
+
     rows = list(reversed(report.rows))
     names = [r.component for r in rows]
     fig = go.Figure()
@@ -170,7 +186,7 @@ def tornado_figure(report: SensitivityReport) -> go.Figure:
             x=[r.weakened - report.baseline for r in rows],
             orientation="h",
             name="weakened ×0.5",
-            marker_color="#c03030",
+            marker_color=BAD,
         )
     )
     fig.add_trace(
@@ -179,7 +195,7 @@ def tornado_figure(report: SensitivityReport) -> go.Figure:
             x=[r.strengthened - report.baseline for r in rows],
             orientation="h",
             name="strengthened ×2",
-            marker_color="#2e7d32",
+            marker_color=GOOD,
         )
     )
     fig.update_layout(
