@@ -51,13 +51,13 @@ _WHERE = {
     "Store": "storage.store",
     "build_report": "report.api",
     "diagnose": "loop.diagnosis",
-    "ingest_file": "data.ingest",
+    "ingest_file": "data.api",
     "judge_curve": "curves.judge",
     "load_demo_workspace": "demo",
     "make_demo_events": "demo",
     "profile_events": "data.analytics",
-    "run_experiment": "experiments.runner",
-    "run_training": "learning.registry",
+    "run_experiment": "experiments.api",
+    "run_training": "learning.api",
     "simulate_flywheel": "simulate.flywheel",
 }
 

@@ -387,7 +387,7 @@ DEMO_TURNS = 6
 
 def _demo_versions(store: Store, *, workspace_id: int, actor: str) -> int:
     """Train six logistic versions on each demo dataset that has none, so every page has something to show."""
-    from flywheel_core.learning.registry import run_training
+    from flywheel_core.learning.api import run_training
 
     trained = 0
     for dataset in store.list_datasets(workspace_id=workspace_id):

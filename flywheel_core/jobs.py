@@ -17,7 +17,15 @@ from typing import Any
 
 from flywheel_core.exceptions import DataValidationError, FlywheelError
 
-__all__ = ["JOB_KINDS", "STALLED_AFTER_SECONDS", "execute_job", "job_state", "start_job", "submit_job"]
+__all__ = [
+    "JOB_KINDS",
+    "STALLED_AFTER_SECONDS",
+    "execute_job",
+    "job_state",
+    "list_jobs",
+    "start_job",
+    "submit_job",
+]
 
 JOB_KINDS = ("train", "experiment")
 STALLED_AFTER_SECONDS = 900.0  # a worker reports at least every turn; silence this long means it died
@@ -35,6 +43,11 @@ def job_state(job: Any, *, now: datetime | None = None) -> str:
     if updated is not None and (current - updated).total_seconds() > STALLED_AFTER_SECONDS:
         return "stalled"
     return str(job.status)
+
+
+def list_jobs(store: Any, *, workspace_id: int, actor: str, limit: int = 50) -> list[Any]:
+    """The workspace's most recent training and experiment runs, newest first."""
+    return list(store.list_jobs(workspace_id=workspace_id, limit=limit, actor=actor))
 
 
 def submit_job(store: Any, *, workspace_id: int, kind: str, params: dict[str, Any], actor: str) -> Any:
@@ -98,7 +111,8 @@ def execute_job(store: Any, *, workspace_id: int, job_id: int, actor: str | None
     progress(0.01, "Starting")
     try:
         if job.kind == "train":
-            from flywheel_core.learning.registry import run_training, version_row
+            from flywheel_core.learning.api import run_training
+            from flywheel_core.learning.registry import version_row
 
             versions = run_training(
                 store,
@@ -117,7 +131,7 @@ def execute_job(store: Any, *, workspace_id: int, job_id: int, actor: str | None
                 "run_id": versions[0].run_id if versions else "",
             }
         elif job.kind == "experiment":
-            from flywheel_core.experiments.runner import run_experiment
+            from flywheel_core.experiments.api import run_experiment
 
             options = dict(params.get("options") or {})
             experiment = run_experiment(

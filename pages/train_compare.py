@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import streamlit as st
 
+from flywheel_core import jobs as jobs_api
 from flywheel_core.charts.train import (
     calibration_chart,
     experiment_chart,
@@ -14,8 +15,9 @@ from flywheel_core.charts.train import (
 )
 from flywheel_core.data import api as data_api
 from flywheel_core.experiments import api as experiments_api
+from flywheel_core.jobs import job_state
 from flywheel_core.learning import api as learning_api
-from flywheel_core.learning.api import compare_versions, job_state, registry_table
+from flywheel_core.learning.api import compare_versions, registry_table
 from flywheel_core.numbers import number, percent, when
 from flywheel_core.params import EXPERIMENT, N_TURNS, TASK, TURN_BY, model_param
 from ui.context import current, user_errors
@@ -45,7 +47,7 @@ dataset = next(d for d in datasets if d.name == name)
 @st.fragment(run_every=2.0)
 def job_monitor() -> None:
     """Progress of this workspace's running jobs; reruns the page when they finish."""
-    jobs = learning_api.list_jobs(ctx.store, workspace_id=ctx.workspace_id, actor=ctx.actor, limit=20)
+    jobs = jobs_api.list_jobs(ctx.store, workspace_id=ctx.workspace_id, actor=ctx.actor, limit=20)
     active = [j for j in jobs if job_state(j) in ("queued", "running")]
     for job in active:
         label = f"{job.kind} · {job.params.get('dataset')} · {job.message or job.status}"
@@ -57,9 +59,7 @@ def job_monitor() -> None:
 
 def launch(kind: str, params: dict[str, object]) -> None:
     with user_errors():
-        job = learning_api.start_job(
-            ctx.store, workspace_id=ctx.workspace_id, kind=kind, params=params, actor=ctx.actor
-        )
+        job = jobs_api.start_job(ctx.store, workspace_id=ctx.workspace_id, kind=kind, params=params, actor=ctx.actor)
         if job.status == "failed":
             st.error(f"The run failed: {job.error}", icon=":material/error:")
         elif job.status == "done":
@@ -92,7 +92,7 @@ with train_tab:
     if submitted:
         launch("train", {"dataset": name, "task": task, "model": model, "turns": turns, "by": by})
     job_monitor()
-    jobs = learning_api.list_jobs(ctx.store, workspace_id=ctx.workspace_id, actor=ctx.actor, limit=10)
+    jobs = jobs_api.list_jobs(ctx.store, workspace_id=ctx.workspace_id, actor=ctx.actor, limit=10)
     if jobs:
         st.subheader("Recent runs")
         st.dataframe(

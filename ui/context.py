@@ -10,7 +10,7 @@ import streamlit as st
 
 from flywheel_core.exceptions import FlywheelError
 from flywheel_core.workspaces import api as workspaces_api
-from flywheel_core.workspaces.api import Store, Workspace
+from flywheel_core.workspaces.api import Store, WorkspaceRef
 from ui.auth import signed_in_user
 from ui.resources import get_settings, get_store
 
@@ -30,13 +30,12 @@ def request_workspace(name: str) -> None:
 @dataclass(frozen=True)
 class AppContext:
     store: Store
-    workspace: Workspace
+    workspace: WorkspaceRef
     actor: str
     role: str
 
     @property
     def workspace_id(self) -> int:
-        assert self.workspace.id is not None
         return self.workspace.id
 
     @property
@@ -125,7 +124,6 @@ def select_workspace(store: Store, actor: str) -> AppContext | None:
         help="Everything you see and save belongs to this workspace.",
     )
     workspace = next(w for w in workspaces if w.name == name)
-    assert workspace.id is not None
     role = workspaces_api.role_of(store, workspace_id=workspace.id, actor=actor) or "viewer"
     return AppContext(store=store, workspace=workspace, actor=actor, role=role)
 

@@ -7,11 +7,14 @@ import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
 from flywheel_core.config import Settings, load_settings
+
+if TYPE_CHECKING:
+    from flywheel_core.workspaces.api import WorkspaceRef
 from flywheel_core.params import Interval, Options, Param
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -25,19 +28,21 @@ class Context:
 
     def store(self) -> Any:
         if self._store is None:
-            from flywheel_core.storage.store import Store
+            from flywheel_core.workspaces.api import open_store
 
             if self.settings is None:
                 self.settings = load_settings()
-            self._store = Store(self.settings)
+            self._store = open_store(self.settings, enforce_roles=False)  # the CLI runs as the instance
         return self._store
 
-    def workspace(self, name: str | None) -> Any:
+    def workspace(self, name: str | None) -> WorkspaceRef:
         """The named workspace, or the default one (created on first use)."""
+        from flywheel_core.workspaces import api as workspaces_api
+
         store = self.store()
         if name:
-            return store.get_workspace(name=name)
-        return store.ensure_workspace(name=store.settings.default_workspace, actor=ACTOR)
+            return workspaces_api.get_workspace(store, name=name)
+        return workspaces_api.ensure_workspace(store, name=store.settings.default_workspace, actor=ACTOR)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})

@@ -58,10 +58,12 @@ def demo_command(obj: Context, events: int, as_json: bool) -> None:
 @click.pass_obj
 def workspaces_command(obj: Context, as_json: bool) -> None:
     """List workspaces with what each holds."""
+    from flywheel_core.workspaces import api as workspaces_api
+
     store = obj.store()
     rows = []
-    for workspace in store.list_workspaces():
-        summary = store.summarize(workspace_id=workspace.id)
+    for workspace in workspaces_api.list_workspaces(store, actor=ACTOR):
+        summary = workspaces_api.summarize_workspace(store, workspace_id=workspace.id, actor=ACTOR)
         rows.append(
             {
                 "name": workspace.name,
@@ -97,7 +99,9 @@ def workspace_group() -> None:
 @click.pass_obj
 def workspace_create(obj: Context, name: str, as_json: bool) -> None:
     """Create a workspace named NAME."""
-    workspace = obj.store().create_workspace(name=name, actor=ACTOR)
+    from flywheel_core.workspaces import api as workspaces_api
+
+    workspace = workspaces_api.create_workspace(obj.store(), name=name, actor=ACTOR)
     emit({"name": workspace.name, "id": workspace.id}, as_json, f"Created workspace '{workspace.name}'.")
 
 

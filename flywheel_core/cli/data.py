@@ -121,7 +121,7 @@ def ingest_command(
 @click.pass_obj
 def datasets_command(obj: Context, workspace: str | None, as_json: bool) -> None:
     """List the workspace's datasets."""
-    from flywheel_core.storage.models import as_utc
+    from flywheel_core.data import api as data_api
 
     ws = obj.workspace(workspace)
     rows = [
@@ -130,13 +130,13 @@ def datasets_command(obj: Context, workspace: str | None, as_json: bool) -> None
             "events": d.rows,
             "users": d.users,
             "items": d.items,
-            "first_event": as_utc(d.first_event),
-            "last_event": as_utc(d.last_event),
+            "first_event": d.first_event,
+            "last_event": d.last_event,
             "source": d.source_name,
             "created_by": d.created_by,
-            "created_at": as_utc(d.created_at),
+            "created_at": d.created_at,
         }
-        for d in obj.store().list_datasets(workspace_id=ws.id)
+        for d in data_api.list_datasets(obj.store(), workspace_id=ws.id, actor=ACTOR)
     ]
     emit(
         {"workspace": ws.name, "datasets": rows},
@@ -157,14 +157,14 @@ def datasets_command(obj: Context, workspace: str | None, as_json: bool) -> None
 @click.pass_obj
 def profile_command(obj: Context, name: str, workspace: str | None, as_json: bool) -> None:
     """Profile a dataset: volumes, signal mix, feedback coverage, stickiness."""
-    from flywheel_core.data.analytics import ANALYSIS_COLUMNS, profile_events
-    from flywheel_core.data.signals import SignalDictionary
+    from flywheel_core.data import api as data_api
+    from flywheel_core.data.analytics import profile_events
 
     ws = obj.workspace(workspace)
     store = obj.store()
-    dataset = store.get_dataset(workspace_id=ws.id, name=name)
-    events = store.read_dataset_file(dataset, columns=list(ANALYSIS_COLUMNS))
-    profile = profile_events(events, SignalDictionary.from_json(dataset.signal_dictionary))
+    dataset = data_api.get_dataset(store, workspace_id=ws.id, name=name, actor=ACTOR)
+    events = data_api.read_analysis_events(store, workspace_id=ws.id, name=name, actor=ACTOR)
+    profile = profile_events(events, dataset.signals)
     payload = {"dataset": name, **profile.to_json()}
     emit(payload, as_json, lambda: "\n".join(f"{k:<22} {v}" for k, v in payload.items()))
 

@@ -61,18 +61,14 @@ def save_command(
     obj: Context, file: Path, base_version: int | None, note: str, workspace: str | None, as_json: bool
 ) -> None:
     """Save the loop map in FILE as a new version (refused if someone saved since --base-version)."""
+    from flywheel_core.loop import api as loop_api
     from flywheel_core.loop.model import read_loop_file
 
     loop_map = read_loop_file(file)
     ws = obj.workspace(workspace)
     try:
-        saved = obj.store().save_loop(
-            workspace_id=ws.id,
-            name=loop_map.name,
-            content=loop_map.to_json(),
-            actor=ACTOR,
-            base_version=base_version,
-            note=note,
+        saved = loop_api.save_loop(
+            obj.store(), workspace_id=ws.id, loop_map=loop_map, actor=ACTOR, base_version=base_version, note=note
         )
     except ConflictError as error:
         raise ConflictError(
@@ -94,12 +90,12 @@ def save_command(
 @click.pass_obj
 def export_command(obj: Context, name: str, fmt: str, version: int | None, workspace: str | None) -> None:
     """Print a saved loop map as JSON or as a Markdown brief with its diagnosis."""
+    from flywheel_core.loop import api as loop_api
     from flywheel_core.loop.diagnosis import to_markdown
-    from flywheel_core.loop.model import LoopMap
 
     ws = obj.workspace(workspace)
-    row = obj.store().get_loop_version(workspace_id=ws.id, name=name, version=version)
-    loop_map = LoopMap.from_json(row.content)
+    saved = loop_api.get_loop_version(obj.store(), workspace_id=ws.id, name=name, version=version, actor=ACTOR)
+    loop_map = saved.require_map()
     click.echo(loop_map.to_json_text() if fmt == "json" else to_markdown(loop_map), nl=fmt == "json")
 
 
@@ -109,10 +105,10 @@ def export_command(obj: Context, name: str, fmt: str, version: int | None, works
 @click.pass_obj
 def list_command(obj: Context, workspace: str | None, as_json: bool) -> None:
     """List the workspace's loop maps with their latest verdict."""
-    from flywheel_core.loop.diagnosis import summarize_loops
+    from flywheel_core.loop import api as loop_api
 
     ws = obj.workspace(workspace)
-    rows = summarize_loops(obj.store(), workspace_id=ws.id)
+    rows = loop_api.summarize_loops(obj.store(), workspace_id=ws.id, actor=ACTOR)
     emit(
         {"workspace": ws.name, "loops": [r.to_json() for r in rows]},
         as_json,
@@ -131,13 +127,14 @@ def list_command(obj: Context, workspace: str | None, as_json: bool) -> None:
 @click.pass_obj
 def lint_command(obj: Context, name: str, dataset: str, workspace: str | None, as_json: bool) -> None:
     """Hold a saved map's claims (signals, volumes, coverage) against a dataset."""
-    from flywheel_core.loop.lint import lint_loop_against_dataset
-    from flywheel_core.loop.model import LoopMap
+    from flywheel_core.loop import api as loop_api
 
     ws = obj.workspace(workspace)
     store = obj.store()
-    loop_map = LoopMap.from_json(store.get_loop_version(workspace_id=ws.id, name=name).content)
-    report = lint_loop_against_dataset(store, loop_map, store.get_dataset(workspace_id=ws.id, name=dataset))
+    loop_map = loop_api.get_loop_version(store, workspace_id=ws.id, name=name, actor=ACTOR).require_map()
+    report = loop_api.lint_loop_against_dataset(
+        store, workspace_id=ws.id, loop_map=loop_map, dataset=dataset, actor=ACTOR
+    )
     emit(
         report.to_json(),
         as_json,

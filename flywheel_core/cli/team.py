@@ -36,7 +36,9 @@ def user_add(
             raise DataValidationError("No password on standard input.")
     else:
         password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
-    user = obj.store().add_user(username=username, password=password, display_name=display_name)
+    from flywheel_core.workspaces import api as workspaces_api
+
+    user = workspaces_api.add_user(obj.store(), username=username, password=password, display_name=display_name)
     emit({"username": user.username, "password": password is not None}, as_json, f"Created user '{user.username}'.")
 
 
@@ -46,6 +48,7 @@ def user_add(
 def users_command(obj: Context, as_json: bool) -> None:
     """List accounts."""
     from flywheel_core.storage.models import as_utc
+    from flywheel_core.workspaces import api as workspaces_api
 
     users = [
         {
@@ -54,9 +57,9 @@ def users_command(obj: Context, as_json: bool) -> None:
             "password": bool(u.password_hash),
             "created_at": as_utc(u.created_at),
         }
-        for u in obj.store().list_users()
+        for u in workspaces_api.list_users(obj.store())
     ]
-    emit({"users": users}, as_json, lambda: "\n".join(u["username"] for u in users) or "No accounts yet.")
+    emit({"users": users}, as_json, lambda: "\n".join(str(u["username"]) for u in users) or "No accounts yet.")
 
 
 @click.group("member")
@@ -72,8 +75,11 @@ def member_group() -> None:
 @click.pass_obj
 def member_add(obj: Context, workspace: str, username: str, role: str, as_json: bool) -> None:
     """Give USERNAME a ROLE in WORKSPACE (or change it)."""
-    ws = obj.store().get_workspace(name=workspace)
-    obj.store().set_member(workspace_id=ws.id, username=username.strip(), role=role, actor=ACTOR)
+    from flywheel_core.workspaces import api as workspaces_api
+
+    store = obj.store()
+    ws = workspaces_api.get_workspace(store, name=workspace)
+    workspaces_api.set_member(store, workspace_id=ws.id, username=username.strip(), role=role, actor=ACTOR)
     emit(
         {"workspace": ws.name, "username": username.strip(), "role": role},
         as_json,
@@ -87,8 +93,12 @@ def member_add(obj: Context, workspace: str, username: str, role: str, as_json: 
 @click.pass_obj
 def members_command(obj: Context, workspace: str, as_json: bool) -> None:
     """List the members of WORKSPACE."""
-    ws = obj.store().get_workspace(name=workspace)
-    rows = [{"username": m.username, "role": m.role} for m in obj.store().list_members(workspace_id=ws.id)]
+    from flywheel_core.workspaces import api as workspaces_api
+
+    store = obj.store()
+    ws = workspaces_api.get_workspace(store, name=workspace)
+    members = workspaces_api.list_members(store, workspace_id=ws.id, actor=ACTOR)
+    rows = [{"username": m.username, "role": m.role} for m in members]
     emit(
         {"workspace": ws.name, "members": rows},
         as_json,

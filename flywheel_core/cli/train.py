@@ -44,7 +44,8 @@ def train_command(
     as_json: bool,
 ) -> None:
     """Train one model version per turn of dataset NAME and store them in the registry."""
-    from flywheel_core.learning.registry import run_training, version_row
+    from flywheel_core.learning.api import run_training
+    from flywheel_core.learning.registry import version_row
 
     ws = obj.workspace(workspace)
     versions = run_training(
@@ -69,12 +70,15 @@ def train_command(
 @click.pass_obj
 def versions_command(obj: Context, name: str, workspace: str | None, as_json: bool) -> None:
     """List the model versions of dataset NAME."""
+    from flywheel_core.data import api as data_api
+    from flywheel_core.learning import api as learning_api
     from flywheel_core.learning.registry import version_row
 
     ws = obj.workspace(workspace)
     store = obj.store()
-    dataset = store.get_dataset(workspace_id=ws.id, name=name)
-    rows = [version_row(v) for v in store.list_model_versions(workspace_id=ws.id, dataset_id=dataset.id)]
+    dataset = data_api.get_dataset(store, workspace_id=ws.id, name=name, actor=ACTOR)
+    versions = learning_api.list_model_versions(store, workspace_id=ws.id, dataset_id=dataset.id, actor=ACTOR)
+    rows = [version_row(v) for v in versions]
     emit(
         {"dataset": name, "versions": rows},
         as_json,
@@ -90,7 +94,7 @@ def versions_command(obj: Context, name: str, workspace: str | None, as_json: bo
 @click.pass_obj
 def experiment_command(obj: Context, name: str, kind: str, workspace: str | None, as_json: bool) -> None:
     """Run one of the seed's experiments on dataset NAME and record it."""
-    from flywheel_core.experiments.runner import run_experiment
+    from flywheel_core.experiments.api import run_experiment
 
     ws = obj.workspace(workspace)
     experiment = run_experiment(obj.store(), workspace_id=ws.id, dataset_name=name, kind=kind, actor=ACTOR)

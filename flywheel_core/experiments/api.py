@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+from typing import Any
+
+from flywheel_core.data.signals import SignalDictionary
 from flywheel_core.experiments.runner import EXPERIMENTS
+from flywheel_core.learning.turns import Progress
+from flywheel_core.params import EXPERIMENT, check
 from flywheel_core.storage.models import Experiment
 from flywheel_core.storage.store import Store
 
-__all__ = ["EXPERIMENTS", "Experiment", "latest_experiments", "list_experiments"]
+__all__ = ["EXPERIMENTS", "Experiment", "latest_experiments", "list_experiments", "run_experiment"]
 
 
 def list_experiments(store: Store, *, workspace_id: int, dataset_id: int, actor: str) -> list[Experiment]:
@@ -23,3 +28,26 @@ def latest_experiments(store: Store, *, workspace_id: int, dataset_id: int, acto
     ):
         latest[experiment.kind] = experiment
     return list(latest.values())
+
+
+def run_experiment(
+    store: Store,
+    *,
+    workspace_id: int,
+    dataset_name: str,
+    kind: str,
+    actor: str,
+    progress: Progress | None = None,
+    **options: Any,
+) -> Experiment:
+    """Run one experiment on a stored dataset and record it; returns the stored Experiment row."""
+    check(EXPERIMENT, kind, caller="run_experiment")
+    dataset = store.get_dataset(workspace_id=workspace_id, name=dataset_name, actor=actor)
+    assert dataset.id is not None
+    events = store.read_dataset_file(dataset)
+    dictionary = SignalDictionary.from_json(dataset.signal_dictionary)
+    result = EXPERIMENTS[kind](events, dictionary, progress=progress, **options)
+    experiment = Experiment(
+        workspace_id=workspace_id, dataset_id=dataset.id, kind=kind, params=options, result=result.to_json()
+    )
+    return store.add_experiment(workspace_id=workspace_id, experiment=experiment, actor=actor)

@@ -26,7 +26,7 @@ from flywheel_core.experiments.common import (
 )
 from flywheel_core.learning.scoring import score_feedback
 from flywheel_core.learning.turns import Progress, build_feedback_task, cut_turns, fit_model
-from flywheel_core.params import EXPERIMENT, FEEDBACK_MODEL, LABEL_BUDGET, N_TURNS, NETWORK_COHORT_SHARE, check
+from flywheel_core.params import FEEDBACK_MODEL, LABEL_BUDGET, N_TURNS, NETWORK_COHORT_SHARE, check
 
 __all__ = [
     "EXPERIMENTS",
@@ -37,7 +37,6 @@ __all__ = [
     "curation_experiment",
     "network_experiment",
     "poisoning_experiment",
-    "run_experiment",
     "weighting_experiment",
 ]
 
@@ -282,27 +281,3 @@ EXPERIMENTS: dict[str, Callable[..., ExperimentResult]] = {
     "weighting": weighting_experiment,
     "poisoning": poisoning_experiment,
 }
-
-
-def run_experiment(
-    store: Any,
-    *,
-    workspace_id: int,
-    dataset_name: str,
-    kind: str,
-    actor: str,
-    progress: Progress | None = None,
-    **options: Any,
-) -> Any:
-    """Run one experiment on a stored dataset and record it; returns the stored Experiment row."""
-    from flywheel_core.storage.models import Experiment
-
-    check(EXPERIMENT, kind, caller="run_experiment")
-    dataset = store.get_dataset(workspace_id=workspace_id, name=dataset_name)
-    events = store.read_dataset_file(dataset)
-    dictionary = SignalDictionary.from_json(dataset.signal_dictionary)
-    result = EXPERIMENTS[kind](events, dictionary, progress=progress, **options)
-    experiment = Experiment(
-        workspace_id=workspace_id, dataset_id=dataset.id, kind=kind, params=options, result=result.to_json()
-    )
-    return store.add_experiment(workspace_id=workspace_id, experiment=experiment, actor=actor)

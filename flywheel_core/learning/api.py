@@ -1,4 +1,4 @@
-"""Service functions for model versions: train turn by turn (as a background job), list, compare.
+"""Service functions for model versions: train turn by turn, list, compare (runs go through ``jobs``).
 
 Pages and the command line call these; each read or write is one role-checked unit of work.
 """
@@ -7,26 +7,24 @@ from __future__ import annotations
 
 from typing import Any
 
-from flywheel_core import jobs
 from flywheel_core.data.api import DatasetInfo
-from flywheel_core.learning.registry import CompareReport, compare_versions, registry_table
-from flywheel_core.storage.models import Job, ModelVersion
+from flywheel_core.data.signals import SignalDictionary
+from flywheel_core.learning.registry import CompareReport, compare_versions, model_bytes, registry_table
+from flywheel_core.learning.turns import Progress, TrainingResult, train_feedback_versions
+from flywheel_core.params import N_TURNS, TASK, TURN_BY, check, model_param
+from flywheel_core.storage.models import ModelVersion
 from flywheel_core.storage.store import Store
 
 __all__ = [
     "CompareReport",
-    "Job",
     "ModelVersion",
     "compare_versions",
-    "job_state",
-    "list_jobs",
     "list_model_versions",
     "registry_table",
-    "start_job",
+    "run_training",
+    "store_versions",
     "versions_by_dataset",
 ]
-
-job_state = jobs.job_state
 
 
 def list_model_versions(store: Store, *, workspace_id: int, dataset_id: int, actor: str) -> list[ModelVersion]:
@@ -42,12 +40,83 @@ def versions_by_dataset(store: Store, *, workspace_id: int, actor: str) -> list[
     ]
 
 
-def list_jobs(store: Store, *, workspace_id: int, actor: str, limit: int = 50) -> list[Job]:
-    """The workspace's most recent training and experiment runs, newest first."""
-    return store.list_jobs(workspace_id=workspace_id, limit=limit, actor=actor)
+def run_training(
+    store: Store,
+    *,
+    workspace_id: int,
+    dataset_name: str,
+    actor: str,
+    task: str = "feedback",
+    model: str | None = None,
+    n_turns: int = 5,
+    by: str = "time",
+    random_state: int = 0,
+    n_jobs: int | None = None,
+    progress: Progress | None = None,
+) -> list[ModelVersion]:
+    """Read a dataset, train one version per turn for the task, store them; returns the stored versions.
+
+    Raises:
+        DataValidationError: a task, model, number of turns or cut not among the declared ones
+            (:mod:`flywheel_core.params`), checked before the dataset is read.
+    """
+    from flywheel_core.learning.recommend import train_recommend_versions
+
+    check(TASK, task, caller="run_training")
+    model = model or model_param(task).default or ""
+    for param, value in ((model_param(task), model), (N_TURNS, n_turns), (TURN_BY, by)):
+        check(param, value, caller="run_training")
+    dataset = store.get_dataset(workspace_id=workspace_id, name=dataset_name, actor=actor)
+    events = store.read_dataset_file(dataset)
+    dictionary = SignalDictionary.from_json(dataset.signal_dictionary)
+    if task == "feedback":
+        result = train_feedback_versions(
+            events,
+            dictionary,
+            n_turns=n_turns,
+            model=model,
+            by=by,
+            random_state=random_state,
+            n_jobs=n_jobs,
+            progress=progress,
+        )
+    else:
+        result = train_recommend_versions(
+            events,
+            dictionary,
+            n_turns=n_turns,
+            model=model,
+            by=by,
+            random_state=random_state,
+            progress=progress,
+        )
+    return store_versions(store, workspace_id=workspace_id, dataset=dataset, result=result, actor=actor)
 
 
-def start_job(store: Store, *, workspace_id: int, kind: str, params: dict[str, Any], actor: str) -> Job:
-    """Record a training (``kind="train"``) or experiment run and start its worker (needs editor)."""
-    job: Job = jobs.start_job(store, workspace_id=workspace_id, kind=kind, params=params, actor=actor)
-    return job
+def store_versions(
+    store: Store, *, workspace_id: int, dataset: Any, result: TrainingResult, actor: str
+) -> list[ModelVersion]:
+    """Record every version of a training run in the registry, each with its skops model file."""
+    saved = []
+    for v in result.versions:
+        version = ModelVersion(
+            workspace_id=workspace_id,
+            dataset_id=dataset.id,
+            version=0,
+            run_id=result.run_id,
+            task=result.task,
+            algorithm=result.algorithm,
+            params={**result.params, "evaluation": v.evaluation},
+            turn=v.turn,
+            train_rows=v.train_rows,
+            metrics=v.metrics,
+            drift=v.drift,
+            train_seconds=v.train_seconds,
+            author=actor,
+        )
+        saved.append(
+            store.add_model_version(
+                workspace_id=workspace_id, version=version, actor=actor, model_bytes=model_bytes(v.estimator)
+            )
+        )
+    return saved

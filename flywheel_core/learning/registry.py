@@ -3,50 +3,62 @@
 Every version of a training run is recorded with its dataset, task, algorithm, parameters, turn, training
 rows, metrics, drift, training seconds and author; its model is a skops file written by the server (never
 uploaded, never pickle) whose sha256 the store checks before :func:`load_model` trusts only the types
-listed here. Holdout curves (ROC, PR, calibration) and per-segment metrics are computed at training time
+it names. Holdout curves (ROC, PR, calibration) and per-segment metrics are computed at training time
 and kept in the version's ``params["evaluation"]``, so comparing versions needs no model reloads.
 """
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from typing import Any
 
-from flywheel_core.data.signals import SignalDictionary
 from flywheel_core.exceptions import DataValidationError
-from flywheel_core.learning.turns import Progress, TrainingResult, train_feedback_versions
-from flywheel_core.params import N_TURNS, TASK, TURN_BY, check, model_param
 
 __all__ = [
-    "TRUSTED_TYPES",
     "CompareReport",
     "VersionsSummary",
     "compare_versions",
     "load_model",
     "model_bytes",
     "registry_table",
-    "run_training",
-    "store_versions",
     "summarize_versions",
+    "trusted_types",
     "version_row",
 ]
 
 
 # --- registry -------------------------------------------------------------------------------------------
 
-# Types a stored model may contain; the list lives here, never in the file being loaded.
-TRUSTED_TYPES = [
-    "flywheel_core.learning.turns._Constant",
-    "sklearn._loss.link.Interval",
-    "sklearn._loss.link.LogitLink",
-    "sklearn._loss.loss.HalfBinomialLoss",
-    "sklearn.ensemble._hist_gradient_boosting.binning._BinMapper",
-    "sklearn.ensemble._hist_gradient_boosting.predictor.TreePredictor",
-    "sklearn.ensemble._hist_gradient_boosting.gradient_boosting.HistGradientBoostingClassifier",
-    "sklearn.linear_model._logistic.LogisticRegression",
-    "sklearn.pipeline.Pipeline",
-    "sklearn.preprocessing._data.StandardScaler",
-]
+
+@functools.cache
+def trusted_types() -> list[str]:
+    """Types a stored model may contain, named from the classes themselves (never from the file being
+    loaded), so a class that moves module stays loadable."""
+    from sklearn._loss.link import Interval, LogitLink
+    from sklearn._loss.loss import HalfBinomialLoss
+    from sklearn.ensemble import HistGradientBoostingClassifier
+    from sklearn.ensemble._hist_gradient_boosting.binning import _BinMapper
+    from sklearn.ensemble._hist_gradient_boosting.predictor import TreePredictor
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import Pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    from flywheel_core.learning.scoring import _Constant
+
+    classes = (
+        _Constant,
+        Interval,
+        LogitLink,
+        HalfBinomialLoss,
+        _BinMapper,
+        TreePredictor,
+        HistGradientBoostingClassifier,
+        LogisticRegression,
+        Pipeline,
+        StandardScaler,
+    )
+    return sorted(f"{c.__module__}.{c.__qualname__}" for c in classes)
 
 
 def model_bytes(estimator: Any) -> bytes:
@@ -66,42 +78,14 @@ def load_model(data: bytes) -> Any:
 
     from flywheel_core.exceptions import StorageError
 
-    untrusted = [t for t in skops.io.get_untrusted_types(data=data) if t not in TRUSTED_TYPES]
+    trusted = trusted_types()
+    untrusted = [t for t in skops.io.get_untrusted_types(data=data) if t not in trusted]
     if untrusted:
         raise StorageError(
             f"The model file holds types Flywheel Studio does not load ({', '.join(untrusted[:3])}). "
             "Retrain the version."
         )
-    return skops.io.loads(data, trusted=TRUSTED_TYPES)
-
-
-def store_versions(store: Any, *, workspace_id: int, dataset: Any, result: TrainingResult, actor: str) -> list[Any]:
-    """Record every version of a training run in the registry, each with its skops model file."""
-    from flywheel_core.storage.models import ModelVersion
-
-    saved = []
-    for v in result.versions:
-        version = ModelVersion(
-            workspace_id=workspace_id,
-            dataset_id=dataset.id,
-            version=0,
-            run_id=result.run_id,
-            task=result.task,
-            algorithm=result.algorithm,
-            params={**result.params, "evaluation": v.evaluation},
-            turn=v.turn,
-            train_rows=v.train_rows,
-            metrics=v.metrics,
-            drift=v.drift,
-            train_seconds=v.train_seconds,
-            author=actor,
-        )
-        saved.append(
-            store.add_model_version(
-                workspace_id=workspace_id, version=version, actor=actor, model_bytes=model_bytes(v.estimator)
-            )
-        )
-    return saved
+    return skops.io.loads(data, trusted=trusted)
 
 
 def version_row(version: Any) -> dict[str, Any]:
@@ -119,59 +103,6 @@ def version_row(version: Any) -> dict[str, Any]:
         "author": version.author,
         "created_at": version.created_at,
     }
-
-
-def run_training(
-    store: Any,
-    *,
-    workspace_id: int,
-    dataset_name: str,
-    actor: str,
-    task: str = "feedback",
-    model: str | None = None,
-    n_turns: int = 5,
-    by: str = "time",
-    random_state: int = 0,
-    n_jobs: int | None = None,
-    progress: Progress | None = None,
-) -> list[Any]:
-    """Read a dataset, train one version per turn for the task, store them; returns the stored versions.
-
-    Raises:
-        DataValidationError: a task, model, number of turns or cut not among the declared ones
-            (:mod:`flywheel_core.params`), checked before the dataset is read.
-    """
-    from flywheel_core.learning.recommend import train_recommend_versions
-
-    check(TASK, task, caller="run_training")
-    model = model or model_param(task).default or ""
-    for param, value in ((model_param(task), model), (N_TURNS, n_turns), (TURN_BY, by)):
-        check(param, value, caller="run_training")
-    dataset = store.get_dataset(workspace_id=workspace_id, name=dataset_name)
-    events = store.read_dataset_file(dataset)
-    dictionary = SignalDictionary.from_json(dataset.signal_dictionary)
-    if task == "feedback":
-        result = train_feedback_versions(
-            events,
-            dictionary,
-            n_turns=n_turns,
-            model=model,
-            by=by,
-            random_state=random_state,
-            n_jobs=n_jobs,
-            progress=progress,
-        )
-    else:
-        result = train_recommend_versions(
-            events,
-            dictionary,
-            n_turns=n_turns,
-            model=model,
-            by=by,
-            random_state=random_state,
-            progress=progress,
-        )
-    return store_versions(store, workspace_id=workspace_id, dataset=dataset, result=result, actor=actor)
 
 
 # --- compare and summarise stored versions -----------------------------------------------------------

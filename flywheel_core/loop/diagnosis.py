@@ -30,13 +30,12 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from flywheel_core.exceptions import DataValidationError
 from flywheel_core.loop.findings import Break, LinkStatus, LoopDiagnosis, label, link_name
 from flywheel_core.loop.markdown import render_markdown
 from flywheel_core.loop.model import COLD_START, RISKS, STAGES, LoopMap
 
 if TYPE_CHECKING:
-    from flywheel_core.storage.store import Store
+    pass
 
 __all__ = [
     "LINKS",
@@ -48,7 +47,6 @@ __all__ = [
     "diagnose",
     "label",
     "link_name",
-    "summarize_loops",
     "to_markdown",
     "velocity_band",
 ]
@@ -351,33 +349,3 @@ class LoopSummary:
             "cycle_time_hours": self.cycle_time_hours,
             "headline": self.headline,
         }
-
-
-def summarize_loops(store: Store, *, workspace_id: int) -> list[LoopSummary]:
-    """The verdict of the latest version of every loop map in the workspace, by name."""
-    out = []
-    for loop in store.list_loops(workspace_id=workspace_id):
-        row = store.get_loop_version(workspace_id=workspace_id, name=loop.name)
-        try:
-            d = diagnose(LoopMap.from_json(row.content))
-        except DataValidationError as error:
-            out.append(
-                LoopSummary(
-                    loop.name, row.version, row.author, row.created_at, "invalid", "unknown", None, None, str(error)
-                )
-            )
-            continue
-        out.append(
-            LoopSummary(
-                loop.name,
-                row.version,
-                row.author,
-                row.created_at,
-                d.verdict,
-                d.moat,
-                d.weakest,
-                d.cycle_time_hours,
-                d.headline,
-            )
-        )
-    return out

@@ -15,17 +15,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-import pandas as pd
-
-from flywheel_core.data.analytics import ANALYSIS_COLUMNS, DataProfile, profile_events
+from flywheel_core.data.analytics import DataProfile
 from flywheel_core.data.signals import SignalDictionary
 from flywheel_core.loop.model import LoopMap
 
 if TYPE_CHECKING:
-    from flywheel_core.storage.models import Dataset
-    from flywheel_core.storage.store import Store
+    pass
 
-__all__ = ["CanvasLintReport", "LintFinding", "lint_loop", "lint_loop_against_dataset"]
+__all__ = ["CanvasLintReport", "LintFinding", "lint_loop"]
 
 VOLUME_TOLERANCE = 2.0  # claimed vs measured within a factor of 2 passes
 SHARE_TOLERANCE = 0.15  # shares within 15 percentage points pass
@@ -169,11 +166,3 @@ def lint_loop(
                 )
             )
     return CanvasLintReport(loop_map.name, dataset, profile.days, profile.events, tuple(findings))
-
-
-def lint_loop_against_dataset(store: Store, loop_map: LoopMap, dataset: Dataset) -> CanvasLintReport:
-    """Read the dataset's events and signal dictionary, profile them, and lint the map."""
-    dictionary = SignalDictionary.from_json(dataset.signal_dictionary)
-    events: pd.DataFrame = store.read_dataset_file(dataset, columns=list(ANALYSIS_COLUMNS))
-    profile = profile_events(events, dictionary)
-    return lint_loop(loop_map, profile, dictionary, dataset=dataset.name)

@@ -6,27 +6,50 @@ Every function takes the store first and is keyword-only after it; workspace-sco
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from datetime import datetime
+
 from flywheel_core.config import Settings
-from flywheel_core.storage.models import AuditEvent, Membership, Workspace
+from flywheel_core.storage.models import AuditEvent, Membership, UserAccount, Workspace, as_utc
 from flywheel_core.storage.store import Store, WorkspaceSummary
 
 __all__ = [
     "AuditEvent",
     "Membership",
     "Store",
-    "Workspace",
+    "UserAccount",
+    "WorkspaceRef",
     "WorkspaceSummary",
+    "add_user",
     "authenticate",
     "create_workspace",
     "ensure_workspace",
+    "get_workspace",
     "list_audit",
     "list_members",
+    "list_users",
     "list_workspaces",
     "open_store",
     "role_of",
     "set_member",
     "summarize_workspace",
 ]
+
+
+@dataclass(frozen=True)
+class WorkspaceRef:
+    """A workspace as callers hold it: its id (every scoped call takes it) and its name."""
+
+    id: int
+    name: str
+    created_at: datetime
+
+    @classmethod
+    def from_row(cls, row: Workspace) -> WorkspaceRef:
+        assert row.id is not None
+        created = as_utc(row.created_at)
+        assert created is not None
+        return cls(row.id, row.name, created)
 
 
 def open_store(settings: Settings, *, enforce_roles: bool) -> Store:
@@ -39,18 +62,23 @@ def authenticate(store: Store, *, username: str, password: str) -> str | None:
     return store.authenticate(username=username, password=password)
 
 
-def list_workspaces(store: Store, *, actor: str) -> list[Workspace]:
+def list_workspaces(store: Store, *, actor: str) -> list[WorkspaceRef]:
     """The workspaces ``actor`` may open (every one where roles are not enforced)."""
-    return store.list_workspaces(username=actor)
+    return [WorkspaceRef.from_row(w) for w in store.list_workspaces(username=actor)]
 
 
-def ensure_workspace(store: Store, *, name: str, actor: str) -> Workspace:
+def get_workspace(store: Store, *, name: str, actor: str | None = None) -> WorkspaceRef:
+    """The workspace named ``name``; where roles are enforced, only when ``actor`` is a member."""
+    return WorkspaceRef.from_row(store.get_workspace(name=name, username=actor))
+
+
+def ensure_workspace(store: Store, *, name: str, actor: str) -> WorkspaceRef:
     """The workspace ``name``, created with ``actor`` as its owner when there is none."""
-    return store.ensure_workspace(name=name, actor=actor)
+    return WorkspaceRef.from_row(store.ensure_workspace(name=name, actor=actor))
 
 
-def create_workspace(store: Store, *, name: str, actor: str) -> Workspace:
-    return store.create_workspace(name=name, actor=actor)
+def create_workspace(store: Store, *, name: str, actor: str) -> WorkspaceRef:
+    return WorkspaceRef.from_row(store.create_workspace(name=name, actor=actor))
 
 
 def role_of(store: Store, *, workspace_id: int, actor: str) -> str | None:
@@ -72,3 +100,12 @@ def set_member(store: Store, *, workspace_id: int, username: str, role: str, act
 
 def list_audit(store: Store, *, workspace_id: int, actor: str, limit: int = 200) -> list[AuditEvent]:
     return store.audit(workspace_id=workspace_id, actor=actor, limit=limit)
+
+
+def add_user(store: Store, *, username: str, password: str | None, display_name: str = "") -> UserAccount:
+    """Create a built-in account (argon2 hash), or with ``password=None`` an SSO-only one."""
+    return store.add_user(username=username, password=password, display_name=display_name)
+
+
+def list_users(store: Store) -> list[UserAccount]:
+    return store.list_users()

@@ -7,13 +7,13 @@ import pytest
 from flywheel_core.data.signals import SignalDictionary, SignalSpec
 from flywheel_core.demo import DEMO_SIGNALS, make_demo_events
 from flywheel_core.exceptions import DataValidationError, InsufficientDataError
+from flywheel_core.experiments.api import run_experiment
 from flywheel_core.experiments.runner import (
     capture_experiment,
     collapse_experiment,
     curation_experiment,
     network_experiment,
     poisoning_experiment,
-    run_experiment,
     weighting_experiment,
 )
 from flywheel_core.storage.store import Store

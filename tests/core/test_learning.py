@@ -11,7 +11,8 @@ import pytest
 from flywheel_core.data.signals import SignalDictionary, SignalSpec
 from flywheel_core.demo import DEMO_SIGNALS, make_demo_events
 from flywheel_core.exceptions import DataValidationError, InsufficientDataError, StorageError
-from flywheel_core.learning.registry import compare_versions, load_model, run_training, summarize_versions
+from flywheel_core.learning.api import run_training
+from flywheel_core.learning.registry import compare_versions, load_model, summarize_versions
 from flywheel_core.learning.turns import build_feedback_task, cut_turns, history_counts, train_feedback_versions
 from flywheel_core.storage.store import Store
 
@@ -184,3 +185,12 @@ def test_unknown_model_and_task_are_clear_errors(store: Store, workspace_id: int
     with pytest.raises(DataValidationError, match="'task' parameter of run_training"):
         run_training(store, workspace_id=workspace_id, dataset_name=name, actor="alice", task="regress")
     assert store.list_model_versions(workspace_id=workspace_id) == []
+
+
+def test_a_model_trained_on_a_one_class_window_loads_back() -> None:
+    from flywheel_core.learning.registry import model_bytes
+    from flywheel_core.learning.scoring import fit_model
+
+    estimator, _ = fit_model("logistic", np.zeros((5, 2)), np.ones(5))  # one class: the prior-rate model
+    loaded = load_model(model_bytes(estimator))
+    assert np.allclose(loaded.predict_proba(np.zeros((3, 2)))[:, 1], 1.0)

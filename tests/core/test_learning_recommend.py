@@ -8,9 +8,9 @@ import pytest
 from flywheel_core.data.api import ingest_file
 from flywheel_core.data.signals import SignalDictionary, SignalSpec
 from flywheel_core.demo import DEMO_SIGNALS, make_demo_events
+from flywheel_core.learning.api import run_training
 from flywheel_core.learning.drift import psi
 from flywheel_core.learning.recommend import fit_recommender, score_ranking, train_recommend_versions
-from flywheel_core.learning.registry import run_training
 from flywheel_core.storage.store import Store
 from tests.conftest import OTTO
 

@@ -7,7 +7,8 @@ import pandas as pd
 from flywheel_core.data.analytics import profile_events
 from flywheel_core.data.api import ingest_file
 from flywheel_core.data.signals import SignalDictionary, SignalSpec
-from flywheel_core.loop.lint import lint_loop, lint_loop_against_dataset
+from flywheel_core.loop.api import lint_loop_against_dataset
+from flywheel_core.loop.lint import lint_loop
 from flywheel_core.loop.model import LoopMap
 
 DICTIONARY = SignalDictionary(
@@ -78,8 +79,8 @@ def test_lint_against_a_stored_dataset(store, workspace_id) -> None:
     csv = _events().assign(timestamp=lambda f: f["timestamp"].dt.strftime("%Y-%m-%dT%H:%M:%SZ")).to_csv(index=False)
     ingest_file(store, workspace_id=workspace_id, source=csv.encode(), dataset="log", actor="alice",
                 signals={"view": SignalSpec("implicit", "neutral", 0.0)}, source_name="log.csv")  # fmt: skip
-    dataset = store.get_dataset(workspace_id=workspace_id, name="log")
-    report = lint_loop_against_dataset(store, _map([{"name": "stream", "volume_per_day": 10}]), dataset)
+    loop_map = _map([{"name": "stream", "volume_per_day": 10}])
+    report = lint_loop_against_dataset(store, workspace_id=workspace_id, loop_map=loop_map, dataset="log", actor="a")
     assert report.events == 200 and report.days == 10 and report.dataset == "log"
     assert {f.subject for f in report.problems} == {"skip", "view", "map"}
     assert report.to_json()["problems"] == 3

@@ -20,9 +20,10 @@ from flywheel_core.cli._common import cli
 from flywheel_core.curves.judge import judge_curve
 from flywheel_core.curves.terms import XKind
 from flywheel_core.exceptions import DataValidationError
-from flywheel_core.experiments.runner import EXPERIMENTS, capture_experiment, network_experiment, run_experiment
+from flywheel_core.experiments.api import run_experiment
+from flywheel_core.experiments.runner import EXPERIMENTS, capture_experiment, network_experiment
+from flywheel_core.learning.api import run_training
 from flywheel_core.learning.recommend import RECOMMENDERS
-from flywheel_core.learning.registry import run_training
 from flywheel_core.learning.scoring import MODELS
 from flywheel_core.learning.turns import cut_turns
 from flywheel_core.params import (
