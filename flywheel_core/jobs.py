@@ -125,6 +125,7 @@ def execute_job(store: Any, *, workspace_id: int, job_id: int, actor: str | None
                 by=params.get("by", "time"),
                 n_jobs=params.get("n_jobs"),
                 progress=progress,
+                **{k: int(params[k]) for k in ("min_positives", "min_negatives") if k in params},
             )
             result: dict[str, Any] = {
                 "versions": [version_row(v) | {"created_at": str(v.created_at)} for v in versions],

@@ -33,6 +33,8 @@ __all__ = [
     "KNOB_PARAMS",
     "LABEL_BUDGET",
     "MATERIAL",
+    "MIN_NEGATIVES",
+    "MIN_POSITIVES",
     "NETWORK_COHORT_SHARE",
     "N_TURNS",
     "PARAMS",
@@ -285,6 +287,20 @@ HOLDOUT_FRACTION: Param[float] = Param(
     help="Share of the log, at its end, kept as the fixed final holdout.",
     scope="learning",
 )
+MIN_POSITIVES: Param[int] = Param(
+    "min_positives",
+    Interval(int, 1, 10_000),
+    default=10,
+    help="Positives a window needs before its metrics are scored (fewer: not scored, with the reason).",
+    scope="learning",
+)
+MIN_NEGATIVES: Param[int] = Param(
+    "min_negatives",
+    Interval(int, 1, 10_000),
+    default=10,
+    help="Negatives a window needs before its metrics are scored (fewer: not scored, with the reason).",
+    scope="learning",
+)
 
 
 def model_param(task: str) -> Param[str]:
@@ -414,6 +430,8 @@ PARAMS: Mapping[str, Param[Any]] = _declare(
     N_TURNS,
     TURN_BY,
     HOLDOUT_FRACTION,
+    MIN_POSITIVES,
+    MIN_NEGATIVES,
     EXPERIMENT,
     LABEL_BUDGET,
     NETWORK_COHORT_SHARE,

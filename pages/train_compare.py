@@ -122,17 +122,23 @@ with registry_tab:
     else:
         tasks = sorted({v.task for v in versions})
         shown_task = st.radio("Task", tasks, horizontal=True, key="train_compare.shown_task")
-        task_rows = registry_table([v for v in versions if v.task == shown_task])
-        st.dataframe(task_rows, hide_index=True, width="stretch", key="train_compare.registry")
+        shown = [v for v in versions if v.task == shown_task]
+        table = registry_table(shown)
+        st.dataframe(table, hide_index=True, width="stretch", key="train_compare.registry")
+        st.caption(
+            "Each metric with its 95% interval and the window's counts. A window with fewer than 10 positives "
+            "or 10 negatives is not scored: the table says why instead of showing a number."
+        )
         metric_names = [
             k
-            for k in task_rows[-1]
+            for k in table.columns
             if k.startswith(("auc", "holdout_", "log_loss", "brier", "hit", "ndcg", "coverage"))
+            and not k.endswith(("95% CI", "rows", "positives"))
         ]
         metric = st.selectbox("Metric", metric_names, key="train_compare.metric", format_func=metric_label)
-        st.plotly_chart(metric_by_version_chart(task_rows, metric), width="stretch")
+        st.plotly_chart(metric_by_version_chart(shown, metric), width="stretch")
         st.subheader("Compare versions")
-        ids = [r["version"] for r in task_rows]
+        ids = [v.version for v in shown]
         picked = st.multiselect(
             "Versions", ids, default=ids[-2:], key="train_compare.compare", format_func=lambda v: f"v{v}"
         )
@@ -143,7 +149,12 @@ with registry_tab:
                     report.metrics,
                     hide_index=True,
                     width="stretch",
-                    column_config={"delta": st.column_config.NumberColumn("Δ last − first", format="%+.4f")},
+                    column_config={"change": st.column_config.NumberColumn("Δ last − first", format="%+.3f")},
+                )
+                st.caption(
+                    "The change's 95% interval is DeLong's paired one for consecutive turns of one run (the same "
+                    "holdout rows); otherwise a conservative unpaired one. An interval across zero is no "
+                    "detectable difference."
                 )
                 if any(report.curves.values()):
                     left, mid, right = st.columns(3)

@@ -7,7 +7,6 @@ from collections import Counter
 import streamlit as st
 
 from flywheel_core.curves.sources import judge_model_versions
-from flywheel_core.exceptions import FlywheelError
 from flywheel_core.learning import api as learning_api
 from flywheel_core.loop import api as loop_api
 from ui.context import AppContext
@@ -49,12 +48,17 @@ def render_learning_verdicts(ctx: AppContext) -> None:
     ):
         if not versions:
             continue
-        try:
-            report = judge_model_versions(versions)
-            verdict, why = f"{report.verdict} ({report.confidence:.0%})", report.reason
-        except FlywheelError as error:
-            verdict, why = "not enough versions", str(error)
-        rows.append({"Dataset": dataset.name, "Versions": len(versions), "Verdict": verdict, "Why": why})
+        judged = judge_model_versions(versions)
+        verdict = judged.verdict.label + ("" if judged.report is None else f" ({judged.confidence:.0%})")
+        rows.append(
+            {
+                "Dataset": dataset.name,
+                "Versions": len(versions),
+                "Scored": judged.points,
+                "Verdict": verdict,
+                "Why": judged.reason,
+            }
+        )
     if not rows:
         st.caption("No model versions yet: train versions turn by turn to see whether the loop compounds.")
         st.page_link("pages/train_compare.py", label="Train & compare", icon=":material/model_training:")

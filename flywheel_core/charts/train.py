@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from flywheel_core.charts.palette import REFERENCE
 
 if TYPE_CHECKING:
     import plotly.graph_objects as go
+
+    from flywheel_core.learning.registry import VersionInfo
 
 __all__ = ["calibration_chart", "experiment_chart", "metric_by_version_chart", "metric_label", "pr_chart", "roc_chart"]
 
@@ -42,41 +45,58 @@ def _layout(fig: go.Figure, title: str, x: str, y: str) -> go.Figure:
     return fig
 
 
-def metric_by_version_chart(rows: list[dict[str, Any]], metric: str) -> go.Figure:
-    """One line per training run: the metric at each version, with the turn's target PSI as bars."""
+def metric_by_version_chart(versions: Sequence[VersionInfo], metric: str) -> go.Figure:
+    """One line per training run, overlaid by turn: the metric at each turn with its 95% interval as error
+    bars; a version whose window could not be scored is marked on the axis, not drawn as a value."""
     import plotly.graph_objects as go
 
     fig = go.Figure()
-    runs: dict[str, list[dict[str, Any]]] = {}
-    for row in rows:
-        runs.setdefault(f"{row['algorithm']} · run {row['run'][:6]}", []).append(row)
+    runs: dict[str, list[VersionInfo]] = {}
+    for v in sorted(versions, key=lambda v: (v.run_id, v.turn)):
+        runs.setdefault(f"{v.algorithm} · run {v.run_id[:6]}", []).append(v)
     for name, run in runs.items():
+        scored = [v for v in run if v.metrics.get(metric) is not None]
+        values = [float(v.metrics[metric] or 0.0) for v in scored]
+        lows = [v.intervals.get(metric, (val, val))[0] for v, val in zip(scored, values, strict=True)]
+        highs = [v.intervals.get(metric, (val, val))[1] for v, val in zip(scored, values, strict=True)]
         fig.add_trace(
             go.Scatter(
-                x=[r["version"] for r in run],
-                y=[r.get(metric) for r in run],
+                x=[v.turn for v in scored],
+                y=values,
                 mode="lines+markers",
                 name=name,
-                text=[f"turn {r['turn']}" for r in run],
+                error_y={
+                    "type": "data",
+                    "symmetric": False,
+                    "array": [h - val for h, val in zip(highs, values, strict=True)],
+                    "arrayminus": [val - lo for lo, val in zip(lows, values, strict=True)],
+                },
+                text=[f"v{v.version} · {v.train_rows:,} training rows" for v in scored],
+                hovertemplate="turn %{x}: %{y:.3f}<br>%{text}<extra></extra>",
             )
         )
-    psi = [(r["version"], r.get("max_feature_psi")) for r in rows if r.get("max_feature_psi") is not None]
-    if psi:
-        fig.add_trace(
-            go.Bar(
-                x=[p[0] for p in psi],
-                y=[p[1] for p in psi],
-                name="largest feature PSI (drift)",
-                yaxis="y2",
-                opacity=0.3,
+        missing = [v for v in run if v.metrics.get(metric) is None]
+        if missing:
+            fig.add_trace(
+                go.Scatter(
+                    x=[v.turn for v in missing],
+                    y=[None] * len(missing),
+                    mode="markers",
+                    name=f"{name}: not scored",
+                    marker={"symbol": "x-thin-open", "size": 12, "color": REFERENCE},
+                    text=[v.unscored.get(metric, "not scored") for v in missing],
+                    hovertemplate="turn %{x}: %{text}<extra></extra>",
+                    showlegend=True,
+                )
             )
-        )
-        fig.update_layout(yaxis2={"title": "PSI (drift from earlier turns)", "overlaying": "y", "side": "right"})
     fig.update_xaxes(dtick=1)
-    return _layout(fig, f"{metric_label(metric)} by model version", "Model version", metric_label(metric))
+    return _layout(fig, f"{metric_label(metric)} by turn, with 95% intervals", "Turn", metric_label(metric))
 
 
-def roc_chart(curves: dict[int, dict[str, Any]]) -> go.Figure:
+Curves = Mapping[int, Mapping[str, Mapping[str, Sequence[float]]]]  # version -> roc / pr / calibration points
+
+
+def roc_chart(curves: Curves) -> go.Figure:
     """ROC curve of each version on the holdout, with the chance line."""
     import plotly.graph_objects as go
 
@@ -88,7 +108,7 @@ def roc_chart(curves: dict[int, dict[str, Any]]) -> go.Figure:
     return _layout(fig, "ROC curve on the holdout", "False positive rate", "True positive rate")
 
 
-def pr_chart(curves: dict[int, dict[str, Any]]) -> go.Figure:
+def pr_chart(curves: Curves) -> go.Figure:
     """Precision against recall of each version on the holdout."""
     import plotly.graph_objects as go
 
@@ -99,7 +119,7 @@ def pr_chart(curves: dict[int, dict[str, Any]]) -> go.Figure:
     return _layout(fig, "Precision-recall on the holdout", "Recall", "Precision")
 
 
-def calibration_chart(curves: dict[int, dict[str, Any]]) -> go.Figure:
+def calibration_chart(curves: Curves) -> go.Figure:
     """Observed positive rate against predicted probability, per version, with the perfect diagonal."""
     import plotly.graph_objects as go
 

@@ -37,7 +37,8 @@ def main(argv: list[str] | None = None) -> None:
 
 def _run(argv: list[str] | None) -> None:
     try:
-        cli.main(args=argv, prog_name="flywheel", standalone_mode=False)
+        # Outside standalone mode Click returns an Exit's code (``flywheel verdict --require`` uses 3).
+        code = cli.main(args=argv, prog_name="flywheel", standalone_mode=False)
     except click.exceptions.Exit as exc:
         sys.exit(exc.exit_code)
     except click.exceptions.Abort:
@@ -52,4 +53,4 @@ def _run(argv: list[str] | None) -> None:
     except OSError as exc:
         click.echo(f"error: {exc.strerror or exc}: {exc.filename or ''}".rstrip(": "), err=True)
         sys.exit(2)
-    sys.exit(0)
+    sys.exit(code if isinstance(code, int) else 0)

@@ -7,13 +7,15 @@ from pathlib import Path
 import click
 import numpy as np
 
-from flywheel_core.cli._common import click_type, emit, json_option
+from flywheel_core.cli._common import ACTOR, Context, click_type, emit, json_option, workspace_option
+from flywheel_core.curves.terms import VERDICTS
 from flywheel_core.exceptions import DataValidationError
 from flywheel_core.params import MATERIAL, SIM_RUNS, SIM_WEEKS, X_KIND
 
 
 def register(group: click.Group) -> None:
     """Add this module's commands to the `flywheel` group."""
+    group.add_command(verdict_command)
 
     @group.command("curve")
     @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
@@ -131,6 +133,49 @@ def register(group: click.Group) -> None:
             )
 
         emit(payload, as_json, text)
+
+
+@click.command("verdict")
+@click.argument("dataset")
+@click.option("--metric", default=None, metavar="NAME", help="Metric of the versions (default: auc, else the first).")
+@click.option(
+    "--x",
+    "x",
+    type=click.Choice(["train_rows", "turn"]),
+    default="train_rows",
+    show_default=True,
+    help="Judge the metric against training rows (per doubling) or against turns (per span).",
+)
+@click.option(
+    "--require",
+    type=click.Choice(VERDICTS),
+    default=None,
+    help="Exit with status 3 unless the verdict is this one: the gate for a CI pipeline.",
+)
+@workspace_option
+@json_option
+@click.pass_obj
+def verdict_command(
+    obj: Context, dataset: str, metric: str | None, x: str, require: str | None, workspace: str | None, as_json: bool
+) -> None:
+    """Is DATASET's learning compounding? The verdict on its model versions, from their evidence."""
+    from flywheel_core.curves.api import judge_dataset
+
+    ws = obj.workspace(workspace)
+    judged = judge_dataset(obj.store(), workspace_id=ws.id, dataset=dataset, actor=ACTOR, metric=metric, x=x)
+    payload = {"workspace": ws.name, "dataset": dataset, **judged.to_json(), "required": require}
+    passed = require is None or judged.verdict == require
+    payload["passed"] = passed
+    emit(
+        payload,
+        as_json,
+        lambda: (
+            f"{dataset}: {judged.verdict.label.upper()} ({judged.confidence:.0%}): {judged.reason}"
+            + ("" if passed else f"\nRequired {require}: not met.")
+        ),
+    )
+    if not passed:
+        raise click.exceptions.Exit(3)
 
 
 def _line(row: dict) -> str:  # type: ignore[type-arg]

@@ -13,13 +13,15 @@ import numpy as np
 import pandas as pd
 
 from flywheel_core.curves.judge import MIN_POINTS, CurveReport, judge_curve, judge_curves
-from flywheel_core.exceptions import DataValidationError, FlywheelError, InsufficientDataError
+from flywheel_core.curves.terms import Verdict
+from flywheel_core.exceptions import DataValidationError, FlywheelError
 
 MAX_SERIES = 100_000
 
 __all__ = [
     "MAX_SERIES",
     "CsvColumns",
+    "DatasetVerdict",
     "SeriesData",
     "SeriesVerdict",
     "csv_columns",
@@ -213,40 +215,101 @@ def version_metrics(versions: Sequence[Any]) -> list[str]:
     return [m for m in _PREFERRED_METRICS if m in names] + sorted(names - set(_PREFERRED_METRICS))
 
 
-def versions_series(versions: Sequence[Any], metric: str) -> tuple[np.ndarray, np.ndarray]:
-    """(training rows, metric) of model versions, by training rows; the latest version wins a tie."""
-    points: dict[float, tuple[int, float]] = {}
+def versions_series(versions: Sequence[Any], metric: str, *, x: str = "train_rows") -> tuple[np.ndarray, np.ndarray]:
+    """(x, metric) of model versions, by x (training rows or turn); the latest version wins a tie."""
+    xs, ys, _ = _versions_points(versions, metric, x=x)
+    return xs, ys
+
+
+def _versions_points(
+    versions: Sequence[Any], metric: str, *, x: str = "train_rows"
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(x, metric, standard error or NaN) of the versions that scored ``metric``."""
+    points: dict[float, tuple[int, float, float]] = {}
     for v in versions:
         value = (v.metrics or {}).get(metric)
-        if isinstance(value, int | float) and math.isfinite(value):
-            rows = float(v.train_rows)
-            if rows not in points or v.version > points[rows][0]:
-                points[rows] = (v.version, float(value))
-    xs = sorted(points)
-    return np.array(xs, dtype=float), np.array([points[x][1] for x in xs], dtype=float)
+        if isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value):
+            at = float(v.train_rows if x == "train_rows" else v.turn)
+            interval = (getattr(v, "intervals", None) or {}).get(metric)
+            sd = (interval[1] - interval[0]) / (2 * 1.959964) if interval else math.nan
+            if at not in points or v.version > points[at][0]:
+                points[at] = (v.version, float(value), sd)
+    keys = sorted(points)
+    return (
+        np.array(keys, dtype=float),
+        np.array([points[k][1] for k in keys], dtype=float),
+        np.array([points[k][2] for k in keys], dtype=float),
+    )
 
 
-def judge_model_versions(versions: Sequence[Any], *, metric: str | None = None) -> CurveReport:
-    """Verdict on a dataset's model versions: ``metric`` against training rows.
+@dataclass(frozen=True, eq=False)
+class DatasetVerdict:
+    """The verdict on a dataset's model versions, with what it rests on and what was left out."""
 
-    ``versions`` are ``Store.list_model_versions(...)`` rows (``.version``, ``.train_rows``, ``.metrics``).
-    The metric defaults to the first of auc (next turn), holdout_auc, ndcg@10, holdout_ndcg@10, … that exists;
-    its direction comes from :func:`metric_is_lower_better`.
+    metric: str
+    x: str  # "train_rows" or "turn"
+    verdict: Verdict
+    confidence: float
+    reason: str
+    points: int  # versions scored on the metric, used by the fit
+    left_out: int  # versions without a score on the metric (not enough feedback)
+    left_out_reason: str
+    report: CurveReport | None
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "metric": self.metric,
+            "x": self.x,
+            "verdict": self.verdict.value,
+            "confidence": round(self.confidence, 3),
+            "reason": self.reason,
+            "points": self.points,
+            "left_out": self.left_out,
+            "left_out_reason": self.left_out_reason,
+            **({"curve": self.report.to_json()} if self.report is not None else {}),
+        }
+
+
+def judge_model_versions(
+    versions: Sequence[Any], *, metric: str | None = None, x: str = "train_rows"
+) -> DatasetVerdict:
+    """Verdict on a dataset's model versions: ``metric`` against training rows (or turns).
+
+    The points' evidence counts: versions whose metric is not scored (too little feedback in the window)
+    are left out and said so; each point's interval weights the fit and widens the band; fewer than
+    three scored points give ``insufficient_data`` with the reason rather than a verdict. The metric
+    defaults to the first of auc (next turn), holdout_auc, ndcg@10, … that any version scored.
 
     Raises:
-        InsufficientDataError: fewer than 3 versions with distinct training rows carry the metric.
+        DataValidationError: ``x`` is neither "train_rows" nor "turn".
     """
+    if x not in ("train_rows", "turn"):
+        raise DataValidationError(f"x must be 'train_rows' or 'turn', got {x!r}.")
     names = version_metrics(versions)
-    if metric is None:
-        if not names:
-            raise InsufficientDataError("No model version has a numeric metric yet; train a few versions first.")
-        metric = names[0]
-    x, y = versions_series(versions, metric)
-    if len(x) < MIN_POINTS:
-        raise InsufficientDataError(
-            f"A verdict needs {MIN_POINTS} model versions with distinct training rows and a '{metric}' value; "
-            f"found {len(x)}. Train more versions (turns) first."
+    chosen = metric or (names[0] if names else next(iter(_PREFERRED_METRICS)))
+    xs, ys, sd = _versions_points(versions, chosen, x=x)
+    unscored = [v for v in versions if (v.metrics or {}).get(chosen) is None]
+    reasons = sorted({str((getattr(v, "unscored", None) or {}).get(chosen, "")) for v in unscored} - {""})
+    left_reason = "; ".join(reasons[:2])
+    if len(xs) < MIN_POINTS:
+        why = (
+            f"{len(xs)} of {len(versions)} model versions have a '{chosen}' score; a verdict needs {MIN_POINTS}"
+            + (f" ({left_reason})" if left_reason else "")
+            + ". Train more turns, or on a log with more feedback."
         )
-    return judge_curve(
-        x, y, higher_is_better=not metric_is_lower_better(metric), x_kind="size", x_name="training rows", y_name=metric
+        return DatasetVerdict(chosen, x, Verdict.INSUFFICIENT_DATA, 0.0, why, len(xs), len(unscored), left_reason, None)
+    report = judge_curve(
+        xs,
+        ys,
+        higher_is_better=not metric_is_lower_better(chosen),
+        x_kind="size" if x == "train_rows" else "time",
+        x_name="training rows" if x == "train_rows" else "turn",
+        y_name=chosen,
+        y_sd=sd if np.isfinite(sd).all() else None,
+    )
+    reason = report.reason + (
+        f" {len(unscored)} version(s) left out: {left_reason}." if unscored and left_reason else ""
+    )
+    return DatasetVerdict(
+        chosen, x, report.verdict, report.confidence, reason, len(xs), len(unscored), left_reason, report
     )

@@ -9,15 +9,23 @@ from typing import Any
 
 from flywheel_core.data.api import DatasetInfo
 from flywheel_core.data.signals import SignalDictionary
-from flywheel_core.learning.registry import CompareReport, compare_versions, model_bytes, registry_table
+from flywheel_core.learning.registry import (
+    CompareReport,
+    VersionInfo,
+    compare_versions,
+    model_bytes,
+    registry_table,
+    version_infos,
+)
 from flywheel_core.learning.turns import Progress, TrainingResult, train_feedback_versions
-from flywheel_core.params import N_TURNS, TASK, TURN_BY, check, model_param
+from flywheel_core.params import MIN_NEGATIVES, MIN_POSITIVES, N_TURNS, TASK, TURN_BY, check, model_param
 from flywheel_core.storage.models import ModelVersion
 from flywheel_core.storage.store import Store
 
 __all__ = [
     "CompareReport",
     "ModelVersion",
+    "VersionInfo",
     "compare_versions",
     "list_model_versions",
     "registry_table",
@@ -27,15 +35,15 @@ __all__ = [
 ]
 
 
-def list_model_versions(store: Store, *, workspace_id: int, dataset_id: int, actor: str) -> list[ModelVersion]:
-    """A dataset's model versions, oldest first."""
-    return store.list_model_versions(workspace_id=workspace_id, dataset_id=dataset_id, actor=actor)
+def list_model_versions(store: Store, *, workspace_id: int, dataset_id: int, actor: str) -> list[VersionInfo]:
+    """A dataset's model versions with their metrics' evidence, oldest first."""
+    return version_infos(store.list_model_versions(workspace_id=workspace_id, dataset_id=dataset_id, actor=actor))
 
 
-def versions_by_dataset(store: Store, *, workspace_id: int, actor: str) -> list[tuple[DatasetInfo, list[ModelVersion]]]:
+def versions_by_dataset(store: Store, *, workspace_id: int, actor: str) -> list[tuple[DatasetInfo, list[VersionInfo]]]:
     """Every dataset with its model versions (oldest first), in one read."""
     return [
-        (DatasetInfo.from_row(d), versions)
+        (DatasetInfo.from_row(d), version_infos(versions))
         for d, versions in store.datasets_with_versions(workspace_id=workspace_id, actor=actor)
     ]
 
@@ -53,6 +61,8 @@ def run_training(
     random_state: int = 0,
     n_jobs: int | None = None,
     progress: Progress | None = None,
+    min_positives: int = MIN_POSITIVES.default or 10,
+    min_negatives: int = MIN_NEGATIVES.default or 10,
 ) -> list[ModelVersion]:
     """Read a dataset, train one version per turn for the task, store them; returns the stored versions.
 
@@ -64,7 +74,13 @@ def run_training(
 
     check(TASK, task, caller="run_training")
     model = model or model_param(task).default or ""
-    for param, value in ((model_param(task), model), (N_TURNS, n_turns), (TURN_BY, by)):
+    for param, value in (
+        (model_param(task), model),
+        (N_TURNS, n_turns),
+        (TURN_BY, by),
+        (MIN_POSITIVES, min_positives),
+        (MIN_NEGATIVES, min_negatives),
+    ):
         check(param, value, caller="run_training")
     dataset = store.get_dataset(workspace_id=workspace_id, name=dataset_name, actor=actor)
     events = store.read_dataset_file(dataset)
@@ -79,6 +95,8 @@ def run_training(
             random_state=random_state,
             n_jobs=n_jobs,
             progress=progress,
+            min_positives=min_positives,
+            min_negatives=min_negatives,
         )
     else:
         result = train_recommend_versions(

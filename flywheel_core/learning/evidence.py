@@ -11,10 +11,13 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 from scipy import stats
+
+from flywheel_core import params
 
 __all__ = [
     "LEVEL",
@@ -22,16 +25,18 @@ __all__ = [
     "MIN_POSITIVES",
     "Delta",
     "Score",
+    "WindowScores",
     "auc_delong",
     "auc_score",
     "mean_score",
     "not_enough",
     "paired_auc_delta",
+    "score_window",
 ]
 
 LEVEL = 0.95
-MIN_POSITIVES = 10
-MIN_NEGATIVES = 10
+MIN_POSITIVES = params.MIN_POSITIVES.default or 10
+MIN_NEGATIVES = params.MIN_NEGATIVES.default or 10
 
 
 @dataclass(frozen=True)
@@ -160,3 +165,66 @@ def mean_score(losses: np.ndarray, groups: np.ndarray | None = None, *, decimals
     var = float((sums**2).sum()) / n**2 * clusters / (clusters - 1)
     half = float(stats.t.ppf(0.5 + LEVEL / 2, clusters - 1)) * np.sqrt(var)
     return Score(round(mean, decimals), round(mean - half, decimals), round(mean + half, decimals))
+
+
+@dataclass(frozen=True)
+class WindowScores:
+    """The feedback metrics of one scored window (next turn, holdout, a segment) with their evidence.
+
+    ``metrics`` keeps the flat layout the registry stores (``auc``, ``log_loss``, ``brier``, ``rows``,
+    ``positives``, ``positive_rate``, each with the window's prefix) with None where a metric is not
+    scored; ``intervals`` maps a scored metric to its 95% interval and ``unscored`` maps the others to why.
+    """
+
+    metrics: dict[str, float | int | None]
+    intervals: dict[str, list[float]] = field(default_factory=dict)
+    unscored: dict[str, str] = field(default_factory=dict)
+
+    def to_json(self) -> dict[str, Any]:
+        return {"metrics": self.metrics, "intervals": self.intervals, "unscored": self.unscored}
+
+
+def score_window(
+    y: np.ndarray,
+    p: np.ndarray,
+    window: str,
+    *,
+    users: np.ndarray | None = None,
+    prefix: str = "",
+    min_positives: int = MIN_POSITIVES,
+    min_negatives: int = MIN_NEGATIVES,
+) -> WindowScores:
+    """AUC, log loss and Brier score of predictions ``p`` for outcomes ``y``, each with its interval.
+
+    Below the minimum sample every metric of the window is unscored (None) with the reason; the counts
+    (rows, positives) are always reported. Intervals of the losses are cluster-robust by ``users``.
+    """
+    yb = np.asarray(y).astype(bool)
+    rows, positives = len(yb), int(yb.sum())
+    metrics: dict[str, float | int | None] = {
+        f"{prefix}rows": rows,
+        f"{prefix}positives": positives,
+        f"{prefix}positive_rate": round(positives / rows, 4) if rows else None,
+    }
+    names = ("auc", "log_loss", "brier")
+    reason = (
+        not_enough(yb, window, min_positives=min_positives, min_negatives=min_negatives)
+        if rows
+        else (f"nothing to score (no rows in the {window})")
+    )
+    if reason:
+        metrics.update({f"{prefix}{n}": None for n in names})
+        return WindowScores(metrics, {}, {f"{prefix}{n}": reason for n in names})
+    pc = np.clip(np.asarray(p, dtype=float), 1e-6, 1 - 1e-6)
+    yf = yb.astype(float)
+    scores = {
+        "auc": auc_score(yb, pc, window, min_positives=min_positives, min_negatives=min_negatives),
+        "log_loss": mean_score(-(yf * np.log(pc) + (1 - yf) * np.log1p(-pc)), users),
+        "brier": mean_score((pc - yf) ** 2, users),
+    }
+    intervals: dict[str, list[float]] = {}
+    for name, score in scores.items():
+        metrics[f"{prefix}{name}"] = score.value
+        if score.low is not None and score.high is not None:
+            intervals[f"{prefix}{name}"] = [score.low, score.high]
+    return WindowScores(metrics, intervals, {})

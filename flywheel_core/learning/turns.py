@@ -25,8 +25,18 @@ import pandas as pd
 from flywheel_core.data.analytics import codes
 from flywheel_core.data.signals import SignalDictionary
 from flywheel_core.exceptions import DataValidationError, InsufficientDataError
+from flywheel_core.learning.evidence import not_enough, paired_auc_delta, score_window
 from flywheel_core.learning.scoring import MODELS, curves, fit_model, make_model, roc_auc, score_feedback
-from flywheel_core.params import FEEDBACK_MODEL, HOLDOUT_FRACTION, N_TURNS, TASK, TURN_BY, check
+from flywheel_core.params import (
+    FEEDBACK_MODEL,
+    HOLDOUT_FRACTION,
+    MIN_NEGATIVES,
+    MIN_POSITIVES,
+    N_TURNS,
+    TASK,
+    TURN_BY,
+    check,
+)
 
 __all__ = [
     "MODELS",
@@ -290,8 +300,11 @@ class TrainingResult:
     versions: tuple[VersionResult, ...]
 
 
-def _segments(task: FeedbackTask, train: np.ndarray, test: np.ndarray, p: np.ndarray, end_ns: int) -> dict[str, Any]:
-    """Holdout metrics for new vs returning users and head vs tail items (as seen at training time)."""
+def _segments(
+    task: FeedbackTask, train: np.ndarray, test: np.ndarray, p: np.ndarray, end_ns: int, minimum: tuple[int, int]
+) -> dict[str, Any]:
+    """Holdout metrics for new vs returning users and head vs tail items (as seen at training time), each
+    with its counts, intervals and, below the minimum sample, the reason it is not scored."""
     returning = task.user_first_ns[task.user[test]] < end_ns
     counts = np.bincount(task.item[train], minlength=int(task.item.max()) + 1)
     seen = np.sort(counts[counts > 0])[::-1]
@@ -305,7 +318,15 @@ def _segments(task: FeedbackTask, train: np.ndarray, test: np.ndarray, p: np.nda
         ("head items", head),
         ("tail items", ~head),
     ):
-        out[name] = score_feedback(y[mask], p[mask])
+        scores = score_window(
+            y[mask],
+            p[mask],
+            f"holdout's {name}",
+            users=task.user[test][mask],
+            min_positives=minimum[0],
+            min_negatives=minimum[1],
+        )
+        out[name] = {**scores.metrics, "intervals": scores.intervals, "unscored": scores.unscored}
     return out
 
 
@@ -326,8 +347,15 @@ def train_feedback_versions(
     progress: Progress | None = None,
     task: FeedbackTask | None = None,
     labels: np.ndarray | None = None,
+    min_positives: int = MIN_POSITIVES.default or 10,
+    min_negatives: int = MIN_NEGATIVES.default or 10,
 ) -> TrainingResult:
     """Train one feedback-prediction version per turn and score each on the next turn and the holdout.
+
+    Every metric carries its evidence (:mod:`flywheel_core.learning.evidence`): the window's rows and
+    positives, a 95% interval, and below ``min_positives`` / ``min_negatives`` no value but the reason.
+    Each version after the first also carries the paired DeLong delta of its holdout AUC against the
+    version before it (same rows), in ``evaluation["holdout_auc_delta"]``.
 
     ``task`` may be passed when already built; ``labels`` replaces the training targets (experiments).
 
@@ -344,8 +372,11 @@ def train_feedback_versions(
         (N_TURNS, n_turns),
         (TURN_BY, by),
         (HOLDOUT_FRACTION, holdout_fraction),
+        (MIN_POSITIVES, min_positives),
+        (MIN_NEGATIVES, min_negatives),
     ):
         check(param, value, caller="train_feedback_versions")  # before any work
+    minimum = (min_positives, min_negatives)
     report = progress or (lambda fraction, message: None)
     report(0.02, "Building history features")
     task = task or build_feedback_task(events, dictionary)
@@ -370,16 +401,42 @@ def train_feedback_versions(
                 f"Trained turn {k} of {n_turns}" + ("" if k == n_turns else f"; training turn {k + 1}"),
             )
     versions = []
+    y_hold, users_hold = task.y[holdout], task.user[holdout]
+    hold_reason = not_enough(y_hold, "holdout", min_positives=min_positives, min_negatives=min_negatives)
+    p_before: np.ndarray | None = None
     for k, (estimator, seconds) in enumerate(fitted, start=1):
         nxt = turn == k + 1
         p_next = estimator.predict_proba(task.X[nxt])[:, 1] if nxt.any() else np.zeros(0)
         p_hold = estimator.predict_proba(task.X[holdout])[:, 1]
-        metrics = {**score_feedback(task.y[nxt], p_next), **score_feedback(task.y[holdout], p_hold, "holdout_")}
+        window = "next turn" if k < n_turns else "next turn (the holdout follows the last turn)"
+        scored = [
+            score_window(task.y[nxt], p_next, window, users=task.user[nxt], min_positives=min_positives,
+                         min_negatives=min_negatives),
+            score_window(y_hold, p_hold, "holdout", users=users_hold, prefix="holdout_",
+                         min_positives=min_positives, min_negatives=min_negatives),
+        ]  # fmt: skip
+        metrics = {**scored[0].metrics, **scored[1].metrics}
         end_ns = plan.edges_ns[k - 1]
-        evaluation = {
-            "curves": curves(task.y[holdout], p_hold),
-            "segments": _segments(task, windows[k - 1], holdout, p_hold, end_ns),
+        evaluation: dict[str, Any] = {
+            "curves": curves(y_hold, p_hold) if not hold_reason else {},
+            "segments": _segments(task, windows[k - 1], holdout, p_hold, end_ns, minimum),
+            "intervals": {**scored[0].intervals, **scored[1].intervals},
+            "unscored": {**scored[0].unscored, **scored[1].unscored},
+            "counts": {
+                "next_turn": {"rows": int(nxt.sum()), "positives": int(task.y[nxt].sum())},
+                "holdout": {"rows": int(holdout.sum()), "positives": int(y_hold.sum())},
+            },
         }
+        if p_before is not None and not hold_reason:
+            delta = paired_auc_delta(y_hold, p_before, p_hold)
+            evaluation["holdout_auc_delta"] = {
+                "against_turn": k - 1,
+                "estimate": delta.estimate,
+                "low": delta.low,
+                "high": delta.high,
+                "p_value": round(delta.p_value, 4),
+            }
+        p_before = p_hold
         drift = turn_drift(task.X, task.y, turn, k, task.feature_names) if k > 1 else {}
         versions.append(
             VersionResult(

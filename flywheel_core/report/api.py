@@ -92,10 +92,10 @@ def _dataset_section(store: Store, dataset: Dataset, versions: list[ModelVersion
     if not rows:
         verdict_note = "No model versions yet: train versions turn by turn to see whether the loop compounds."
     else:
-        try:
-            verdict = judge_model_versions(rows)
-        except FlywheelError as error:
-            verdict_note = f"No verdict yet. {error}"
+        judged = judge_model_versions(rows)
+        verdict = judged.report
+        if verdict is None:
+            verdict_note = f"No verdict yet: {judged.reason}"
     return DatasetSection(
         name=dataset.name,
         source_name=dataset.source_name,

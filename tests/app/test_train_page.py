@@ -44,10 +44,15 @@ def test_train_page_trains_then_shows_registry_chart_and_compare(make_app, demo:
     at.run()
     registry = next(df.value for df in at.dataframe if "train_rows" in df.value.columns)
     assert list(registry["version"]) == list(range(1, before + 4))  # numbering continues after the demo's versions
-    titles = [s["layout"]["title"]["text"] for s in _specs(at)]
-    assert any("by model version" in t for t in titles)
+    assert {"holdout rows", "holdout positives", "holdout_auc 95% CI"} <= set(registry.columns)
+    specs = _specs(at)
+    by_turn = next(s for s in specs if "by turn, with 95% intervals" in s["layout"]["title"]["text"])
+    assert any(trace.get("error_y", {}).get("array") for trace in by_turn["data"])  # intervals drawn as bars
+    titles = [s["layout"]["title"]["text"] for s in specs]
     assert any("ROC" in t for t in titles) and any("Calibration" in t for t in titles)
-    assert any("delta" in str(df.value.columns.tolist()) for df in at.dataframe)
+    compare = next(df.value for df in at.dataframe if "reading" in df.value.columns)
+    assert {"change", "change 95% CI", "basis"} <= set(compare.columns)
+    assert set(compare["reading"]) <= {"better", "worse", "no detectable difference", "not enough feedback to compare"}
 
 
 def test_train_page_runs_an_experiment_and_shows_its_sentence(make_app, demo: Store) -> None:

@@ -79,3 +79,19 @@ def test_simulate_list_and_unknown_scenario(run) -> None:
     bad_runs = run("simulate", "--scenario", "klarna", "--runs", "0", check=False)
     assert bad_runs.returncode == 2 and "Invalid value for '--runs'" in bad_runs.stderr
     assert "1<=x<=100000" in bad_runs.stderr and "Traceback" not in bad_runs.stderr
+
+
+def test_verdict_gates_a_pipeline_on_the_datasets_versions(run, demo_instance: str) -> None:
+    out = json.loads(run("verdict", "Music streaming (demo)", "-w", demo_instance, "--json").stdout)
+    assert out["verdict"] in {"compounding", "plateau", "backward", "insufficient_data"}
+    assert out["points"] + out["left_out"] >= 3 and out["passed"] is True and out["x"] == "train_rows"
+    other = next(v for v in ("compounding", "plateau") if v != out["verdict"])
+    gated = run("verdict", "Music streaming (demo)", "-w", demo_instance, "--require", other, check=False)
+    assert gated.returncode == 3 and f"Required {other}: not met." in gated.stdout
+    same = run("verdict", "Music streaming (demo)", "-w", demo_instance, "--require", out["verdict"], "--json")
+    assert json.loads(same.stdout)["passed"] is True
+    by_turn = json.loads(run("verdict", "Music streaming (demo)", "-w", demo_instance, "--x", "turn", "--json").stdout)
+    assert by_turn["x"] == "turn"
+    missing = run("verdict", "No such dataset", "-w", demo_instance, check=False)
+    assert missing.returncode == 2 and "No dataset named 'No such dataset'" in missing.stderr
+    assert "Traceback" not in missing.stderr

@@ -177,12 +177,37 @@ def test_judge_model_versions_uses_rows_and_the_metric_direction() -> None:
     versions.append(SimpleNamespace(version=9, train_rows=64_000, metrics={"auc": 0.99, "note": "x"}))
     assert version_metrics(versions)[0] == "auc" and "note" not in version_metrics(versions)
     assert metric_is_lower_better("log_loss") and metric_is_lower_better("brier") and not metric_is_lower_better("auc")
-    report = judge_model_versions(versions)
-    assert report.y[-1] == 0.99  # the later version wins a tie on training rows
-    loss = judge_model_versions(versions, metric="log_loss")
-    assert not loss.higher_is_better
-    with pytest.raises(InsufficientDataError, match="needs 3 model versions"):
-        judge_model_versions(versions[:2])
+    report = judge_model_versions(versions).report
+    assert report is not None and report.y[-1] == 0.99  # the later version wins a tie on training rows
+    loss = judge_model_versions(versions, metric="log_loss").report
+    assert loss is not None and not loss.higher_is_better
+    few = judge_model_versions(versions[:2])
+    assert few.verdict == "insufficient_data" and few.report is None and "a verdict needs 3" in few.reason
+
+
+def test_dataset_verdict_leaves_out_unscored_versions_and_uses_their_intervals() -> None:
+    def version(k: int, auc: float | None, half: float) -> SimpleNamespace:
+        return SimpleNamespace(
+            version=k,
+            turn=k,
+            train_rows=1000 * 2**k,
+            metrics={"holdout_auc": auc},
+            intervals={} if auc is None else {"holdout_auc": (auc - half, auc + half)},
+            unscored={"holdout_auc": "not enough feedback to score (1 positive in the holdout; needs 10)"}
+            if auc is None
+            else {},
+        )
+
+    one_positive = [version(k, None, 0) for k in range(1, 4)] + [version(4, 0.9, 0.3), version(5, 0.55, 0.3)]
+    judged = judge_model_versions(one_positive, metric="holdout_auc")
+    assert judged.verdict == "insufficient_data" and judged.left_out == 3 and judged.points == 2
+    assert "1 positive in the holdout" in judged.reason
+    rising = [version(k, 0.60 + 0.03 * k, 0.004) for k in range(1, 7)]
+    sure = judge_model_versions(rising, metric="holdout_auc")
+    wide = judge_model_versions([version(k, 0.60 + 0.03 * k, 0.25) for k in range(1, 7)], metric="holdout_auc")
+    assert sure.verdict == "compounding"
+    assert sure.report is not None and wide.report is not None
+    assert (wide.report.gain_high - wide.report.gain_low) > (sure.report.gain_high - sure.report.gain_low)
 
 
 def test_read_series_defaults_and_errors() -> None:

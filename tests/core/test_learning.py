@@ -12,7 +12,7 @@ from flywheel_core.data.signals import SignalDictionary, SignalSpec
 from flywheel_core.demo import DEMO_SIGNALS, make_demo_events
 from flywheel_core.exceptions import DataValidationError, InsufficientDataError, StorageError
 from flywheel_core.learning.api import run_training
-from flywheel_core.learning.registry import compare_versions, load_model, summarize_versions
+from flywheel_core.learning.registry import compare_versions, load_model, summarize_versions, version_infos
 from flywheel_core.learning.turns import build_feedback_task, cut_turns, history_counts, train_feedback_versions
 from flywheel_core.storage.store import Store
 
@@ -161,12 +161,23 @@ def test_load_model_refuses_untrusted_types() -> None:
 
 def test_compare_shows_deltas_curves_and_segments(store: Store, workspace_id: int) -> None:
     name = _store_demo(store, workspace_id, "support")
-    versions = run_training(store, workspace_id=workspace_id, dataset_name=name, actor="alice", n_turns=3)
+    versions = version_infos(
+        run_training(store, workspace_id=workspace_id, dataset_name=name, actor="alice", n_turns=3)
+    )
     report = compare_versions(versions)
-    auc = next(r for r in report.metrics if r["metric"] == "holdout_auc")
-    assert auc["delta"] == pytest.approx(auc["v3"] - auc["v1"])
+    auc = report.metrics.set_index("metric").loc["holdout_auc"]
+    first, last = versions[0], versions[-1]
+    assert auc["change"] == pytest.approx(last.metrics["holdout_auc"] - first.metrics["holdout_auc"], abs=1e-4)
+    low, high = first.intervals["holdout_auc"]
+    assert low < first.metrics["holdout_auc"] < high  # every scored metric carries its 95% interval
+    assert auc["v1"] == first.value_text("holdout_auc") and "95% CI" in auc["v1"]
+    assert auc["basis"] == "unpaired (conservative)"  # v1 and v3 are not consecutive turns
+    assert auc["reading"] in {"better", "worse", "no detectable difference"}
+    pair = compare_versions(versions[1:]).metrics.set_index("metric").loc["holdout_auc"]
+    assert pair["basis"] == "paired DeLong on the holdout"  # consecutive turns of one run: the same rows
+    assert first.counts["holdout"].rows > 0 and first.counts["holdout"].positives > 0
     assert set(report.curves[3]) == {"roc", "pr", "calibration"}
-    assert {s["segment"] for s in report.segments} >= {"new users", "head items"}
+    assert set(report.segments["segment"]) >= {"new users", "head items"}
     with pytest.raises(DataValidationError, match="at least two"):
         compare_versions(versions[:1])
     summary = summarize_versions(versions)

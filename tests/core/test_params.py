@@ -67,6 +67,8 @@ CASES: dict[str, Call] = {
     "learning.n_turns": lambda v: cut_turns(TIMES, n_turns=v),  # type: ignore[arg-type]
     "learning.by": lambda v: cut_turns(TIMES, n_turns=3, by=v),  # type: ignore[arg-type]
     "learning.holdout_fraction": lambda v: cut_turns(TIMES, n_turns=3, holdout_fraction=v),  # type: ignore[arg-type]
+    "learning.min_positives": lambda v: _train(min_positives=v),
+    "learning.min_negatives": lambda v: _train(min_negatives=v),
     "experiments.kind": lambda v: run_experiment(STORE, workspace_id=1, dataset_name="d", kind=v, actor="a"),  # type: ignore[arg-type]
     "experiments.capture.label_budget": lambda v: capture_experiment(STORE, STORE, label_budget=v),  # type: ignore[arg-type]
     "experiments.network.cohort_share": lambda v: network_experiment(STORE, STORE, cohort_share=v),  # type: ignore[arg-type]
