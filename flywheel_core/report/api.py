@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from flywheel_core.curves.sources import judge_model_versions, version_metrics
 from flywheel_core.exceptions import DataValidationError, FlywheelError, NotFoundError
+from flywheel_core.learning.registry import VersionInfo
 from flywheel_core.loop.diagnosis import LoopSummary, diagnose
 from flywheel_core.loop.model import LoopMap
 from flywheel_core.numbers import iso
@@ -57,6 +58,8 @@ def _numeric(metrics: Mapping[str, Any] | None) -> dict[str, float]:
 
 
 def _version_row(v: ModelVersion) -> VersionRow:
+    info = VersionInfo.from_row(v)
+    hold = info.counts.get("holdout")
     return VersionRow(
         version=int(v.version),
         turn=int(v.turn),
@@ -67,6 +70,10 @@ def _version_row(v: ModelVersion) -> VersionRow:
         author=v.author,
         created_at=as_utc(v.created_at) or v.created_at,
         metrics=_numeric(v.metrics),
+        intervals=info.intervals,
+        unscored=info.unscored,
+        holdout_rows=hold.rows if hold else None,
+        holdout_positives=hold.positives if hold else None,
     )
 
 
@@ -86,7 +93,7 @@ def _dataset_section(store: Store, dataset: Dataset, versions: list[ModelVersion
     except FlywheelError as error:
         profile_note = str(error)
     rows = tuple(_version_row(v) for v in sorted(versions, key=lambda v: v.version))
-    metrics = tuple(version_metrics(rows))
+    metrics = tuple(m for m in version_metrics(rows) if not m.endswith(("rows", "positives")))
     verdict = None
     verdict_note = ""
     if not rows:
@@ -132,12 +139,14 @@ def build_report(store: Store, *, workspace_id: int, actor: str) -> WorkspaceRep
 
 
 def model_versions_frame(store: Store, *, workspace_id: int, actor: str) -> pd.DataFrame:
-    """The workspace's model-version registry, one row per version, metrics as columns (one read)."""
+    """The workspace's model-version registry, one row per version (one read): each metric as a column
+    beside its 95% interval (``<metric>_low``, ``<metric>_high``) and, when not scored, the reason
+    (``<metric>_unscored``); the holdout's rows and positives."""
     import pandas as pd
 
     pairs = sorted(store.datasets_with_versions(workspace_id=workspace_id, actor=actor), key=lambda p: p[0].name)
     versions = [v for _, vs in pairs for v in vs]
-    metrics = version_metrics(versions)
+    metrics = [m for m in version_metrics(versions) if not m.endswith(("rows", "positives"))]  # counts: own columns
     rows = [
         {
             "dataset": dataset.name,
@@ -149,10 +158,22 @@ def model_versions_frame(store: Store, *, workspace_id: int, actor: str) -> pd.D
             "train_seconds": round(float(v.train_seconds), 3),
             "author": v.author,
             "created_at": iso(v.created_at),
-            **{m: (v.metrics or {}).get(m) for m in metrics},
+            "holdout_rows": info.counts["holdout"].rows if "holdout" in info.counts else None,
+            "holdout_positives": info.counts["holdout"].positives if "holdout" in info.counts else None,
+            **{
+                column: value
+                for m in metrics
+                for column, value in (
+                    (m, info.metrics.get(m)),
+                    (f"{m}_low", info.intervals[m][0] if m in info.intervals else None),
+                    (f"{m}_high", info.intervals[m][1] if m in info.intervals else None),
+                    (f"{m}_unscored", info.unscored.get(m, "")),
+                )
+            },
         }
         for dataset, vs in pairs
-        for v in sorted(vs, key=lambda v: v.version)
+        for v, info in ((v, VersionInfo.from_row(v)) for v in sorted(vs, key=lambda v: v.version))
     ]
     columns = ["dataset", "version", "turn", "train_rows", "task", "algorithm", "train_seconds", "author"]
-    return pd.DataFrame(rows, columns=[*columns, "created_at", *metrics])
+    evidence = [f"{m}{suffix}" for m in metrics for suffix in ("", "_low", "_high", "_unscored")]
+    return pd.DataFrame(rows, columns=[*columns, "created_at", "holdout_rows", "holdout_positives", *evidence])

@@ -7,7 +7,7 @@ and :mod:`flywheel_core.report.markdown` render them and import nothing else of 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
@@ -56,7 +56,8 @@ class LoopSection:
 
 @dataclass(frozen=True)
 class VersionRow:
-    """One model version as the report shows it: its numeric metrics only, its time in UTC."""
+    """One model version as the report shows it: its scored metrics with their 95% intervals, the reason
+    for each one not scored, the holdout's counts, its time in UTC."""
 
     version: int
     turn: int
@@ -67,6 +68,20 @@ class VersionRow:
     author: str
     created_at: datetime
     metrics: Mapping[str, float]
+    intervals: Mapping[str, tuple[float, float]] = field(default_factory=dict)
+    unscored: Mapping[str, str] = field(default_factory=dict)
+    holdout_rows: int | None = None
+    holdout_positives: int | None = None
+
+    def cell(self, metric: str) -> str:
+        """The metric for a table cell: "0.712 (0.559–0.828)", or "not scored" when the window was too thin."""
+        value = self.metrics.get(metric)
+        if value is None:
+            return "not scored" if metric in self.unscored else "—"
+        if metric in self.intervals:
+            low, high = self.intervals[metric]
+            return f"{significant(value)} ({significant(low)}–{significant(high)})"
+        return significant(value)
 
 
 @dataclass(frozen=True)
@@ -152,14 +167,25 @@ def profile_rows(profile: DataProfile) -> list[tuple[str, str]]:
 def version_rows(section: DatasetSection) -> tuple[list[str], list[list[str]]]:
     """The version table's header and rows, formatted for people (the first few metrics only)."""
     metrics = section.metrics[:MAX_METRIC_COLUMNS]
-    header = ["Version", "Turn", "Training rows", "Algorithm", *metrics, "Train time", "Author", "Created"]
+    header = [
+        "Version",
+        "Turn",
+        "Training rows",
+        "Holdout rows (positives)",
+        "Algorithm",
+        *[f"{m} (95% CI)" for m in metrics],
+        "Train time",
+        "Author",
+        "Created",
+    ]
     rows = [
         [
             str(v.version),
             str(v.turn),
             count(v.train_rows),
+            "—" if v.holdout_rows is None else f"{count(v.holdout_rows)} ({count(v.holdout_positives or 0)})",
             v.algorithm,
-            *[significant(v.metrics.get(m)) for m in metrics],
+            *[v.cell(m) for m in metrics],
             f"{v.train_seconds:,.1f} s",
             v.author,
             when(v.created_at),

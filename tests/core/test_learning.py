@@ -205,3 +205,45 @@ def test_a_model_trained_on_a_one_class_window_loads_back() -> None:
     estimator, _ = fit_model("logistic", np.zeros((5, 2)), np.ones(5))  # one class: the prior-rate model
     loaded = load_model(model_bytes(estimator))
     assert np.allclose(loaded.predict_proba(np.zeros((3, 2)))[:, 1], 1.0)
+
+
+def _sparse_click_log(n: int = 6_000, holdout_clicks: int = 1) -> pd.DataFrame:
+    """A recommendation log of impressions with clicks early on and only ``holdout_clicks`` at the end."""
+    rng = np.random.default_rng(11)
+    minutes = np.sort(rng.integers(0, 60 * 24 * 60, n))
+    clicked = rng.random(n) < 0.05
+    late = minutes >= np.quantile(minutes, 0.8)
+    clicked[late] = False
+    clicked[np.flatnonzero(late)[-holdout_clicks:]] = True  # in the last days: the holdout
+    return pd.DataFrame(
+        {
+            "user": [f"u{u}" for u in rng.integers(0, 400, n)],
+            "item": [f"i{i}" for i in rng.integers(0, 50, n)],
+            "timestamp": pd.Timestamp("2026-01-01", tz="UTC") + pd.to_timedelta(minutes, unit="min"),
+            "event": np.where(clicked, "click", "impression"),
+        }
+    )
+
+
+def test_a_holdout_with_one_positive_is_not_scored_and_says_so(store: Store, workspace_id: int) -> None:
+    from flywheel_core.curves.api import judge_dataset
+    from flywheel_core.data.api import store_frame
+
+    signals = {"click": SignalSpec("implicit", "positive", 1.0), "impression": SignalSpec("implicit", "negative", 1.0)}
+    store_frame(store, workspace_id=workspace_id, frame=_sparse_click_log(), dataset="clicks", actor="a",
+                signals=signals)  # fmt: skip
+    versions = version_infos(
+        run_training(store, workspace_id=workspace_id, dataset_name="clicks", actor="a", n_turns=4)
+    )
+    for v in versions:
+        assert v.counts["holdout"].positives == 1
+        assert v.metrics["holdout_auc"] is None and "holdout_auc" not in v.intervals  # no bare number
+        assert v.unscored["holdout_auc"] == "not enough feedback to score (1 positive in the holdout; needs 10)"
+        assert v.value_text("holdout_auc").startswith("not scored: not enough feedback")
+        assert v.holdout_auc_delta is None  # no paired delta on an unscored holdout
+    assert versions[0].metrics["auc"] is not None and versions[0].intervals["auc"][0] < versions[0].metrics["auc"]
+    judged = judge_dataset(store, workspace_id=workspace_id, dataset="clicks", actor="a", metric="holdout_auc")
+    assert judged.verdict == "insufficient_data" and judged.left_out == 4 and judged.report is None
+    assert "1 positive in the holdout" in judged.reason
+    compared = compare_versions(versions[-2:]).metrics.set_index("metric").loc["holdout_auc"]
+    assert compared["reading"] == "not enough feedback to compare"

@@ -158,7 +158,7 @@ def test_report_markdown_has_the_same_facts(store: Store, filled: int) -> None:
         "**Verdict: Flywheel.**",
         "**Verdict: Feedback loop.**",
         "| Events | 1,200 |",
-        "| 6 | 6 | 32,000 | logistic_regression |",
+        "| 6 | 6 | 32,000 | — | logistic_regression |",  # versions stored without evidence show no counts
         f"**Verdict:** {checkout.verdict.verdict.label} (confidence",
         "No model versions yet",
     ):
@@ -171,9 +171,9 @@ def test_report_says_in_words_when_versions_are_too_few(store: Store, workspace_
     _add_versions(store, workspace_id, dataset_id, ROWS[:2])
     report = build_report(store, workspace_id=workspace_id, actor="alice")
     assert report.datasets[0].verdict is None
-    assert "found 2" in report.datasets[0].verdict_note
-    assert "No verdict yet. A verdict needs 3 model versions" in render_markdown(report)
-    assert "Train more versions" in render_html(report)
+    assert "2 of 2 model versions have a 'holdout_auc' score; a verdict needs 3" in report.datasets[0].verdict_note
+    assert "No verdict yet: 2 of 2 model versions" in render_markdown(report)
+    assert "Train more turns" in render_html(report)
 
 
 def test_report_of_one_workspace_never_shows_another(store: Store, filled: int) -> None:
@@ -273,3 +273,24 @@ def test_safe_csv_no_cell_starts_with_a_formula_character(rows: list[tuple[str, 
 
 def test_neutralise_cell_leaves_non_text_alone() -> None:
     assert neutralise_cell(-3) == -3 and neutralise_cell(None) is None and neutralise_cell("=1") == "'=1"
+
+
+def test_report_and_csv_carry_counts_and_intervals_of_trained_versions(store: Store, workspace_id: int) -> None:
+    from flywheel_core.data.api import store_frame
+    from flywheel_core.data.signals import SignalSpec
+    from flywheel_core.demo import DEMO_SIGNALS, make_demo_events
+    from flywheel_core.learning.api import run_training
+
+    signals = {e: SignalSpec(*s) for e, s in DEMO_SIGNALS["music"].items()}
+    store_frame(store, workspace_id=workspace_id, frame=make_demo_events("music", 3_000), dataset="music",
+                actor="alice", signals=signals)  # fmt: skip
+    trained = run_training(store, workspace_id=workspace_id, dataset_name="music", actor="alice", n_turns=3)
+    text = render_markdown(build_report(store, workspace_id=workspace_id, actor="alice"))
+    assert "Holdout rows (positives)" in text and "auc (95% CI)" in text
+    hold = trained[0].params["evaluation"]["counts"]["holdout"]
+    assert f"| {hold['rows']:,} ({hold['positives']:,}) |" in text
+    frame = model_versions_frame(store, workspace_id=workspace_id, actor="alice")
+    first = frame.iloc[0]
+    assert first["holdout_rows"] == hold["rows"] and first["holdout_positives"] == hold["positives"]
+    assert first["holdout_auc_low"] < first["holdout_auc"] < first["holdout_auc_high"]
+    assert first["holdout_auc_unscored"] == ""
