@@ -12,6 +12,7 @@ import os
 import subprocess
 import sys
 import traceback
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -20,6 +21,7 @@ from flywheel_core.exceptions import DataValidationError, FlywheelError
 __all__ = [
     "JOB_KINDS",
     "STALLED_AFTER_SECONDS",
+    "JobInfo",
     "execute_job",
     "job_state",
     "list_jobs",
@@ -45,9 +47,45 @@ def job_state(job: Any, *, now: datetime | None = None) -> str:
     return str(job.status)
 
 
-def list_jobs(store: Any, *, workspace_id: int, actor: str, limit: int = 50) -> list[Any]:
+@dataclass(frozen=True)
+class JobInfo:
+    """A run as people follow it: what it runs on, its state (``stalled`` when its worker went silent),
+    progress, the last message and, when it failed, why."""
+
+    id: int
+    kind: str
+    dataset: str
+    state: str  # queued | running | done | failed | stalled
+    progress: float
+    message: str
+    error: str
+    created_by: str
+    created_at: datetime
+
+    @property
+    def status(self) -> str:
+        return self.state
+
+    @classmethod
+    def from_row(cls, job: Any, *, now: datetime | None = None) -> JobInfo:
+        from flywheel_core.storage.models import as_utc
+
+        return cls(
+            id=int(job.id),
+            kind=str(job.kind),
+            dataset=str((job.params or {}).get("dataset", "")),
+            state=job_state(job, now=now),
+            progress=min(max(float(job.progress), 0.0), 1.0),
+            message=str(job.message or ""),
+            error=str(job.error or ""),
+            created_by=str(job.created_by),
+            created_at=as_utc(job.created_at) or job.created_at,
+        )
+
+
+def list_jobs(store: Any, *, workspace_id: int, actor: str, limit: int = 50) -> list[JobInfo]:
     """The workspace's most recent training and experiment runs, newest first."""
-    return list(store.list_jobs(workspace_id=workspace_id, limit=limit, actor=actor))
+    return [JobInfo.from_row(j) for j in store.list_jobs(workspace_id=workspace_id, limit=limit, actor=actor)]
 
 
 def submit_job(store: Any, *, workspace_id: int, kind: str, params: dict[str, Any], actor: str) -> Any:
@@ -66,15 +104,15 @@ def submit_job(store: Any, *, workspace_id: int, kind: str, params: dict[str, An
     return store.create_job(workspace_id=workspace_id, kind=kind, params=params, actor=actor)
 
 
-def start_job(store: Any, *, workspace_id: int, kind: str, params: dict[str, Any], actor: str) -> Any:
-    """Record a job and launch its detached worker process; returns the job row.
+def start_job(store: Any, *, workspace_id: int, kind: str, params: dict[str, Any], actor: str) -> JobInfo:
+    """Record a job and launch its detached worker process; returns the job as it stands.
 
     With ``FLYWHEEL_JOBS_INLINE=1`` (tests, single-user scripts) the job runs in this process instead,
     through the same :func:`execute_job`.
     """
     job = submit_job(store, workspace_id=workspace_id, kind=kind, params=params, actor=actor)
     if os.environ.get("FLYWHEEL_JOBS_INLINE") == "1":
-        return execute_job(store, workspace_id=workspace_id, job_id=job.id, actor=actor)
+        return JobInfo.from_row(execute_job(store, workspace_id=workspace_id, job_id=job.id, actor=actor))
     env = {**os.environ, "FLYWHEEL_DATA_DIR": str(store.settings.data_dir)}
     if store.settings.database_url:
         env["FLYWHEEL_DATABASE_URL"] = store.settings.database_url
@@ -86,7 +124,7 @@ def start_job(store: Any, *, workspace_id: int, kind: str, params: dict[str, Any
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
-    return job
+    return JobInfo.from_row(job)
 
 
 def execute_job(store: Any, *, workspace_id: int, job_id: int, actor: str | None = None) -> Any:

@@ -15,7 +15,6 @@ from flywheel_core.charts.train import (
 )
 from flywheel_core.data import api as data_api
 from flywheel_core.experiments import api as experiments_api
-from flywheel_core.jobs import job_state
 from flywheel_core.learning import api as learning_api
 from flywheel_core.learning.api import compare_versions, registry_table
 from flywheel_core.numbers import number, percent, when
@@ -48,10 +47,9 @@ dataset = next(d for d in datasets if d.name == name)
 def job_monitor() -> None:
     """Progress of this workspace's running jobs; reruns the page when they finish."""
     jobs = jobs_api.list_jobs(ctx.store, workspace_id=ctx.workspace_id, actor=ctx.actor, limit=20)
-    active = [j for j in jobs if job_state(j) in ("queued", "running")]
+    active = [j for j in jobs if j.state in ("queued", "running")]
     for job in active:
-        label = f"{job.kind} · {job.params.get('dataset')} · {job.message or job.status}"
-        st.progress(min(max(job.progress, 0.0), 1.0), text=label)
+        st.progress(job.progress, text=f"{job.kind} · {job.dataset} · {job.message or job.state}")
     if not active and st.session_state.get("train_compare.waiting"):
         st.session_state["train_compare.waiting"] = False
         st.rerun()
@@ -100,8 +98,8 @@ with train_tab:
                 {
                     "Job": j.id,
                     "Kind": j.kind,
-                    "Dataset": j.params.get("dataset"),
-                    "Status": job_state(j),
+                    "Dataset": j.dataset,
+                    "Status": j.state,
                     "Progress": percent(j.progress, 0),
                     "Message": j.error or j.message,
                     "By": j.created_by,
