@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 import streamlit as st
 
@@ -114,7 +115,7 @@ with judge_tab:
         horizontal=True,
         key="curves.source",
     )
-    series = None
+    series: tuple[Any, Any, bool, str, str] | None = None  # x, y, higher is better, x label, y label
     with user_errors():
         if source == "Typed values":
             st.caption("Seeded with Perplexity: 312M queries in May 2024, 780M by May 2025, 1.4B by June 2025.")
@@ -139,8 +140,8 @@ with judge_tab:
                 x, y = versions_series(versions, metric)
                 series = (x, y, not metric_is_lower_better(metric), "training rows", metric)
         elif source == "Simulation":
-            preset = st.selectbox("Scenario", list(PRESETS), key="curves.sim_source")
-            result = simulate_flywheel(PRESETS[preset].params, weeks=260, runs=300, scenario=preset)
+            scenario = st.selectbox("Scenario", list(PRESETS), key="curves.sim_source")
+            result = simulate_flywheel(PRESETS[scenario].params, weeks=260, runs=300, scenario=scenario)
             series = (result.weeks, result.median("product_quality"), True, "week", "median product quality")
         else:
             upload = st.file_uploader("CSV with an x and a y column", type=["csv"], key="curves.upload")

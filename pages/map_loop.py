@@ -79,7 +79,7 @@ locked = not ctx.can_edit
 left, right = st.columns([1, 1], gap="large")
 with left:
     a, b = st.columns(2)
-    draft = {
+    draft: dict[str, object] = {
         "name": a.text_input("Map name", key="map.name", disabled=locked),
         "product": b.text_input("Product", key="map.product", disabled=locked),
     }

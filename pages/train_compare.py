@@ -171,9 +171,9 @@ with registry_tab:
 
 with experiments_tab:
     st.caption("Each experiment runs on this dataset and scores on its fixed final holdout.")
-    cols = st.columns([2, 1])
-    kind = cols[0].selectbox("Experiment", list(EXPERIMENT.options), key="train_compare.experiment")
-    if cols[1].button("Run experiment", key="train_compare.run_experiment", disabled=not ctx.can_edit):
+    picker, runner = st.columns([2, 1])
+    kind = picker.selectbox("Experiment", list(EXPERIMENT.options), key="train_compare.experiment")
+    if runner.button("Run experiment", key="train_compare.run_experiment", disabled=not ctx.can_edit):
         launch("experiment", {"dataset": name, "kind": kind})
     latest = experiments_api.latest_experiments(
         ctx.store, workspace_id=ctx.workspace_id, dataset_id=dataset.id, actor=ctx.actor

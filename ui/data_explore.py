@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import date
+
 import streamlit as st
 
 from flywheel_core.charts import data as charts
@@ -16,9 +18,10 @@ def render_explore(ctx: AppContext, datasets: list[DatasetInfo]) -> None:
     name = st.selectbox("Dataset", names, key="data.explore.dataset")
     dataset = next(d for d in datasets if d.name == name)
     first, last = dataset.first_event, dataset.last_event
+    span: tuple[date, date] | None = (first.date(), last.date()) if first and last else None
     picked = st.date_input(
         "Date range (UTC)",
-        value=(first.date(), last.date()) if first and last else (),
+        value=span,
         min_value=first.date() if first else None,
         max_value=last.date() if last else None,
         key="data.explore.dates",

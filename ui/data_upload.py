@@ -7,6 +7,7 @@ from typing import Any
 
 import pandas as pd
 import streamlit as st
+from streamlit.delta_generator import DeltaGenerator
 
 from flywheel_core.data import api as data_api
 from flywheel_core.data.ingest import OPTIONAL_ROLES, REQUIRED_ROLES, IngestReport, preview_file
@@ -78,7 +79,16 @@ def _signal_editor(events: list[str]) -> dict[str, SignalSpec]:
             "Rules on value: "
             + "; ".join(f"{r.event} with value {r.op} {r.threshold:g} counts as {r.polarity}" for r in dictionary.rules)
         )
-    return {row.event: SignalSpec(row.kind, row.polarity, float(row.weight)) for row in edited.itertuples()}
+    return {
+        str(event): SignalSpec(str(kind), str(polarity), float(weight))
+        for event, kind, polarity, weight in zip(
+            edited["event"], edited["kind"], edited["polarity"], edited["weight"], strict=True
+        )
+    }
+
+
+def _advance(bar: DeltaGenerator, fraction: float, message: str) -> None:
+    bar.progress(fraction, text=message)
 
 
 def render_upload(ctx: AppContext) -> None:
@@ -97,7 +107,7 @@ def render_upload(ctx: AppContext) -> None:
         columns, rows, detected = preview_file(data, limits=limits, label=f"'{upload.name}'")
         st.dataframe(pd.DataFrame(rows), width="stretch", hide_index=True, height=210)
         mapping = _mapping_form(columns, detected.roles, detected.features)
-        event_column = mapping.get("event")
+        event_column = mapping.get("event") or ""
         events = sorted({str(r.get(event_column)) for r in rows if r.get(event_column) not in (None, "")})
         signals = _signal_editor(events) if events else {}
         st.markdown("**4 · Import**")
@@ -121,15 +131,15 @@ def render_upload(ctx: AppContext) -> None:
                     signals=signals,
                     skip_invalid=skip,
                     source_name=upload.name,
-                    progress=lambda f, m: bar.progress(f, text=m),
+                    progress=lambda fraction, message: _advance(bar, fraction, message),
                 )
             finally:
                 bar.empty()  # a refusal shows its message alone, not a bar stopped half-way
             st.session_state["data.last_report"] = report
             st.rerun()  # the dataset list, the Explore tab and the Overview now include the new dataset
-    report = st.session_state.get("data.last_report")
-    if isinstance(report, IngestReport):
-        render_report(report)
+    last = st.session_state.get("data.last_report")
+    if isinstance(last, IngestReport):
+        render_report(last)
 
 
 def render_report(report: IngestReport) -> None:

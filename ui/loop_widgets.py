@@ -263,8 +263,8 @@ def diagnosis_panel(d: LoopDiagnosis) -> None:
     st.caption(f"Weakest: {d.weakest_reason} Velocity: {d.velocity_text}.")
     for item in d.missing_links:
         st.markdown(f":red[**{item.name} missing**] — {item.reason}.")
-    for item in d.breaks:
-        st.markdown(f":orange[**{item.link}: {item.name}**] — {item.why}.")
+    for broken in d.breaks:
+        st.markdown(f":orange[**{broken.link}: {broken.name}**] — {broken.why}.")
     if d.plateau:
         st.markdown(f":orange[**Plateau ahead**] — {d.plateau_reason}.")
     st.markdown("**Next steps**")
