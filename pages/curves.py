@@ -13,10 +13,9 @@ from flywheel_core.curves.judge import CandidateFit, CurveReport, judge_curve
 from flywheel_core.curves.sources import (
     SeriesVerdict,
     csv_columns,
-    metric_is_lower_better,
+    judge_model_versions,
     read_series,
     version_metrics,
-    versions_series,
 )
 from flywheel_core.learning import api as learning_api
 from flywheel_core.numbers import compact, percent
@@ -137,8 +136,20 @@ with judge_tab:
                 st.page_link("pages/train_compare.py", label="Train & compare", icon=":material/model_training:")
             else:
                 metric = st.selectbox("Metric", metrics, key="curves.metric")
-                x, y = versions_series(versions, metric)
-                series = (x, y, not metric_is_lower_better(metric), "training rows", metric)
+                dataset_verdict = judge_model_versions(versions, metric=metric)  # unscored left out; intervals weigh
+                if dataset_verdict.report is None:
+                    st.warning(
+                        f"**{dataset_verdict.verdict.label}**. {md_escape(dataset_verdict.reason)}",
+                        icon=":material/help:",
+                    )
+                else:
+                    show_verdict(dataset_verdict.report, "training rows", metric)
+                    if dataset_verdict.left_out:
+                        st.caption(
+                            md_escape(
+                                f"{dataset_verdict.left_out} version(s) left out: {dataset_verdict.left_out_reason}."
+                            )
+                        )
         elif source == "Simulation":
             scenario = st.selectbox("Scenario", list(PRESETS), key="curves.sim_source")
             result = simulate_flywheel(PRESETS[scenario].params, weeks=260, runs=300, scenario=scenario)

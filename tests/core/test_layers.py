@@ -96,9 +96,9 @@ def test_service_modules_return_typed_results_not_json_dicts() -> None:
     for path in [*REPO.glob("flywheel_core/*/api.py"), REPO / "flywheel_core" / "jobs.py"]:
         tree = ast.parse(path.read_text())
         for node in ast.walk(tree):
-            if isinstance(node, ast.FunctionDef) and not node.name.startswith("_") and node.returns is not None:
-                if "dict[str, Any]" in ast.unparse(node.returns):
-                    offenders.append(f"{path.relative_to(REPO)}:{node.lineno} {node.name}")
+            public = isinstance(node, ast.FunctionDef) and not node.name.startswith("_")
+            if public and node.returns is not None and "dict[str, Any]" in ast.unparse(node.returns):
+                offenders.append(f"{path.relative_to(REPO)}:{node.lineno} {node.name}")
             if isinstance(node, ast.ClassDef) and not node.name.startswith("_"):
                 for field in node.body:
                     if isinstance(field, ast.AnnAssign) and "dict[str, Any]" in ast.unparse(field.annotation):

@@ -130,8 +130,12 @@ def test_analyst_uploads_trains_compares_and_reads_the_verdict(app, page: Page, 
     open_page(page, "Compounding vs plateau")
     page.get_by_text("Model versions", exact=True).click()
     settle(page)
+    # The page and the CLI gate judge the same versions from the same evidence: they must agree.
+    from flywheel_core.curves.terms import Verdict
+
+    expected = json.loads(app.cli("verdict", "plays", "--json").stdout)
     verdict = page.locator("[data-testid='stAlert']").first
-    expect(verdict).to_contain_text("confidence")
-    text = verdict.inner_text().lower()
-    assert any(word in text for word in ("compounding", "plateau", "backward", "insufficient"))
+    expect(verdict).to_contain_text(Verdict(expected["verdict"]).label)
+    if expected["verdict"] != "insufficient_data":
+        expect(verdict).to_contain_text(f"confidence {expected['confidence']:.0%}")
     no_errors(page)
