@@ -10,6 +10,7 @@ import math
 
 from flywheel_core.charts.palette import BAD, BORDER, GOOD, HEALTH_FILLS, PAPER, WARN
 from flywheel_core.loop.diagnosis import LoopDiagnosis
+from flywheel_core.loop.findings import LoopVerdict
 from flywheel_core.loop.model import STAGES, LoopMap
 
 __all__ = ["EDGE_STYLE", "loop_dot"]
@@ -21,7 +22,6 @@ EDGE_STYLE = {
     "manual": (WARN, "dashed", "by hand"),
     "missing": (BAD, "dashed", "missing"),
 }
-_VERDICT = {"flywheel": "Flywheel", "feedback_loop": "Feedback loop", "broken": "Broken loop"}
 _AUTOMATED = {"yes": "automated", "partly": "partly by hand", "no": "by hand"}
 
 
@@ -63,7 +63,7 @@ def loop_dot(loop_map: LoopMap, diagnosis: LoopDiagnosis, *, radius_in: float = 
         label = f", label={_quote(tag)}, fontcolor={_quote(colour)}" if tag else ""
         tooltip = _quote(f"{link.name}: {link.reason}")
         lines.append(f'  {link.source} -> {link.target} [color="{colour}", style={style}{label}, tooltip={tooltip}];')
-    verdict = _VERDICT[diagnosis.verdict]
+    verdict = LoopVerdict(diagnosis.verdict).label
     lines.append(f'  verdict [shape=plaintext, style="", label={_quote(verdict)}, pos="0,0!", fontsize=14];')
     lines.append("}")
     return "\n".join(lines)

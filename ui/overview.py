@@ -9,9 +9,8 @@ import streamlit as st
 from flywheel_core.curves.sources import judge_model_versions
 from flywheel_core.learning import api as learning_api
 from flywheel_core.loop import api as loop_api
+from flywheel_core.loop.findings import LoopVerdict
 from ui.context import AppContext
-
-VERDICT_LABEL = {"flywheel": "flywheel", "feedback_loop": "feedback loop", "broken": "broken", "invalid": "unreadable"}
 
 
 def render_verdicts(ctx: AppContext) -> None:
@@ -21,14 +20,14 @@ def render_verdicts(ctx: AppContext) -> None:
         st.caption("No loop maps yet.")
         st.page_link("pages/map_loop.py", label="Map your loop", icon=":material/account_tree:")
         return
-    counts = Counter(VERDICT_LABEL.get(r.verdict, r.verdict) for r in rows)
+    counts = Counter(LoopVerdict(r.verdict).label.lower() for r in rows)
     st.caption(", ".join(f"{n} {label}{'s' if n > 1 and label != 'unreadable' else ''}" for label, n in counts.items()))
     st.dataframe(
         [
             {
                 "Loop map": r.name,
                 "Version": r.version,
-                "Verdict": VERDICT_LABEL.get(r.verdict, r.verdict),
+                "Verdict": LoopVerdict(r.verdict).label,
                 "Moat": r.moat,
                 "Weakest stage": r.weakest,
             }

@@ -7,11 +7,39 @@ These are the typed results :func:`flywheel_core.loop.diagnosis.diagnose` return
 from __future__ import annotations
 
 from dataclasses import dataclass
+from enum import StrEnum
 from typing import Any
 
 from flywheel_core.loop.model import STAGES
 
-__all__ = ["Break", "LinkStatus", "LoopDiagnosis", "label", "link_name"]
+__all__ = ["Break", "LinkStatus", "LoopDiagnosis", "LoopVerdict", "label", "link_name"]
+
+
+class LoopVerdict(StrEnum):
+    """What a loop map is; ``label`` is how people read it, ``headline`` how a sentence starts with it."""
+
+    FLYWHEEL = "flywheel"
+    FEEDBACK_LOOP = "feedback_loop"
+    BROKEN = "broken"
+    INVALID = "invalid"  # stored content that no longer reads as a loop map
+
+    @property
+    def label(self) -> str:
+        return {
+            "flywheel": "Flywheel",
+            "feedback_loop": "Feedback loop",
+            "broken": "Broken loop",
+            "invalid": "Unreadable map",
+        }[self.value]
+
+    @property
+    def headline(self) -> str:
+        return {
+            "flywheel": "A flywheel",
+            "feedback_loop": "A feedback loop",
+            "broken": "A broken loop",
+            "invalid": "An unreadable map",
+        }[self.value]
 
 
 def label(stage: str) -> str:
@@ -72,8 +100,7 @@ class LoopDiagnosis:
 
     @property
     def headline(self) -> str:
-        words = {"flywheel": "A flywheel", "feedback_loop": "A feedback loop", "broken": "A broken loop"}
-        return f"{words[self.verdict]}: {self.verdict_reason}"
+        return f"{LoopVerdict(self.verdict).headline}: {self.verdict_reason}"
 
     def to_json(self) -> dict[str, Any]:
         return {

@@ -6,12 +6,10 @@ brief back exactly.
 
 from __future__ import annotations
 
-from flywheel_core.loop.findings import LoopDiagnosis
+from flywheel_core.loop.findings import LoopDiagnosis, LoopVerdict
 from flywheel_core.loop.model import COLD_START, RISKS, STAGES, LoopMap
 
 __all__ = ["render_markdown"]
-
-_VERDICT = {"flywheel": "Flywheel", "feedback_loop": "Feedback loop", "broken": "Broken loop"}
 
 
 def _cell(text: object) -> str:
@@ -29,7 +27,7 @@ def render_markdown(loop_map: LoopMap, diagnosis: LoopDiagnosis) -> str:
     if loop_map.product:
         lines += [f"_Product:_ {loop_map.product}", ""]
     lines += [
-        f"**Verdict: {_VERDICT[d.verdict]}.** {d.verdict_reason[:1].upper()}{d.verdict_reason[1:]}.",
+        f"**Verdict: {LoopVerdict(d.verdict).label}.** {d.verdict_reason[:1].upper()}{d.verdict_reason[1:]}.",
         "",
         f"- **Moat:** {d.moat} learning"
         + (f" — {loop_map.network_learning.why}" if loop_map.network_learning.why else ""),

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
+from flywheel_core.loop.findings import LoopVerdict
 from flywheel_core.numbers import count, percent, significant, when
 
 if TYPE_CHECKING:
@@ -36,12 +37,7 @@ __all__ = [
 ]
 
 SECTIONS: tuple[str, ...] = ("Summary", "Loop diagnosis", "Data profile", "Model versions and verdict")
-LOOP_VERDICT_WORDS: Mapping[str, str] = {
-    "flywheel": "Flywheel",
-    "feedback_loop": "Feedback loop",
-    "broken": "Broken loop",
-    "invalid": "Unreadable map",
-}
+LOOP_VERDICT_WORDS: Mapping[str, str] = {v.value: v.label for v in LoopVerdict}
 MAX_METRIC_COLUMNS = 4
 
 
