@@ -11,10 +11,11 @@ from typing import Any
 import numpy as np
 
 from flywheel_core.exceptions import DataValidationError
+from flywheel_core.params import FEEDBACK_MODEL, check
 
 __all__ = ["MODELS", "curves", "fit_model", "make_model", "roc_auc", "score_feedback"]
 
-MODELS = ("logistic", "hgb")
+MODELS: tuple[str, ...] = FEEDBACK_MODEL.options  # declared once, in flywheel_core.params
 
 
 def make_model(model: str, *, random_state: int = 0) -> Any:
@@ -30,7 +31,8 @@ def make_model(model: str, *, random_state: int = 0) -> Any:
         return HistGradientBoostingClassifier(
             max_iter=100, learning_rate=0.1, early_stopping=False, random_state=random_state
         )
-    raise DataValidationError(f"Unknown model '{model}'. Choose one of: {', '.join(MODELS)}.")
+    check(FEEDBACK_MODEL, model, caller="make_model")
+    raise DataValidationError(f"Unknown model '{model}'.")  # pragma: no cover - declared but not built
 
 
 class _Constant:

@@ -30,6 +30,7 @@ from flywheel_core.exceptions import (
     StorageError,
 )
 from flywheel_core.faults import pause_point
+from flywheel_core.params import ROLE, check
 from flywheel_core.storage import repository as repo
 from flywheel_core.storage.engine import make_engine, session_scope, upgrade_database
 from flywheel_core.storage.files import (
@@ -191,8 +192,7 @@ class Store:
             return repo.list_users(session=session)
 
     def set_member(self, *, workspace_id: int, username: str, role: str, actor: str) -> Membership:
-        if role not in repo.ROLES:
-            raise DataValidationError(f"Role must be one of {', '.join(repo.ROLES)}, got {role!r}.")
+        check(ROLE, role, caller="set_member")
         with self.unit(workspace_id=workspace_id, actor=actor, needs="owner") as session:
             return repo.set_membership(
                 session=session, workspace_id=workspace_id, username=username, role=role, actor=actor
