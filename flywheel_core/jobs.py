@@ -14,9 +14,13 @@ import sys
 import traceback
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from flywheel_core.exceptions import DataValidationError, FlywheelError
+
+if TYPE_CHECKING:
+    from flywheel_core.storage.models import Job
+    from flywheel_core.storage.store import Store
 
 __all__ = [
     "JOB_KINDS",
@@ -83,12 +87,12 @@ class JobInfo:
         )
 
 
-def list_jobs(store: Any, *, workspace_id: int, actor: str, limit: int = 50) -> list[JobInfo]:
+def list_jobs(store: Store, *, workspace_id: int, actor: str, limit: int = 50) -> list[JobInfo]:
     """The workspace's most recent training and experiment runs, newest first."""
     return [JobInfo.from_row(j) for j in store.list_jobs(workspace_id=workspace_id, limit=limit, actor=actor)]
 
 
-def submit_job(store: Any, *, workspace_id: int, kind: str, params: dict[str, Any], actor: str) -> Any:
+def submit_job(store: Store, *, workspace_id: int, kind: str, params: dict[str, Any], actor: str) -> Job:
     """Check the parameters and record a queued job (nothing runs yet)."""
     from flywheel_core.experiments.runner import EXPERIMENTS
 
@@ -104,13 +108,14 @@ def submit_job(store: Any, *, workspace_id: int, kind: str, params: dict[str, An
     return store.create_job(workspace_id=workspace_id, kind=kind, params=params, actor=actor)
 
 
-def start_job(store: Any, *, workspace_id: int, kind: str, params: dict[str, Any], actor: str) -> JobInfo:
+def start_job(store: Store, *, workspace_id: int, kind: str, params: dict[str, Any], actor: str) -> JobInfo:
     """Record a job and launch its detached worker process; returns the job as it stands.
 
     With ``FLYWHEEL_JOBS_INLINE=1`` (tests, single-user scripts) the job runs in this process instead,
     through the same :func:`execute_job`.
     """
     job = submit_job(store, workspace_id=workspace_id, kind=kind, params=params, actor=actor)
+    assert job.id is not None
     if os.environ.get("FLYWHEEL_JOBS_INLINE") == "1":
         return JobInfo.from_row(execute_job(store, workspace_id=workspace_id, job_id=job.id, actor=actor))
     env = {**os.environ, "FLYWHEEL_DATA_DIR": str(store.settings.data_dir)}
@@ -127,7 +132,7 @@ def start_job(store: Any, *, workspace_id: int, kind: str, params: dict[str, Any
     return JobInfo.from_row(job)
 
 
-def execute_job(store: Any, *, workspace_id: int, job_id: int, actor: str | None = None) -> Any:
+def execute_job(store: Store, *, workspace_id: int, job_id: int, actor: str | None = None) -> Job:
     """Do a job's work in this process, reporting progress; returns the finished job row.
 
     ``actor`` is whoever reads the job where roles are enforced (an inline run in the app); the

@@ -14,7 +14,7 @@ import click
 from flywheel_core.config import Settings, load_settings
 
 if TYPE_CHECKING:
-    from flywheel_core.workspaces.api import WorkspaceRef
+    from flywheel_core.workspaces.api import Store, WorkspaceRef
 from flywheel_core.params import Interval, Options, Param
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -24,9 +24,9 @@ ACTOR = os.environ.get("FLYWHEEL_ACTOR") or os.environ.get("USER") or "local"
 @dataclass
 class Context:
     settings: Settings | None = None
-    _store: Any = None
+    _store: Store | None = None
 
-    def store(self) -> Any:
+    def store(self) -> Store:
         if self._store is None:
             from flywheel_core.workspaces.api import open_store
 
