@@ -44,12 +44,30 @@ def _int_env(env: dict[str, str], name: str, default: int) -> int:
     return value
 
 
+_TRUE = {"1", "true", "yes", "on"}
+_FALSE = {"", "0", "false", "no", "off"}
+
+
+def _bool_env(env: dict[str, str], name: str) -> bool:
+    """A yes/no setting, parsed strictly: an unknown value is an error, never quietly "off"."""
+    raw = (env.get(name) or "").strip().lower()
+    if raw in _TRUE:
+        return True
+    if raw in _FALSE:
+        return False
+    raise ConfigurationError(
+        f"{name} must be one of 1, true, yes, on (or 0, false, no, off, or unset), got {env.get(name)!r}."
+    )
+
+
 def load_settings(env: dict[str, str] | None = None) -> Settings:
     """Read settings from ``env`` (default: the process environment).
 
     Variables: ``FLYWHEEL_DATA_DIR`` (default ``./.flywheel``), ``FLYWHEEL_DATABASE_URL`` (default a
     SQLite file in the data folder), ``FLYWHEEL_AUTH`` (``none`` | ``accounts`` | ``oidc``),
-    ``FLYWHEEL_HOSTED`` (``1`` refuses to start without sign-in), ``FLYWHEEL_MAX_UPLOAD_MB``,
+    ``FLYWHEEL_HOSTED`` (``1``/``true``/``yes``/``on``: refuses to start without sign-in and shows no
+    error details; any value other than those and ``0``/``false``/``no``/``off`` refuses to start),
+    ``FLYWHEEL_MAX_UPLOAD_MB`` (also Streamlit's upload limit when started with ``flywheel app``),
     ``FLYWHEEL_MAX_ROWS``, ``FLYWHEEL_MAX_FIELD_CHARS``, ``FLYWHEEL_DEFAULT_WORKSPACE``.
     """
     env = dict(os.environ if env is None else env)
@@ -62,7 +80,7 @@ def load_settings(env: dict[str, str] | None = None) -> Settings:
     auth_mode = (env.get("FLYWHEEL_AUTH") or "none").strip().lower()
     if auth_mode not in AUTH_MODES:
         raise ConfigurationError(f"FLYWHEEL_AUTH must be one of {', '.join(AUTH_MODES)}, got {auth_mode!r}.")
-    hosted = (env.get("FLYWHEEL_HOSTED") or "").strip().lower() in {"1", "true", "yes"}
+    hosted = _bool_env(env, "FLYWHEEL_HOSTED")
     if hosted and auth_mode == "none":
         raise ConfigurationError(
             "FLYWHEEL_HOSTED is set but sign-in is off: set FLYWHEEL_AUTH=accounts or "

@@ -75,6 +75,8 @@ def current() -> AppContext:
     st.html(_CSS)
     try:
         settings = get_settings()
+        if settings.hosted:  # never a traceback or a server path in a user's browser
+            st.set_option("client.showErrorDetails", "none")
         actor = signed_in_user(settings)
         if actor is None:
             st.stop()

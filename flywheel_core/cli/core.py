@@ -20,7 +20,7 @@ def app_command(port: int, host: str, streamlit_args: tuple[str, ...]) -> None:
     """Start the Flywheel Studio web app (Streamlit)."""
     from flywheel_core.config import load_settings
 
-    load_settings()  # refuse to start on bad settings (e.g. hosted without sign-in)
+    settings = load_settings()  # refuse to start on bad settings (e.g. hosted without sign-in)
     app = Path(__file__).resolve().parents[2] / "app.py"
     if not app.exists():
         raise ConfigurationError(
@@ -36,6 +36,10 @@ def app_command(port: int, host: str, streamlit_args: tuple[str, ...]) -> None:
         str(port),
         "--server.address",
         host,
+        # One upload limit: Streamlit's is the core's, so the browser refuses what the import would.
+        "--server.maxUploadSize",
+        str(settings.max_upload_mb),
+        *(["--client.showErrorDetails", "none"] if settings.hosted else []),
         *streamlit_args,
     ]
     os.execv(sys.executable, args)
