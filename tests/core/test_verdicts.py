@@ -194,9 +194,25 @@ def test_velocity_changes_the_trajectory_not_only_the_level() -> None:
     assert users["n"] > 2 * users["b"]
 
 
-def test_a_series_too_long_to_fit_safely_is_refused_with_what_to_do() -> None:
-    from flywheel_core.curves.judge import MAX_POINTS
+def test_a_long_series_is_binned_before_fitting_and_a_huge_one_refused() -> None:
+    from flywheel_core.curves import judge
 
-    x = np.arange(1.0, MAX_POINTS + 2)
-    with pytest.raises(DataValidationError, match=r"at most 20,000 points.*Aggregate it first"):
-        judge_curve(x, np.full(len(x), 0.5))
+    rng = np.random.default_rng(0)
+    x = np.arange(1.0, 1_000_001)  # a million points: binned to MAX_POINTS, judged in linear memory
+    report = judge_curve(x, 0.8 - 0.3 * x**-0.3 + rng.normal(0, 0.01, len(x)), x_kind="size", y_name="auc")
+    assert len(report.x) == judge.MAX_POINTS and report.verdict == "plateau"
+    assert f"Judged on {judge.MAX_POINTS:,} bins of the 1,000,000 points." in report.reason
+    short = np.arange(1.0, 11)
+    assert len(judge_curve(short, 0.5 + 0.01 * np.log(short)).x) == 10  # short series are fitted as they are
+    with pytest.raises(DataValidationError, match=r"at most 10,000,000 points.*Aggregate it first"):
+        judge._validate(np.zeros(judge.MAX_RAW_POINTS + 1), np.zeros(judge.MAX_RAW_POINTS + 1))
+
+
+def test_binning_keeps_each_bins_mean_and_the_error_of_that_mean() -> None:
+    from flywheel_core.curves.judge import bin_series
+
+    x = np.arange(8.0)
+    y = np.array([1.0, 3.0, 5.0, 7.0, 2.0, 2.0, 2.0, 2.0])
+    bx, by, sd = bin_series(x, y, None, bins=2)
+    assert bx.tolist() == [1.5, 5.5] and by.tolist() == [4.0, 2.0]
+    assert sd[1] == 0.0 and sd[0] == pytest.approx(np.std([1, 3, 5, 7], ddof=1) / 2)
