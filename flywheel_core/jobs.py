@@ -17,6 +17,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from flywheel_core.exceptions import DataValidationError, FlywheelError
+from flywheel_core.params import MIN_NEGATIVES, MIN_POSITIVES
 
 if TYPE_CHECKING:
     from flywheel_core.storage.models import Job
@@ -168,7 +169,8 @@ def execute_job(store: Store, *, workspace_id: int, job_id: int, actor: str | No
                 by=params.get("by", "time"),
                 n_jobs=params.get("n_jobs"),
                 progress=progress,
-                **{k: int(params[k]) for k in ("min_positives", "min_negatives") if k in params},
+                min_positives=int(params.get("min_positives", MIN_POSITIVES.default or 10)),
+                min_negatives=int(params.get("min_negatives", MIN_NEGATIVES.default or 10)),
             )
             result: dict[str, Any] = {
                 "versions": [version_row(v) | {"created_at": str(v.created_at)} for v in versions],

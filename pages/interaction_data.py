@@ -9,6 +9,7 @@ from flywheel_core.numbers import count, day, when
 from ui.context import current, user_errors
 from ui.data_explore import render_explore
 from ui.data_upload import render_upload
+from ui.text import md_escape
 
 ctx = current()
 st.title("Interaction data")
@@ -63,7 +64,7 @@ with datasets_tab:
         ):
             with user_errors():
                 data_api.delete_dataset(ctx.store, workspace_id=ctx.workspace_id, name=doomed, actor=ctx.actor)
-                st.toast(f"Deleted dataset '{doomed}'.")
+                st.toast(f"Deleted dataset '{md_escape(doomed)}'.")
                 st.rerun()
 
 with explore_tab:

@@ -27,6 +27,7 @@ from ui.loop_widgets import (
     velocity_card,
     version_rows,
 )
+from ui.text import md_escape
 
 ctx = current()
 store, state = ctx.store, st.session_state
@@ -105,9 +106,13 @@ with right:
     same_map = state.get("map.saved_name") == loop_map.name
     base = state.get("map.base_version") if same_map else None
     if loop_map.name in latest and base is None:
-        st.caption(f"A map named '{loop_map.name}' already exists: rename this draft, or open that map first.")
+        st.caption(
+            f"A map named '{md_escape(loop_map.name)}' already exists: rename this draft, or open that map first."
+        )
     elif loop_map.name in latest:
-        st.caption(f"Saving makes version {(base or 0) + 1} of '{loop_map.name}' (latest: {latest[loop_map.name]}).")
+        st.caption(
+            f"Saving makes version {(base or 0) + 1} of '{md_escape(loop_map.name)}' (latest: {latest[loop_map.name]})."
+        )
     note = st.text_input("Note for this version", key="map.note", disabled=locked, placeholder="What changed?")
     if st.button("Save version", key="map.save", type="primary", disabled=locked):
         try:
@@ -118,7 +123,7 @@ with right:
             show_error(error)
             if loop_map.name in latest:  # show what changed meanwhile; offer to keep the draft on top of it
                 row = loop_api.get_loop_version(store, workspace_id=ws, name=loop_map.name, actor=actor)
-                st.caption(f"Your draft compared with version {row.version} by {row.author}:")
+                st.caption(f"Your draft compared with version {row.version} by {md_escape(row.author)}:")
                 st.dataframe(diff_rows(diff_loops(row.require_map(), loop_map)), hide_index=True)
                 st.button(
                     f"Keep my draft on top of version {row.version}", key="map.rebase",
@@ -129,12 +134,12 @@ with right:
             state["map.flash"] = f"Saved '{loop_map.name}' as version {saved.version}."
             st.rerun()  # so the history, the captions and the Overview all show the new version
     if flash := state.pop("map.flash", None):
-        st.success(flash, icon=":material/check:")
+        st.success(md_escape(flash), icon=":material/check:")
 
 history, files, lint = st.tabs(["Version history", "Export and import", "Canvas lint"])
 with history:
     if loop_map.name not in latest:
-        st.caption(f"'{loop_map.name}' has no saved versions yet: save it to start its history.")
+        st.caption(f"'{md_escape(loop_map.name)}' has no saved versions yet: save it to start its history.")
     else:
         versions = loop_api.list_loop_versions(store, workspace_id=ws, name=loop_map.name, actor=actor)
         st.dataframe(version_rows(versions), hide_index=True, width="stretch")

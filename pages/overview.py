@@ -11,6 +11,7 @@ from flywheel_core.workspaces import api as workspaces_api
 from ui.context import current, request_workspace, user_errors
 from ui.overview import render_learning_verdicts, render_verdicts
 from ui.report_widgets import render_report_downloads
+from ui.text import md_escape
 
 ctx = current()
 st.title("Does your data flywheel compound?")
@@ -30,7 +31,7 @@ cols[4].metric("Experiments", count(summary.experiments))
 empty = summary.loops == 0 and summary.datasets == 0
 if empty:
     st.info(
-        f"**{ctx.workspace.name}** is empty. Load the demo workspace to see four loops from the seed "
+        f"**{md_escape(ctx.workspace.name)}** is empty. Load the demo workspace to see four loops from the seed "
         "cases (a compounding music service, a plateauing support assistant, Tesla-style fleet capture, "
         "and a loop that feeds on its own outputs), or start with your own data.",
         icon=":material/info:",

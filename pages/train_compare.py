@@ -20,6 +20,7 @@ from flywheel_core.learning.api import compare_versions, registry_table
 from flywheel_core.numbers import number, percent, when
 from flywheel_core.params import EXPERIMENT, N_TURNS, TASK, TURN_BY, model_param
 from ui.context import current, user_errors
+from ui.text import md_escape
 
 ctx = current()
 st.title("Train & compare")
@@ -59,7 +60,7 @@ def launch(kind: str, params: dict[str, object]) -> None:
     with user_errors():
         job = jobs_api.start_job(ctx.store, workspace_id=ctx.workspace_id, kind=kind, params=params, actor=ctx.actor)
         if job.status == "failed":
-            st.error(f"The run failed: {job.error}", icon=":material/error:")
+            st.error(f"The run failed: {md_escape(job.error)}", icon=":material/error:")
         elif job.status == "done":
             st.success("Done.", icon=":material/check:")
         else:

@@ -7,9 +7,10 @@ import streamlit as st
 from flywheel_core.numbers import when
 from flywheel_core.workspaces import api as workspaces_api
 from ui.context import current, request_workspace, user_errors
+from ui.text import md_escape
 
 ctx = current()
-st.title(f"Workspace · {ctx.workspace.name}")
+st.title(f"Workspace · {md_escape(ctx.workspace.name)}")
 st.caption(
     "Each team works in its own workspace and sees nothing of another's. Owners manage members; "
     "editors change loops, data and models; viewers read."
@@ -36,7 +37,7 @@ with left:
                     workspaces_api.set_member(
                         ctx.store, workspace_id=ctx.workspace_id, username=username.strip(), role=role, actor=ctx.actor
                     )
-                    st.toast(f"{username} is now {role}.")
+                    st.toast(f"{md_escape(username)} is now {role}.")
                     st.rerun()
 
 with right:

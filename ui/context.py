@@ -13,6 +13,7 @@ from flywheel_core.workspaces import api as workspaces_api
 from flywheel_core.workspaces.api import Store, WorkspaceRef
 from ui.auth import signed_in_user
 from ui.resources import get_settings, get_store
+from ui.text import md_escape
 
 # One small style rule for the whole app: metric values sized so stage names and verdicts fit their columns.
 _CSS = "<style>[data-testid='stMetricValue']{font-size:1.75rem;}</style>"
@@ -84,11 +85,11 @@ def current() -> AppContext:
         st.sidebar.markdown("### :material/cyclone: Flywheel Studio")
         context = select_workspace(store, actor)
     except FlywheelError as error:
-        st.error(str(error), icon=":material/error:")
+        st.error(md_escape(str(error)), icon=":material/error:")
         st.stop()
     if context is None:
         st.stop()
-    st.sidebar.caption(f"Signed in as **{context.actor}** · role **{context.role}**")
+    st.sidebar.caption(f"Signed in as **{md_escape(context.actor)}** · role **{context.role}**")
     return context
 
 
@@ -131,12 +132,14 @@ def select_workspace(store: Store, actor: str) -> AppContext | None:
 
 
 def show_error(error: FlywheelError) -> None:
-    st.error(str(error), icon=":material/error:")
+    st.error(md_escape(str(error)), icon=":material/error:")  # messages quote names users typed
     problems = getattr(error, "problems", None)
     if problems and len(problems) > 1:
         with st.expander(f"All {len(problems)} problems"):
             for problem in problems:
-                st.markdown(f"- {problem.describe()}" + (f" — {problem.count:,} rows" if problem.count > 1 else ""))
+                st.markdown(
+                    f"- {md_escape(problem.describe())}" + (f" — {problem.count:,} rows" if problem.count > 1 else "")
+                )
 
 
 @contextmanager

@@ -30,6 +30,7 @@ from flywheel_core.loop.model import (
 )
 from flywheel_core.numbers import number
 from ui.context import show_error
+from ui.text import md_escape
 
 _FIELDS = ("description", "system", "owner", "automated", "latency_hours", "health", "evidence")
 _SIGNAL_COLUMNS = ("name", "kind", "polarity", "weight", "volume_per_day", "known_bias", "rule")
@@ -253,22 +254,23 @@ _BADGE = {
 
 
 def diagnosis_panel(d: LoopDiagnosis) -> None:
-    st.markdown(f"{_BADGE[d.verdict]} **{d.verdict_reason[:1].upper()}{d.verdict_reason[1:]}.**")
+    st.markdown(f"{_BADGE[d.verdict]} **{md_escape(d.verdict_reason[:1].upper() + d.verdict_reason[1:])}.**")
     a, b, c = st.columns(3)
     a.metric("Weakest stage", STAGES[d.weakest].label if d.weakest else "—", help=d.weakest_reason)
     hours = d.cycle_time_hours
     cycle = "—" if hours is None else f"{number(hours, 2 if hours < 10 else 0)} h"
     b.metric("Cycle time", cycle, help=d.velocity_text)
     c.metric("Moat", {"network": "Network", "individual": "Individual", "unknown": "Unknown"}[d.moat])
-    st.caption(f"Weakest: {d.weakest_reason} Velocity: {d.velocity_text}.")
+    st.caption(md_escape(f"Weakest: {d.weakest_reason} Velocity: {d.velocity_text}."))
     for item in d.missing_links:
-        st.markdown(f":red[**{item.name} missing**] — {item.reason}.")
+        st.markdown(f":red[**{item.name} missing**] — {md_escape(item.reason)}.")
     for broken in d.breaks:
-        st.markdown(f":orange[**{broken.link}: {broken.name}**] — {broken.why}.")
+        st.markdown(f":orange[**{broken.link}: {broken.name}**] — {md_escape(broken.why)}.")
     if d.plateau:
-        st.markdown(f":orange[**Plateau ahead**] — {d.plateau_reason}.")
+        st.markdown(f":orange[**Plateau ahead**] — {md_escape(d.plateau_reason)}.")
     st.markdown("**Next steps**")
-    st.markdown("\n".join(f"{i}. {step}" for i, step in enumerate(d.next_steps, start=1)) or "Nothing pressing.")
+    steps = (f"{i}. {md_escape(step)}" for i, step in enumerate(d.next_steps, start=1))
+    st.markdown("\n".join(steps) or "Nothing pressing.")
 
 
 def version_rows(versions: list[SavedLoop]) -> list[dict[str, Any]]:
