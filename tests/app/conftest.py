@@ -41,3 +41,10 @@ def make_app(app_env: dict[str, str]) -> Callable[..., AppTest]:
         return at
 
     return make
+
+
+def shown(markdown: str) -> str:
+    """What a person reads from an element's Markdown source: escaped characters shown as themselves."""
+    import re
+
+    return re.sub(r"\\(.)", r"\1", markdown)
