@@ -4,6 +4,10 @@ from __future__ import annotations
 
 import streamlit as st
 
+from flywheel_core.exceptions import FlywheelError
+from ui.auth import is_signed_in
+from ui.resources import get_settings
+
 st.set_page_config(page_title="Flywheel Studio", page_icon=":material/cyclone:", layout="wide")
 
 PAGES = [
@@ -15,4 +19,9 @@ PAGES = [
     st.Page("pages/workspace.py", title="Workspace", icon=":material/group:"),
 ]
 
-st.navigation(PAGES).run()
+try:
+    signed_in = is_signed_in(get_settings())
+except FlywheelError:  # bad settings: the page shows why (ui.context.current)
+    signed_in = False
+# Before sign-in the page list is hidden: a visitor sees the sign-in card, not the product's map.
+st.navigation(PAGES, position="sidebar" if signed_in else "hidden").run()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import streamlit as st
 
 from flywheel_core.config import Settings
+from flywheel_core.exceptions import FlywheelError
 from flywheel_core.workspaces import api as workspaces_api
 from ui.resources import get_store
 
@@ -36,7 +37,17 @@ def _oidc_user() -> str | None:
         if st.button("Sign in", type="primary", key="app.sign_in", icon=":material/login:"):
             st.login()
         return None
-    username = str(st.user.get("email") or st.user.get("sub") or "")
+    email = str(st.user.get("email") or "")
+    if not email or st.user.get("email_verified") is not True:
+        st.error(
+            "Your identity provider did not confirm a verified e-mail address, so you cannot be signed in. "
+            "Verify your e-mail with the provider, or ask your administrator.",
+            icon=":material/mark_email_unread:",
+        )
+        if _sign_out_button():
+            st.logout()
+        return None
+    username = email
     if _sign_out_button():
         st.logout()
     return username or None
@@ -52,21 +63,35 @@ def _account_user() -> str | None:
     st.title("Flywheel Studio")
     with st.form("app.sign_in_form"):
         st.subheader("Sign in")
-        username = st.text_input("Username", key="app.username")
-        password = st.text_input("Password", type="password", key="app.password")
+        username = st.text_input("E-mail or username", key="app.username", autocomplete="username")
+        password = st.text_input("Password", type="password", key="app.password", autocomplete="current-password")
         submitted = st.form_submit_button("Sign in", type="primary")
     if submitted:
-        found = workspaces_api.authenticate(get_store(), username=username, password=password)
+        try:
+            found = workspaces_api.authenticate(
+                get_store(), username=username, password=password, address=st.context.ip_address
+            )
+        except FlywheelError as error:  # too many failed attempts: says when to try again
+            st.error(str(error), icon=":material/lock_clock:")
+            return None
         if found is None:
             st.error(
-                "Unknown username or wrong password. Ask your instance's administrator to create "
-                "your account (`flywheel user add`).",
+                "Unknown e-mail or username, or a wrong password. No account yet? Ask your workspace's owner.",
                 icon=":material/lock:",
             )
             return None
         st.session_state[ACTOR_KEY] = found
         st.rerun()
     return None
+
+
+def is_signed_in(settings: Settings) -> bool:
+    """Whether this session has a user, without drawing anything (the router hides the pages until then)."""
+    if settings.auth_mode == "none":
+        return True
+    if settings.auth_mode == "oidc":
+        return bool(_oidc_configured() and st.user.is_logged_in and st.user.get("email_verified") is True)
+    return bool(st.session_state.get(ACTOR_KEY))
 
 
 def signed_in_user(settings: Settings) -> str | None:

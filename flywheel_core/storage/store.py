@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import sqlalchemy as sa
 from sqlalchemy import Engine, func, text
@@ -35,6 +36,7 @@ from flywheel_core.storage import repository as repo
 from flywheel_core.storage.engine import make_engine, session_scope, upgrade_database
 from flywheel_core.storage.files import (
     STAGING,
+    batches_hash,
     dataset_relpath,
     model_relpath,
     move_into_place,
@@ -45,6 +47,7 @@ from flywheel_core.storage.files import (
 from flywheel_core.storage.models import (
     AuditEvent,
     Dataset,
+    DatasetBatch,
     Experiment,
     Job,
     LoopMap,
@@ -53,6 +56,7 @@ from flywheel_core.storage.models import (
     ModelVersion,
     UserAccount,
     Workspace,
+    as_utc,
 )
 
 if TYPE_CHECKING:
@@ -89,6 +93,9 @@ class Store:
         self.data_dir: Path = settings.data_dir
         self.enforce_roles = enforce_roles
         self.engine: Engine = make_engine(settings.database_url)
+        from flywheel_core.accounts import SignInThrottle
+
+        self.throttle = SignInThrottle()  # failed sign-ins per account and address, for this process
         if migrate:
             upgrade_database(self.engine)
 
@@ -177,15 +184,25 @@ class Store:
         with session_scope(self.engine) as session:
             return repo.add_user(session=session, username=name, password_hash=hashed, display_name=display_name)
 
-    def authenticate(self, *, username: str, password: str) -> str | None:
-        """The username if the password matches a built-in account, else None (same answer for unknown users)."""
+    def authenticate(self, *, username: str, password: str, address: str | None = None) -> str | None:
+        """The username if the password matches a built-in account, else None (same answer for unknown users).
+
+        Raises:
+            PermissionDeniedError: too many failed sign-ins for this account or address (says when to retry).
+        """
         from flywheel_core.accounts import verify_password
+
+        self.throttle.check(username=username, address=address)
 
         with session_scope(self.engine, write=False) as session:
             user = repo.get_user(session=session, username=username.strip())
             stored = user.password_hash if user else None
         ok = verify_password(stored or _DUMMY_HASH, password)
-        return username.strip() if ok and stored else None
+        if ok and stored:
+            self.throttle.succeeded(username=username)
+            return username.strip()
+        self.throttle.failed(username=username, address=address)
+        return None
 
     def list_users(self) -> list[UserAccount]:
         with session_scope(self.engine, write=False) as session:
@@ -288,8 +305,9 @@ class Store:
     # --- datasets -----------------------------------------------------------------------------
 
     def find_dataset_by_hash(self, *, workspace_id: int, content_hash: str, actor: str | None = None) -> Dataset | None:
+        """The dataset whose content, or one of whose batches, has this hash."""
         with self.unit(workspace_id=workspace_id, actor=actor) as session:
-            return repo.find_dataset_by_hash(session=session, workspace_id=workspace_id, content_hash=content_hash)
+            return _dataset_by_hash(session, workspace_id, content_hash)
 
     def store_dataset(self, *, workspace_id: int, table: pa.Table | Path, dataset: Dataset, actor: str) -> Dataset:
         """Write the events file (or move a file staged with ``files.stage_parquet`` into place), then
@@ -311,6 +329,17 @@ class Store:
                 repo.check_dataset_free(
                     session=session, workspace_id=workspace_id, name=dataset.name, content_hash=dataset.content_hash
                 )
+                appended = repo.find_batch_by_hash(
+                    session=session, workspace_id=workspace_id, content_hash=dataset.content_hash
+                )
+                if appended is not None:
+                    owner = session.get(Dataset, appended.dataset_id)
+                    raise ConflictError(
+                        f"This file's content was already imported as batch {appended.number} of dataset "
+                        f"'{owner.name if owner else '?'}'. Nothing new was stored.",
+                        entity="dataset",
+                        name=dataset.name,
+                    )
                 sweep_orphans(
                     self.data_dir,
                     repo.referenced_paths(session=session),
@@ -327,12 +356,119 @@ class Store:
                 pause_point("after_file_write")
                 repo.add_dataset(session=session, workspace_id=workspace_id, dataset=dataset, actor=actor)
                 session.flush()
+                assert dataset.id is not None
+                first = DatasetBatch(
+                    workspace_id=workspace_id,
+                    dataset_id=dataset.id,
+                    number=1,
+                    source_name=dataset.source_name,
+                    content_hash=dataset.content_hash,
+                    file_path=relpath,
+                    rows=dataset.rows,
+                    first_event=dataset.first_event,
+                    last_event=dataset.last_event,
+                    created_by=actor,
+                )
+                repo.add_dataset_batch(
+                    session=session, workspace_id=workspace_id, batch=first, actor=actor, label=dataset.name
+                )
                 pause_point("before_commit")
         except BaseException:
             if written:
                 target.unlink(missing_ok=True)
             raise
         return dataset
+
+    def append_batch(
+        self,
+        *,
+        workspace_id: int,
+        name: str,
+        table: pa.Table | Path,
+        batch: DatasetBatch,
+        distinct: dict[str, pa.Array],
+        signal_dictionary: dict[str, Any] | None,
+        actor: str,
+    ) -> tuple[Dataset, DatasetBatch]:
+        """Add a batch of events to dataset ``name``: its own file (a staged one moved into place, or
+        ``table`` written), one batch row and the dataset row brought up to date, all or nothing, under
+        the workspace's write lock. No earlier batch's file is read in full or rewritten.
+
+        ``batch`` carries the batch's hash, source, rows and span (its number and file are set here).
+        ``distinct`` holds the batch's distinct ``user`` (and ``item``) values: the dataset's user and item
+        counts are their union with the earlier batches' (one dictionary-encoded column read per file).
+        ``signal_dictionary``, when given, replaces the dataset's (the batch brought new events).
+
+        Raises:
+            NotFoundError: no dataset named ``name``.
+            ConflictError: a batch with the same content is stored in this workspace already.
+        """
+        written: Path | None = None
+        try:
+            with session_scope(self.engine) as session:
+                self._lock_workspace(session, workspace_id)
+                self._require(session, workspace_id, actor, "editor")
+                dataset = repo.get_dataset(session=session, workspace_id=workspace_id, name=name)
+                assert dataset.id is not None
+                same = _dataset_by_hash(session, workspace_id, batch.content_hash)
+                if same is not None:
+                    where = "to this dataset" if same.id == dataset.id else f"as part of dataset '{same.name}'"
+                    raise ConflictError(
+                        f"This batch's content was already imported {where}. Nothing new was stored.",
+                        entity="dataset",
+                        name=same.name,
+                    )
+                batches = repo.list_dataset_batches(session=session, workspace_id=workspace_id, dataset_id=dataset.id)
+                earlier = [b.file_path for b in batches] or [dataset.file_path]
+                hashes = [b.content_hash for b in batches] or [dataset.content_hash]
+                batch.workspace_id, batch.dataset_id = workspace_id, dataset.id
+                batch.number = max((b.number for b in batches), default=1) + 1
+                batch.file_path = dataset_relpath(workspace_id, batch.content_hash)
+                batch.created_by = actor
+                target = self.data_dir / batch.file_path
+                counts = {column: self._distinct_count(earlier, column, values) for column, values in distinct.items()}
+                pause_point("before_file_write")
+                if isinstance(table, Path):
+                    move_into_place(table, target)
+                else:
+                    write_parquet_atomic(table, target)
+                written = target
+                dataset.rows += batch.rows
+                dataset.users = counts.get("user", dataset.users)
+                dataset.items = counts.get("item", dataset.items)
+                spans = [t for t in (as_utc(dataset.first_event), as_utc(batch.first_event)) if t is not None]
+                dataset.first_event = min(spans, default=None)
+                spans = [t for t in (as_utc(dataset.last_event), as_utc(batch.last_event)) if t is not None]
+                dataset.last_event = max(spans, default=None)
+                dataset.content_hash = batches_hash([*hashes, batch.content_hash])
+                if signal_dictionary is not None:
+                    dataset.signal_dictionary = signal_dictionary
+                session.add(dataset)
+                repo.add_dataset_batch(session=session, workspace_id=workspace_id, batch=batch, actor=actor, label=name)
+                pause_point("before_commit")
+        except BaseException:
+            if written is not None:
+                written.unlink(missing_ok=True)
+            raise
+        return dataset, batch
+
+    def _distinct_count(self, paths: list[str], column: str, values: pa.Array) -> int:
+        """Distinct values of ``column`` over the files and ``values``, from the files' dictionaries."""
+        parts = [values]
+        for rel in paths:
+            path = self.data_dir / rel
+            if column not in pq.read_schema(path).names:
+                continue
+            for chunk in pq.read_table(path, columns=[column]).column(column).chunks:
+                parts.append(chunk.dictionary if pa.types.is_dictionary(chunk.type) else chunk)
+        return len(pc.unique(pa.chunked_array([p.cast(pa.string()) for p in parts], pa.string())))
+
+    def list_dataset_batches(self, *, workspace_id: int, name: str, actor: str | None = None) -> list[DatasetBatch]:
+        """Dataset ``name``'s batches, batch 1 (the first import) first."""
+        with self.unit(workspace_id=workspace_id, actor=actor) as session:
+            dataset = repo.get_dataset(session=session, workspace_id=workspace_id, name=name)
+            assert dataset.id is not None
+            return repo.list_dataset_batches(session=session, workspace_id=workspace_id, dataset_id=dataset.id)
 
     def _lock_workspace(self, session: Any, workspace_id: int) -> None:
         """Take the workspace's write lock for the rest of the transaction."""
@@ -365,25 +501,62 @@ class Store:
         dataset = self.get_dataset(workspace_id=workspace_id, name=name, actor=actor)
         return self.read_dataset_file(dataset, columns=columns)
 
-    def read_dataset_file(self, dataset: Dataset, columns: list[str] | None = None) -> pd.DataFrame:
-        path = self.data_dir / dataset.file_path
-        if columns is not None:  # ask only for what the file has (item and value are optional roles)
-            present = set(pq.read_schema(path).names) if path.exists() else set(columns)
-            columns = [c for c in columns if c in present]
+    def dataset_files(self, dataset: Dataset) -> list[str]:
+        """The dataset's events files (one per batch, oldest first), relative to the data folder."""
+        with session_scope(self.engine, write=False) as session:
+            assert dataset.id is not None
+            batches = repo.list_dataset_batches(
+                session=session, workspace_id=dataset.workspace_id, dataset_id=dataset.id
+            )
+        return [b.file_path for b in batches] or [dataset.file_path]
+
+    def dataset_schema(self, dataset: Dataset) -> pa.Schema:
+        """The Arrow schema of the dataset's events (batch 1's file: every later batch is cast to it)."""
         try:
-            table = pq.read_table(path, columns=columns)
+            return pq.read_schema(self.data_dir / dataset.file_path)
         except FileNotFoundError as exc:
             raise StorageError(
                 f"The events file of dataset '{dataset.name}' is missing from the data folder "
                 f"({dataset.file_path}). Restore it from a backup or import the file again."
             ) from exc
+
+    def read_dataset_file(self, dataset: Dataset, columns: list[str] | None = None) -> pd.DataFrame:
+        """Every batch's events as one frame, in time order (ties keep the order they were imported in)."""
+        files = self.dataset_files(dataset)
+        wanted = columns
+        if columns is not None and len(files) > 1 and "timestamp" not in columns:
+            wanted = [*columns, "timestamp"]  # batches may overlap in time: sort them even for other columns
+        tables = []
+        for rel in files:
+            path = self.data_dir / rel
+            try:
+                present = None if wanted is None else set(pq.read_schema(path).names)
+                # ask only for what the file has (item and value are optional roles)
+                tables.append(
+                    pq.read_table(path, columns=None if present is None else [c for c in wanted or [] if c in present])
+                )
+            except FileNotFoundError as exc:
+                raise StorageError(
+                    f"The events file of dataset '{dataset.name}' is missing from the data folder "
+                    f"({rel}). Restore it from a backup or import the file again."
+                ) from exc
+        table = tables[0] if len(tables) == 1 else pa.concat_tables(tables, promote_options="permissive")
+        if len(tables) > 1 and "timestamp" in table.column_names and table.num_rows > 1:
+            stamps = table.column("timestamp")
+            if pc.any(pc.less(stamps.slice(1), stamps.slice(0, len(stamps) - 1))).as_py():
+                table = table.take(pc.sort_indices(table, sort_keys=[("timestamp", "ascending")]))  # stable
+        if columns is not None and wanted != columns:
+            table = table.drop_columns([c for c in table.column_names if c not in columns])
         return table.to_pandas()
 
     def delete_dataset(self, *, workspace_id: int, name: str, actor: str) -> None:
         with self.unit(workspace_id=workspace_id, actor=actor, needs="editor") as session:
             versions = repo.list_model_versions(session=session, workspace_id=workspace_id)
+            row = repo.get_dataset(session=session, workspace_id=workspace_id, name=name)
+            assert row.id is not None
+            batches = repo.delete_dataset_batches(session=session, workspace_id=workspace_id, dataset_id=row.id)
             dataset = repo.delete_dataset(session=session, workspace_id=workspace_id, name=name, actor=actor)
-            paths = [dataset.file_path] + [
+            paths = [dataset.file_path, *batches] + [
                 v.model_path for v in versions if v.dataset_id == dataset.id and v.model_path
             ]
         for rel in paths:
@@ -474,3 +647,14 @@ class Store:
             referenced = repo.referenced_paths(session=session)
         removed = sweep_orphans(self.data_dir, referenced, min_age_seconds=min_age_seconds)
         return removed + sweep_orphans(self.data_dir, set(), min_age_seconds=min_age_seconds, under=STAGING)
+
+
+def _dataset_by_hash(session: Session, workspace_id: int, content_hash: str) -> Dataset | None:
+    """The dataset whose content hash, or one of whose batches' hashes, is ``content_hash``."""
+    found = repo.find_dataset_by_hash(session=session, workspace_id=workspace_id, content_hash=content_hash)
+    if found is not None:
+        return found
+    batch = repo.find_batch_by_hash(session=session, workspace_id=workspace_id, content_hash=content_hash)
+    if batch is None:
+        return None
+    return session.get(Dataset, batch.dataset_id)

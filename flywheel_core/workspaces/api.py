@@ -57,9 +57,13 @@ def open_store(settings: Settings, *, enforce_roles: bool) -> Store:
     return Store(settings, enforce_roles=enforce_roles)
 
 
-def authenticate(store: Store, *, username: str, password: str) -> str | None:
-    """The username when the password matches a built-in account, else None."""
-    return store.authenticate(username=username, password=password)
+def authenticate(store: Store, *, username: str, password: str, address: str | None = None) -> str | None:
+    """The username when the password matches a built-in account, else None.
+
+    Raises:
+        PermissionDeniedError: too many failed sign-ins for the account or the address; says when to retry.
+    """
+    return store.authenticate(username=username, password=password, address=address)
 
 
 def list_workspaces(store: Store, *, actor: str) -> list[WorkspaceRef]:

@@ -37,6 +37,7 @@ def test_accounts_mode_signs_in_and_shows_only_my_workspaces(team, monkeypatch) 
     at.text_input(key="app.password").set_value("wrong password!")
     at.button[0].click().run()
     assert any("wrong password" in e.value for e in at.error)
+    assert "flywheel user add" not in " ".join(e.value for e in at.error)  # no admin commands for end users
     at.text_input(key="app.password").set_value("correct horse battery")
     at.button[0].click().run()
     at.run()
@@ -66,7 +67,10 @@ def test_oidc_user_sees_only_their_workspaces_with_their_role(team, monkeypatch)
     at.user = {"is_logged_in": False}
     at.run()
     assert any(b.label == "Sign in" for b in at.button) and not at.sidebar.selectbox
-    at.user = {"is_logged_in": True, "email": "bob@example.com"}
+    at.user = {"is_logged_in": True, "email": "bob@example.com"}  # the provider did not verify the address
+    at.run()
+    assert any("verified e-mail" in e.value for e in at.error) and not at.sidebar.selectbox
+    at.user = {"is_logged_in": True, "email": "bob@example.com", "email_verified": True}
     at.run()
     assert not at.exception, at.exception
     assert at.sidebar.selectbox[0].options == ["Beta"]
@@ -78,4 +82,18 @@ def test_hosted_instance_refuses_to_start_without_sign_in(app_env, monkeypatch) 
     at = _app()
     at.run()
     assert any("FLYWHEEL_HOSTED is set but sign-in is off" in shown(e.value) for e in at.error)
+    assert not at.sidebar.selectbox
+
+
+def test_sign_in_is_throttled_per_account_and_says_when_to_try_again(team, monkeypatch) -> None:
+    monkeypatch.setenv("FLYWHEEL_AUTH", "accounts")
+    at = _app()
+    at.run()
+    for _ in range(5):
+        at.text_input(key="app.username").set_value("alice@example.com")
+        at.text_input(key="app.password").set_value("a wrong guess")
+        at.button[0].click().run()
+    at.text_input(key="app.password").set_value("correct horse battery")  # even the right one waits now
+    at.button[0].click().run()
+    assert any("Too many failed sign-ins: try again in 15 minutes." in e.value for e in at.error)
     assert not at.sidebar.selectbox

@@ -62,10 +62,15 @@ class App:
 
 
 @pytest.fixture
-def app(env: dict[str, str], tmp_path: Path) -> Iterator[App]:
+def app(env: dict[str, str], tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[App]:
+    """The app served by a real ``streamlit run``; parametrize indirectly with a sign-in mode ("accounts")
+    to serve a hosted instance."""
     port = _free_port()
-    full_env = {**os.environ, **env, "FLYWHEEL_AUTH": "none"}
+    auth = getattr(request, "param", "none")
+    full_env = {**os.environ, **env, "FLYWHEEL_AUTH": auth}
     full_env.pop("FLYWHEEL_HOSTED", None)
+    if auth != "none":
+        full_env["FLYWHEEL_HOSTED"] = "on"
     log = (tmp_path / "streamlit.log").open("w")
     proc = subprocess.Popen(
         [

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import time
 
+import pytest
 from playwright.sync_api import Page, expect
 
 from tests.e2e.helpers import choose, no_errors, open_page, settle
@@ -138,4 +139,28 @@ def test_analyst_uploads_trains_compares_and_reads_the_verdict(app, page: Page, 
     expect(verdict).to_contain_text(Verdict(expected["verdict"]).label)
     if expected["verdict"] != "insufficient_data":
         expect(verdict).to_contain_text(f"confidence {expected['confidence']:.0%}")
+    no_errors(page)
+
+
+@pytest.mark.parametrize("app", ["accounts"], indirect=True)
+def test_a_hosted_instance_shows_only_a_sign_in_card_until_sign_in(app, page: Page) -> None:
+    from flywheel_core.config import load_settings
+    from flywheel_core.storage.store import Store
+
+    store = Store(load_settings(app.env))
+    store.add_user(username="ana@example.com", password="a long enough pass")
+    store.create_workspace(name="Growth", actor="ana@example.com")
+    store.engine.dispose()
+    page.goto(app.url)
+    settle(page)
+    expect(page.get_by_label("E-mail or username")).to_be_visible()
+    password = page.get_by_role("textbox", name="Password")
+    assert password.get_attribute("autocomplete") == "current-password"
+    assert page.locator("[data-testid='stSidebarNav']").count() == 0  # no map of the product before sign-in
+    page.get_by_label("E-mail or username").fill("ana@example.com")
+    password.fill("a long enough pass")
+    page.get_by_role("button", name="Sign in").click()
+    settle(page)
+    expect(page.locator("[data-testid='stSidebarNav']")).to_be_visible()
+    expect(page.get_by_text("Signed in as")).to_be_visible()
     no_errors(page)
