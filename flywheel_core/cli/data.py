@@ -25,8 +25,8 @@ def _pairs(options: tuple[str, ...], flag: str) -> dict[str, str]:
 
 
 @click.command("ingest")
-@click.argument("file", type=click.Path(path_type=Path, dir_okay=False))
-@click.option("--dataset", required=True, help="Name of the new dataset.")
+@click.argument("file", type=click.Path(path_type=Path, dir_okay=False), required=False)
+@click.option("--dataset", required=True, help="Name of the new dataset (with --append: of the existing one).")
 @click.option(
     "--column",
     "columns",
@@ -45,24 +45,51 @@ def _pairs(options: tuple[str, ...], flag: str) -> dict[str, str]:
 @click.option(
     "--skip-invalid", is_flag=True, help="Store the valid rows and report the rest (default: refuse the file)."
 )
+@click.option(
+    "--append", is_flag=True, help="Add the events to the existing dataset as a new batch, with its stored mapping."
+)
+@click.option(
+    "--sql",
+    "sql_url",
+    envvar="FLYWHEEL_SQL_URL",
+    metavar="URL",
+    default=None,
+    help="Read the events from a database instead of FILE (postgresql://..., sqlite:///path.db; "
+    "default FLYWHEEL_SQL_URL, which keeps a password out of the shell history). Needs --query.",
+)
+@click.option("--query", default=None, metavar="SQL", help="With --sql: the SELECT that returns one row per event.")
 @workspace_option
 @json_option
 @click.pass_obj
 def ingest_command(
     obj: Context,
-    file: Path,
+    file: Path | None,
     dataset: str,
     columns: tuple[str, ...],
     signals: tuple[str, ...],
     skip_invalid: bool,
+    append: bool,
+    sql_url: str | None,
+    query: str | None,
     workspace: str | None,
     as_json: bool,
 ) -> None:
-    """Import an interaction log (CSV, gzip CSV or Parquet) as a dataset, all or nothing."""
+    """Import an interaction log (CSV, gzip CSV or Parquet, or a SQL query's rows) as a dataset, all or nothing.
+
+    With --append the events become a new batch of the existing dataset (a weekly import).
+    """
+
     from flywheel_core.data.api import store_import
     from flywheel_core.data.ingest import Limits, prepare_import
     from flywheel_core.data.signals import parse_signal_option
 
+    if append or query is not None or (sql_url is not None and file is None):
+        _ingest_batch_or_query(
+            obj, file, dataset, columns, signals, skip_invalid, append, sql_url, query, workspace, as_json
+        )
+        return
+    if file is None:
+        raise click.UsageError("Give the FILE to import, or --sql URL --query 'SELECT ...'.")
     if not file.exists():
         raise DataValidationError(f"No file at {file}. Check the path.")
     specs = dict(parse_signal_option(option) for option in signals)
@@ -113,6 +140,110 @@ def ingest_command(
     lines += [f"  rejected {count:,}: {reason}" for reason, count in report.rejected_reasons.items()]
     lines += [f"  note: {w}" for w in report.warnings]
     emit(payload, as_json, "\n".join(lines))
+
+
+def _ingest_batch_or_query(
+    obj: Context,
+    file: Path | None,
+    dataset: str,
+    columns: tuple[str, ...],
+    signals: tuple[str, ...],
+    skip_invalid: bool,
+    append: bool,
+    sql_url: str | None,
+    query: str | None,
+    workspace: str | None,
+    as_json: bool,
+) -> None:
+    """`ingest --append` and `ingest --sql URL --query SQL`: a batch of a dataset, or a query's rows."""
+    from flywheel_core.data import api as data_api
+    from flywheel_core.data.signals import parse_signal_option
+
+    if (file is None) == (query is None):
+        raise click.UsageError("Give either FILE or --sql URL --query 'SELECT ...', not both.")
+    if query is not None and not sql_url:
+        raise click.UsageError("--query needs --sql URL (or FLYWHEEL_SQL_URL), the database to run it on.")
+    if append and columns:
+        raise click.UsageError("--column cannot be used with --append: a batch is read with the dataset's mapping.")
+    if file is not None and not file.exists():
+        raise DataValidationError(f"No file at {file}. Check the path.")
+    specs = dict(parse_signal_option(option) for option in signals)
+    ws = obj.workspace(workspace)
+    store = obj.store()
+    if not append:
+        assert sql_url is not None and query is not None
+        report = data_api.ingest_sql(
+            store,
+            workspace_id=ws.id,
+            url=sql_url,
+            query=query,
+            dataset=dataset,
+            actor=ACTOR,
+            columns=_pairs(columns, "--column"),
+            signals=specs,
+            skip_invalid=skip_invalid,
+        )
+        payload = {
+            "dataset": report.dataset,
+            "rows_read": report.rows_read,
+            "rows_stored": report.rows_stored,
+            "rows_rejected": report.rows_rejected,
+            "rejected_reasons": report.rejected_reasons,
+            "warnings": report.warnings,
+            "column_map": report.column_map,
+            "seconds": round(report.seconds, 3),
+        }
+        text = [
+            f"Stored {report.rows_stored:,} of {report.rows_read:,} rows of the query as dataset '{report.dataset}' in {report.seconds:.2f} s."
+        ]
+    else:
+        if file is not None:
+            result = data_api.append_file(
+                store,
+                workspace_id=ws.id,
+                source=file,
+                dataset=dataset,
+                actor=ACTOR,
+                signals=specs,
+                skip_invalid=skip_invalid,
+            )
+        else:
+            assert sql_url is not None and query is not None
+            result = data_api.append_sql(
+                store,
+                workspace_id=ws.id,
+                url=sql_url,
+                query=query,
+                dataset=dataset,
+                actor=ACTOR,
+                signals=specs,
+                skip_invalid=skip_invalid,
+            )
+        report, info = result.report, result.dataset
+        payload = {
+            "dataset": info.name,
+            "batch": result.batch,
+            "rows_read": report.rows_read,
+            "rows_stored": report.rows_stored,
+            "rows_rejected": report.rows_rejected,
+            "rejected_reasons": report.rejected_reasons,
+            "overlapping_rows": result.overlapping_rows,
+            "warnings": report.warnings,
+            "dataset_rows": info.rows,
+            "first_event": info.first_event,
+            "last_event": info.last_event,
+            "seconds": round(report.seconds, 3),
+        }
+        span = (
+            f"{info.first_event:%Y-%m-%d} to {info.last_event:%Y-%m-%d}" if info.first_event and info.last_event else ""
+        )
+        text = [
+            f"Appended {report.rows_stored:,} of {report.rows_read:,} events to dataset '{info.name}' as batch "
+            f"{result.batch} in {report.seconds:.2f} s; it now holds {info.rows:,} events ({span})."
+        ]
+    text += [f"  rejected {count:,}: {reason}" for reason, count in report.rejected_reasons.items()]
+    text += [f"  note: {w}" for w in report.warnings]
+    emit(payload, as_json, "\n".join(text))
 
 
 @click.command("datasets")

@@ -2,6 +2,8 @@
 
 Pages and the command line call these. The import runs in two steps: ``ingest.prepare_import``
 (read, check and stage the events file; no database) then :func:`store_import` (one unit of work).
+:func:`append_file` adds a batch to a dataset with its stored mapping; :func:`ingest_sql` and
+:func:`append_sql` read the events from a database query (:mod:`flywheel_core.data.sql`) instead.
 """
 
 from __future__ import annotations
@@ -22,7 +24,8 @@ from flywheel_core.data.ingest import IngestReport, PreparedImport, prepare_impo
 from flywheel_core.data.reading import Limits
 from flywheel_core.data.signals import SignalDictionary, SignalSpec
 from flywheel_core.exceptions import ConflictError, InsufficientDataError
-from flywheel_core.storage.models import Dataset, as_utc
+from flywheel_core.storage.files import stage_parquet
+from flywheel_core.storage.models import Dataset, DatasetBatch, as_utc
 from flywheel_core.storage.store import Store
 
 if TYPE_CHECKING:  # pandas and the analytics load only when a profile is asked for (not on an import)
@@ -32,15 +35,19 @@ if TYPE_CHECKING:  # pandas and the analytics load only when a profile is asked 
     from flywheel_core.data import analytics
 
 __all__ = [
+    "AppendReport",
     "DatasetInfo",
     "ExploreResult",
     "IngestReport",
     "Limits",
+    "append_file",
+    "append_sql",
     "delete_dataset",
     "explore_events",
     "get_dataset",
     "import_limits",
     "ingest_file",
+    "ingest_sql",
     "list_datasets",
     "preview_file",
     "read_analysis_events",
@@ -311,4 +318,204 @@ def store_frame(
         columns=columns,
         signals=signals,
         source_name=source_name or f"{dataset}.parquet",
+    )
+
+
+# --- appends and SQL sources ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class AppendReport:
+    """A batch appended to a dataset: the batch's import report, its number, and the dataset after it.
+
+    ``overlapping_rows`` counts the batch's events inside the time range the dataset held before. They are
+    stored (late events happen), and ``report.warnings`` says so: a re-exported week shows up here.
+    """
+
+    report: IngestReport
+    batch: int
+    overlapping_rows: int
+    dataset: DatasetInfo
+
+
+def append_file(
+    store: Store,
+    *,
+    workspace_id: int,
+    source: Path | bytes,
+    dataset: str,
+    actor: str,
+    signals: dict[str, SignalSpec] | None = None,
+    skip_invalid: bool = False,
+    source_name: str | None = None,
+    limits: Limits | None = None,
+    progress: Callable[[float, str], None] | None = None,
+) -> AppendReport:
+    """Add a log (CSV, gzip CSV, Parquet) to dataset ``dataset`` as a new batch, read with the dataset's
+    stored column mapping and checked like a first import; all or nothing.
+
+    The batch is its own Parquet file: no earlier batch is rewritten. New events get the default meaning
+    of their name (or ``signals``) in the dataset's signal dictionary.
+
+    Raises:
+        NotFoundError: no such dataset. DataValidationError: the batch lacks a mapped column, a column's
+            type differs from the dataset's, or rows are invalid. LimitExceededError: over the limits.
+        ConflictError: the same content was imported already (to this dataset or another).
+    """
+    from flywheel_core.data import batches
+
+    row = store.get_dataset(workspace_id=workspace_id, name=dataset, actor=actor)
+    columns = batches.stored_mapping(row.column_map)
+    shown = source_name or (source.name if isinstance(source, Path) else "")
+    batches.check_batch_columns(batches.source_columns(source), columns, f"'{shown or 'the upload'}'", row.name)
+    prepared = prepare_import(
+        source,
+        dataset=row.name,
+        columns=columns,
+        signals=signals,
+        skip_invalid=skip_invalid,
+        source_name=source_name,
+        limits=limits or Limits.from_settings(store.settings),
+        progress=progress,
+    )
+    return _append(store, workspace_id=workspace_id, row=row, prepared=prepared, signals=signals, actor=actor)
+
+
+def ingest_sql(
+    store: Store,
+    *,
+    workspace_id: int,
+    url: str,
+    query: str,
+    dataset: str,
+    actor: str,
+    columns: dict[str, str] | None = None,
+    signals: dict[str, SignalSpec] | None = None,
+    skip_invalid: bool = False,
+    progress: Callable[[float, str], None] | None = None,
+) -> IngestReport:
+    """Import the rows of ``query`` on the database at ``url`` as dataset ``dataset``: read into Arrow
+    (:func:`flywheel_core.data.sql.read_query`), then the same mapping, checks and limits as a file.
+
+    Raises:
+        ConfigurationError: no driver for the URL (install the ``sql`` extra) or no connection.
+        DataValidationError: the query fails or returns no rows; the rows do not pass the checks.
+        LimitExceededError, ConflictError: as :func:`ingest_file`.
+    """
+    from flywheel_core.data.sql import read_query
+
+    limits = Limits.from_settings(store.settings)
+    extract = read_query(url, query, limits=limits)
+    return ingest_file(
+        store,
+        workspace_id=workspace_id,
+        source=extract.data,
+        dataset=dataset,
+        actor=actor,
+        columns=columns,
+        signals=signals,
+        skip_invalid=skip_invalid,
+        source_name=extract.label,
+        limits=limits,
+        progress=progress,
+    )
+
+
+def append_sql(
+    store: Store,
+    *,
+    workspace_id: int,
+    url: str,
+    query: str,
+    dataset: str,
+    actor: str,
+    signals: dict[str, SignalSpec] | None = None,
+    skip_invalid: bool = False,
+    progress: Callable[[float, str], None] | None = None,
+) -> AppendReport:
+    """Append the rows of ``query`` to dataset ``dataset`` as a new batch (:func:`append_file` on them)."""
+    from flywheel_core.data.sql import read_query
+
+    store.get_dataset(workspace_id=workspace_id, name=dataset, actor=actor)  # before running the query
+    limits = Limits.from_settings(store.settings)
+    extract = read_query(url, query, limits=limits)
+    return append_file(
+        store,
+        workspace_id=workspace_id,
+        source=extract.data,
+        dataset=dataset,
+        actor=actor,
+        signals=signals,
+        skip_invalid=skip_invalid,
+        source_name=extract.label,
+        limits=limits,
+        progress=progress,
+    )
+
+
+def _append(
+    store: Store,
+    *,
+    workspace_id: int,
+    row: Dataset,
+    prepared: PreparedImport,
+    signals: dict[str, SignalSpec] | None,
+    actor: str,
+) -> AppendReport:
+    from flywheel_core.data import batches
+
+    report = prepared.report
+    same = store.find_dataset_by_hash(workspace_id=workspace_id, content_hash=report.content_hash, actor=actor)
+    if same is not None:
+        where = "to this dataset" if same.id == row.id else f"as part of dataset '{same.name}'"
+        raise ConflictError(f"{prepared.label} was already imported {where}. Nothing new was stored.")
+    if prepared.refusal is not None:
+        raise prepared.refusal
+    assert prepared.table is not None and prepared.dictionary is not None
+    table = batches.like_stored(prepared.table, store.dataset_schema(row), prepared.label, row.name)
+    first, last = as_utc(row.first_event), as_utc(row.last_event)
+    overlap = batches.overlapping_rows(table, first, last)
+    dictionary, new_events, unknown = batches.merged_signals(row.signal_dictionary, prepared.dictionary, signals)
+    report.warnings = [w for w in report.warnings if not w.startswith("No meaning known")]  # the batch alone
+    if unknown:
+        report.warnings.append(
+            f"New event{'s' if len(unknown) > 1 else ''} in this batch with no known meaning: "
+            f"{', '.join(unknown[:10])}; read as neutral until you map them."
+        )
+    if overlap and first is not None and last is not None:
+        report.warnings.append(
+            f"{overlap:,} of the batch's {table.num_rows:,} events fall inside the time the dataset already "
+            f"covers ({first:%Y-%m-%d %H:%M} to {last:%Y-%m-%d %H:%M} UTC). They were stored (late events "
+            "happen); check that the batch does not repeat events imported before."
+        )
+    start, end = batches.event_span(table)
+    batch = DatasetBatch(
+        workspace_id=workspace_id,
+        dataset_id=row.id or 0,
+        number=0,
+        source_name=prepared.source_name[:300],
+        content_hash=report.content_hash,
+        file_path="",
+        rows=table.num_rows,
+        first_event=start,
+        last_event=end,
+    )
+    staged = stage_parquet(store.data_dir, table)
+    try:
+        updated, stored = store.append_batch(
+            workspace_id=workspace_id,
+            name=row.name,
+            table=staged,
+            batch=batch,
+            distinct=batches.distinct_ids(table),
+            signal_dictionary=dictionary.to_json() if new_events or signals else None,
+            actor=actor,
+        )
+    finally:
+        staged.unlink(missing_ok=True)
+    report.rows_stored, report.stored = table.num_rows, True
+    report.column_map, report.signals = dict(row.column_map), dictionary.to_json()
+    report.seconds = time.perf_counter() - prepared.started
+    return AppendReport(
+        report=report, batch=stored.number, overlapping_rows=overlap, dataset=DatasetInfo.from_row(updated)
     )

@@ -22,6 +22,7 @@ from flywheel_core.exceptions import StorageError
 from flywheel_core.storage.errors import map_exceptions
 
 __all__ = [
+    "batches_hash",
     "dataset_relpath",
     "file_sha256",
     "model_relpath",
@@ -38,6 +39,14 @@ STAGING = "staging"  # events files written before their database row can be: mo
 
 def dataset_relpath(workspace_id: int, content_hash: str) -> str:
     return f"workspaces/{workspace_id}/datasets/{content_hash}.parquet"
+
+
+def batches_hash(hashes: list[str]) -> str:
+    """A dataset's content hash from its batches' hashes in order: batch 1's own for a one-batch dataset
+    (so a dataset imported before appends existed keeps its hash), else the SHA-256 of the list."""
+    if len(hashes) == 1:
+        return hashes[0]
+    return hashlib.sha256("\n".join(hashes).encode()).hexdigest()
 
 
 def model_relpath(workspace_id: int, dataset_id: int) -> str:

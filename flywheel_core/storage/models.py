@@ -1,7 +1,9 @@
 """SQLModel tables: workspaces and people, loop map versions, datasets, model versions, jobs, audit.
 
-Interaction events themselves are not rows here: each dataset is a Parquet file in the data folder
-(columnar, read back in milliseconds) whose metadata and content hash live in the ``dataset`` table.
+Interaction events themselves are not rows here: each dataset is one Parquet file per imported batch in
+the data folder (columnar, read back in milliseconds). The ``dataset`` row holds the metadata over all
+batches; each ``datasetbatch`` row one batch's file, content hash and counts. Batch 1 is the first import
+(its file is also ``dataset.file_path``); an append adds a batch and never rewrites an earlier file.
 Every table but ``useraccount`` carries ``workspace_id``; repository functions always filter on it.
 """
 
@@ -16,6 +18,7 @@ from sqlmodel import Field, SQLModel
 __all__ = [
     "AuditEvent",
     "Dataset",
+    "DatasetBatch",
     "Experiment",
     "Job",
     "LoopMap",
@@ -113,6 +116,32 @@ class Dataset(SQLModel, table=True):
     column_map: dict[str, Any] = _json()
     signal_dictionary: dict[str, Any] = _json()
     report: dict[str, Any] = _json()
+    created_by: str = Field(default="local", max_length=120)
+    created_at: datetime = _when()
+
+
+class DatasetBatch(SQLModel, table=True):
+    """One imported batch of a dataset's events: its own Parquet file, never rewritten.
+
+    ``content_hash`` is the SHA-256 of the source (a file, or a query's result) and is unique in the
+    workspace, so the same batch is never stored twice. The dataset's ``content_hash`` is batch 1's for
+    a one-batch dataset, else the hash of its batches' hashes in order.
+    """
+
+    __table_args__ = (
+        UniqueConstraint("dataset_id", "number"),
+        UniqueConstraint("workspace_id", "content_hash"),
+    )
+    id: int | None = Field(default=None, primary_key=True)
+    workspace_id: int = Field(foreign_key="workspace.id", index=True)
+    dataset_id: int = Field(foreign_key="dataset.id", index=True)
+    number: int  # 1 for the first import, then 2, 3, ... in the order of the appends
+    source_name: str = Field(default="", max_length=300)
+    content_hash: str = Field(max_length=64)
+    file_path: str = Field(max_length=500)  # relative to the data folder
+    rows: int = 0
+    first_event: datetime | None = Field(default=None, sa_column=Column(DateTime(timezone=True)))
+    last_event: datetime | None = Field(default=None, sa_column=Column(DateTime(timezone=True)))
     created_by: str = Field(default="local", max_length=120)
     created_at: datetime = _when()
 

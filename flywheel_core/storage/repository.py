@@ -17,6 +17,7 @@ from flywheel_core.storage.errors import map_exceptions
 from flywheel_core.storage.models import (
     AuditEvent,
     Dataset,
+    DatasetBatch,
     Experiment,
     Job,
     LoopMap,
@@ -379,9 +380,61 @@ def delete_dataset(*, session: Session, workspace_id: int, name: str, actor: str
 
 
 def referenced_paths(*, session: Session) -> set[str]:
-    """Every file path the database still points at (for sweeping orphans)."""
+    """Every file path the database still points at (for sweeping orphans): every batch of every dataset."""
     paths = set(session.exec(select(Dataset.file_path)))
+    paths |= set(session.exec(select(DatasetBatch.file_path)))
     paths |= {p for p in session.exec(select(ModelVersion.model_path)) if p}
+    return paths
+
+
+# --- dataset batches ------------------------------------------------------------------------------
+
+
+def list_dataset_batches(*, session: Session, workspace_id: int, dataset_id: int) -> list[DatasetBatch]:
+    """A dataset's batches, batch 1 (the first import) first."""
+    query = select(DatasetBatch).where(DatasetBatch.workspace_id == workspace_id, DatasetBatch.dataset_id == dataset_id)
+    return list(session.exec(query.order_by(col(DatasetBatch.number))))
+
+
+def find_batch_by_hash(*, session: Session, workspace_id: int, content_hash: str) -> DatasetBatch | None:
+    """The batch of any dataset in the workspace whose source had this content, if one has."""
+    return session.exec(
+        select(DatasetBatch).where(DatasetBatch.workspace_id == workspace_id, DatasetBatch.content_hash == content_hash)
+    ).first()
+
+
+def add_dataset_batch(
+    *, session: Session, workspace_id: int, batch: DatasetBatch, actor: str, label: str
+) -> DatasetBatch:
+    """Record a batch whose file is in place; ``label`` names the dataset in messages and the audit line."""
+    _check_workspace(batch, workspace_id, "dataset", label)
+    session.add(batch)
+    stored = (
+        f"The same content was stored in this workspace by someone else meanwhile, or batch {batch.number} of "
+        f"dataset '{label}' was. Nothing new was stored; list the datasets to see it."
+    )
+    with map_exceptions(messages={ConflictError: stored}, entity="dataset", name=label):
+        session.flush()
+    if batch.number > 1:
+        record_audit(
+            session=session,
+            workspace_id=workspace_id,
+            actor=actor,
+            action="update",
+            entity="dataset",
+            entity_id=label,
+            detail=f"appended batch {batch.number}: {batch.rows} rows",
+        )
+    return batch
+
+
+def delete_dataset_batches(*, session: Session, workspace_id: int, dataset_id: int) -> list[str]:
+    """Delete a dataset's batch rows (before the dataset row); returns their files' paths."""
+    paths = []
+    for batch in list_dataset_batches(session=session, workspace_id=workspace_id, dataset_id=dataset_id):
+        paths.append(batch.file_path)
+        session.delete(batch)
+    session.flush()
     return paths
 
 
