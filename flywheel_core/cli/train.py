@@ -29,6 +29,13 @@ def _metric_line(row: dict[str, object]) -> str:
 )
 @click.option("--by", type=click_type(TURN_BY), default=TURN_BY.default, show_default=True, help=TURN_BY.help)
 @click.option("--jobs", "n_jobs", type=int, default=None, help="Parallel fits (default: the local cores).")
+@click.option(
+    "--next",
+    "next_turns",
+    is_flag=True,
+    help="Train only the turns that events added since the last run complete (same turn length, model and "
+    "seed as that run; its other options are not used). Exits 0 with 'nothing to train' when none is.",
+)
 @workspace_option
 @json_option
 @click.pass_obj
@@ -40,6 +47,7 @@ def train_command(
     model: str | None,
     by: str,
     n_jobs: int | None,
+    next_turns: bool,
     workspace: str | None,
     as_json: bool,
 ) -> None:
@@ -48,6 +56,9 @@ def train_command(
     from flywheel_core.learning.registry import version_row
 
     ws = obj.workspace(workspace)
+    if next_turns:
+        _train_next(obj, ws.id, name, n_jobs, as_json)
+        return
     versions = run_training(
         obj.store(),
         workspace_id=ws.id,
@@ -61,6 +72,18 @@ def train_command(
     )
     rows = [version_row(v) for v in versions]
     emit({"dataset": name, "versions": rows}, as_json, lambda: "\n".join(_metric_line(r) for r in rows))
+
+
+def _train_next(obj: Context, workspace_id: int, name: str, n_jobs: int | None, as_json: bool) -> None:
+    from flywheel_core.learning.api import train_next_turns
+    from flywheel_core.learning.registry import version_row
+
+    done = train_next_turns(obj.store(), workspace_id=workspace_id, dataset_name=name, actor=ACTOR, n_jobs=n_jobs)
+    rows = [version_row(v) for v in done.versions]
+    payload = {"dataset": name, "turn_length": done.turn_length, "versions": rows, "nothing_to_train": not rows}
+    if not rows:
+        payload["reason"] = done.reason
+    emit(payload, as_json, lambda: "\n".join(_metric_line(r) for r in rows) if rows else done.reason)
 
 
 @click.command("versions")

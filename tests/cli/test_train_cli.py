@@ -76,3 +76,60 @@ def test_background_job_runs_detached_and_reports(run, demo: str, env: dict[str,
     assert "failed" in out.stdout
     failed = store.get_job(workspace_id=workspace.id, job_id=bad.id)
     assert failed.status == "failed" and "strong positives" in failed.error
+
+
+def _weekly_log(path, start: str, weeks: int, seed: int) -> None:
+    """A log of clicks and skips whose chance of a click depends on the item, ``weeks`` weeks long."""
+    import numpy as np
+    import pandas as pd
+
+    rng = np.random.default_rng(seed)
+    n = weeks * 7 * 150
+    stamps = pd.Timestamp(start, tz="UTC") + pd.to_timedelta(np.sort(rng.uniform(0, weeks * 7 * 86_400, n)), unit="s")
+    items = rng.integers(0, 40, n)
+    clicked = rng.random(n) < 0.15 + 0.7 * (items % 4 == 0)
+    frame = pd.DataFrame(
+        {
+            "user_id": [f"u{u}" for u in rng.integers(0, 300, n)],
+            "ts": stamps.strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "action": np.where(clicked, "click", "skip"),
+            "item_id": [f"i{i}" for i in items],
+        }
+    )
+    frame.to_csv(path, index=False)
+
+
+def test_weekly_loop_appends_and_trains_the_next_turns(run, tmp_path) -> None:
+    first, later = tmp_path / "weeks-1-8.csv", tmp_path / "weeks-9-14.csv"
+    _weekly_log(first, "2026-01-05", 8, seed=1)
+    _weekly_log(later, "2026-03-02", 6, seed=2)  # 2026-03-02 is the Monday after week 8
+    run("ingest", str(first), "--dataset", "weekly")
+    trained = json.loads(run("train", "weekly", "--turns", "4", "--json").stdout)["versions"]
+    assert [v["turn"] for v in trained] == [1, 2, 3, 4]
+
+    idle = run("train", "weekly", "--next", "--json")  # nothing new yet: exit 0 and say so
+    assert json.loads(idle.stdout)["nothing_to_train"] is True
+    assert "nothing to train" in run("train", "weekly", "--next").stdout
+
+    appended = json.loads(run("ingest", str(later), "--dataset", "weekly", "--append", "--json").stdout)
+    assert appended["batch"] == 2 and appended["overlapping_rows"] == 0
+    assert appended["dataset_rows"] == _rows(first) + _rows(later) == appended["rows_stored"] + _rows(first)
+    again = run("ingest", str(later), "--dataset", "weekly", "--append", check=False)
+    assert again.returncode == 2 and "already imported" in again.stderr
+
+    added = json.loads(run("train", "weekly", "--next", "--json").stdout)
+    turns = [v["turn"] for v in added["versions"]]
+    assert turns == [5, 6, 7]  # a turn is 1.7 weeks (4 turns over 85% of 8 weeks); each needs the turn after it
+    assert [v["version"] for v in added["versions"]] == [5, 6, 7]
+    assert all(v["train_rows"] > trained[-1]["train_rows"] for v in added["versions"])
+    assert all(v["metrics"]["auc"] is not None and v["metrics"]["auc"] > 0.6 for v in added["versions"])
+    assert json.loads(run("train", "weekly", "--next", "--json").stdout)["nothing_to_train"] is True
+
+    verdict = json.loads(run("verdict", "weekly", "--json").stdout)
+    assert verdict["dataset"] == "weekly" and verdict["verdict"]
+    listed = json.loads(run("versions", "weekly", "--json").stdout)["versions"]
+    assert [v["turn"] for v in listed] == [1, 2, 3, 4, 5, 6, 7]
+
+
+def _rows(path) -> int:
+    return len(path.read_text().splitlines()) - 1
