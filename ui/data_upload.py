@@ -103,6 +103,8 @@ def render_upload(ctx: AppContext) -> None:
         st.caption("Each row is one interaction: who, when, what happened, and optionally to which item.")
         return
     data = upload.getvalue()
+    if render_append_choice(ctx, upload.name, data):  # appending: the batch uses the dataset's stored mapping
+        return
     with user_errors():
         columns, rows, detected = preview_file(data, limits=limits, label=f"'{upload.name}'")
         st.dataframe(pd.DataFrame(rows), width="stretch", hide_index=True, height=210)
@@ -164,3 +166,65 @@ def render_report(report: IngestReport) -> None:
         st.dataframe(rows, hide_index=True, width="stretch")
     for warning in report.warnings:
         st.info(warning, icon=":material/info:")
+
+
+# --- appending a batch to an existing dataset ------------------------------------------------------------
+
+
+def render_append_choice(ctx: AppContext, file_name: str, data: bytes) -> bool:
+    """The upload's second choice: add the file to an existing dataset as a new batch. True when chosen
+    (this block then renders the whole step: no mapping form, the dataset's own mapping is used)."""
+    from flywheel_core.numbers import count, day
+    from ui.text import md_escape
+
+    datasets = data_api.list_datasets(ctx.store, workspace_id=ctx.workspace_id, actor=ctx.actor)
+    if not datasets:
+        return False
+    choice = st.radio(
+        "Import as",
+        ["A new dataset", "Append to an existing dataset"],
+        horizontal=True,
+        key="data.mode",
+        help="Append adds this week's events to a dataset as a new batch; earlier batches are never rewritten.",
+    )
+    if choice == "A new dataset":
+        return False
+    names = [d.name for d in datasets]
+    target = st.selectbox("Dataset to append to", names, key="data.append_to")
+    info = datasets[names.index(target)]
+    st.caption(
+        f"**{md_escape(info.name)}** holds {count(info.rows)} events, {day(info.first_event)} to "
+        f"{day(info.last_event)}. The file is read with the columns the dataset was imported with; events inside "
+        "that time range are stored and counted in the report."
+    )
+    skip = st.checkbox("Skip invalid rows", key="data.append_skip_invalid")
+    if st.button("Check and append", type="primary", key="data.append", disabled=not ctx.can_edit):
+        bar = st.progress(0.0, text="Starting…")
+        with user_errors():
+            try:
+                result = data_api.append_file(
+                    ctx.store,
+                    workspace_id=ctx.workspace_id,
+                    source=data,
+                    dataset=info.name,
+                    actor=ctx.actor,
+                    skip_invalid=skip,
+                    source_name=file_name,
+                    progress=lambda fraction, message: _advance(bar, fraction, message),
+                )
+            finally:
+                bar.empty()
+            st.session_state["data.last_append"] = result
+            st.rerun()
+    last = st.session_state.get("data.last_append")
+    if isinstance(last, data_api.AppendReport):
+        report = last.report
+        st.success(
+            f"Appended **{report.rows_stored:,}** of {report.rows_read:,} rows to **{md_escape(last.dataset.name)}** "
+            f"as batch {last.batch} in {report.seconds:.2f} s; it now holds {count(last.dataset.rows)} events "
+            f"({day(last.dataset.first_event)} to {day(last.dataset.last_event)}).",
+            icon=":material/check_circle:",
+        )
+        for warning in report.warnings:
+            st.info(md_escape(warning), icon=":material/info:")
+    return True
