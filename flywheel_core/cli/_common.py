@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -18,7 +19,18 @@ if TYPE_CHECKING:
 from flywheel_core.params import Interval, Options, Param
 
 F = TypeVar("F", bound=Callable[..., Any])
-ACTOR = os.environ.get("FLYWHEEL_ACTOR") or os.environ.get("USER") or "local"
+def _cli_actor() -> str:
+    """Who the command line acts as in the audit: ``cli:<name>``, from FLYWHEEL_ACTOR or the OS user.
+
+    The ``cli:`` prefix cannot occur in a sign-in identity (usernames and verified e-mails have no colon),
+    so a workspace the command line creates has no web owner until one is added with `flywheel member add`;
+    the name is reduced to the characters a username may hold, so the audit shows no arbitrary text.
+    """
+    raw = os.environ.get("FLYWHEEL_ACTOR") or os.environ.get("USER") or "local"
+    return "cli:" + (re.sub(r"[^A-Za-z0-9._@+-]", "_", raw.strip())[:100] or "local")
+
+
+ACTOR = _cli_actor()
 
 
 @dataclass

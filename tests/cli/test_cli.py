@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from tests.conftest import OTTO
 
 
@@ -65,3 +67,19 @@ def test_ingest_otto_with_mapping_then_profile(run) -> None:
 def test_bad_usage_exits_2_without_traceback(run) -> None:
     result = run("ingest", "missing.csv", check=False)
     assert result.returncode == 2 and "Traceback" not in result.stderr
+
+
+def test_the_command_line_acts_as_a_cli_identity_no_sign_in_can_take(run, env) -> None:
+    from flywheel_core.accounts import check_username
+    from flywheel_core.config import load_settings
+    from flywheel_core.exceptions import DataValidationError
+    from flywheel_core.storage.store import Store
+
+    run("workspace", "create", "Ops")
+    store = Store(load_settings(env))
+    ops = store.get_workspace(name="Ops")
+    assert ops.id is not None
+    assert [(m.username, m.role) for m in store.list_members(workspace_id=ops.id)] == [("cli:ci", "owner")]
+    assert {a.actor for a in store.audit(workspace_id=ops.id)} == {"cli:ci"}
+    with pytest.raises(DataValidationError):
+        check_username("cli:ci")  # no account, and no verified e-mail, can be named like the command line
