@@ -36,6 +36,13 @@ def _metric_line(row: dict[str, object]) -> str:
     help="Train only the turns that events added since the last run complete (same turn length, model and "
     "seed as that run; its other options are not used). Exits 0 with 'nothing to train' when none is.",
 )
+@click.option(
+    "--exclude-seen/--include-seen",
+    default=True,
+    show_default=True,
+    help="recommend: leave out of each user's list (and of the hits) the items they had before the cut. "
+    "Include them where re-consumption is the outcome (replays, re-orders).",
+)
 @workspace_option
 @json_option
 @click.pass_obj
@@ -48,6 +55,7 @@ def train_command(
     by: str,
     n_jobs: int | None,
     next_turns: bool,
+    exclude_seen: bool,
     workspace: str | None,
     as_json: bool,
 ) -> None:
@@ -69,6 +77,7 @@ def train_command(
         n_turns=turns,
         by=by,
         n_jobs=n_jobs,
+        exclude_seen=exclude_seen,
     )
     rows = [version_row(v) for v in versions]
     emit({"dataset": name, "versions": rows}, as_json, lambda: "\n".join(_metric_line(r) for r in rows))

@@ -66,8 +66,11 @@ def run_training(
     progress: Progress | None = None,
     min_positives: int = MIN_POSITIVES.default or 10,
     min_negatives: int = MIN_NEGATIVES.default or 10,
+    exclude_seen: bool = True,
 ) -> list[ModelVersion]:
     """Read a dataset, train one version per turn for the task, store them; returns the stored versions.
+
+    ``exclude_seen`` (recommend task): items a user had before a cut are neither recommended to them nor hits.
 
     Raises:
         DataValidationError: a task, model, number of turns or cut not among the declared ones
@@ -108,6 +111,7 @@ def run_training(
             n_turns=n_turns,
             model=model,
             by=by,
+            exclude_seen=exclude_seen,
             random_state=random_state,
             progress=progress,
         )

@@ -133,3 +133,15 @@ def test_weekly_loop_appends_and_trains_the_next_turns(run, tmp_path) -> None:
 
 def _rows(path) -> int:
     return len(path.read_text().splitlines()) - 1
+
+
+def test_recommending_from_a_one_item_log_is_a_clean_error(run, tmp_path) -> None:
+    rows = "".join(f"u{n % 12},only,2026-01-{1 + n % 28:02d},buy\n" for n in range(60))
+    log = tmp_path / "one-item.csv"
+    log.write_text("user,item,timestamp,event\n" + rows)
+    run("ingest", str(log), "--dataset", "one item", "--signal", "buy=positive:1:implicit")
+    result = run("train", "one item", "--task", "recommend", "--turns", "2", check=False)
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert result.stderr.startswith("error: Recommendation needs positive interactions with at least 2 distinct items")
+    assert "('only')" in result.stderr
+    assert "--exclude-seen / --include-seen" in run("train", "--help").stdout
