@@ -437,7 +437,7 @@ def train_feedback_versions(
                 "p_value": round(delta.p_value, 4),
             }
         p_before = p_hold
-        drift = turn_drift(task.X, task.y, turn, k, task.feature_names) if k > 1 else {}
+        drift = turn_drift(task.X, task.y, turn, k, task.feature_names, groups=task.user) if k > 1 else {}
         versions.append(
             VersionResult(
                 turn=k,
