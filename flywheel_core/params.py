@@ -37,8 +37,10 @@ __all__ = [
     "MIN_POSITIVES",
     "NETWORK_COHORT_SHARE",
     "N_TURNS",
+    "OPE_BOOTSTRAP",
     "PARAMS",
     "POISON_COHORT_SHARE",
+    "PRODUCTION_MATERIAL",
     "RECOMMEND_MODEL",
     "ROLE",
     "SIM_RUNS",
@@ -401,6 +403,25 @@ KNOB_PARAMS: tuple[Param[float], ...] = (
     _knob("drift_rate_week", 0, 0.1, "How fast behaviour moves away from old data."),
     _knob("deletion_share_year", 0, 1, "Share of data deleted on request each year."),
     _knob("seed_rows", 0, 1e8, "Rows of expert seed data that never decay."),
+)
+
+# --- production evidence and off-policy evaluation ----------------------------------------------------
+# Read by learning.api (checked there), the CLI and the In production tab. Not yet in PARAMS: the generated
+# test in tests/core/test_params.py needs a case for each entry of PARAMS first.
+
+PRODUCTION_MATERIAL: Param[float] = Param(
+    "material",
+    Interval(float, 0, 1, closed="neither"),
+    default=0.02,
+    help="The difference of positive rate between two versions that matters (0.02: two points).",
+    scope="production",
+)
+OPE_BOOTSTRAP: Param[int] = Param(
+    "n_bootstrap",
+    Interval(int, 50, 10_000),
+    default=500,
+    help="Bootstrap resamples of users behind each off-policy interval.",
+    scope="offpolicy",
 )
 
 # --- workspaces ---------------------------------------------------------------------------------------

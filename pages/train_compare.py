@@ -10,15 +10,18 @@ from flywheel_core.charts.train import (
     experiment_chart,
     metric_by_version_chart,
     metric_label,
+    offpolicy_chart,
     pr_chart,
+    production_rates_chart,
     roc_chart,
 )
 from flywheel_core.data import api as data_api
+from flywheel_core.exceptions import DataValidationError
 from flywheel_core.experiments import api as experiments_api
 from flywheel_core.learning import api as learning_api
 from flywheel_core.learning.api import compare_versions, registry_table
 from flywheel_core.numbers import number, percent, when
-from flywheel_core.params import EXPERIMENT, N_TURNS, TASK, TURN_BY, model_param
+from flywheel_core.params import EXPERIMENT, N_TURNS, PRODUCTION_MATERIAL, TASK, TURN_BY, model_param
 from ui.context import current, user_errors
 from ui.text import md_escape
 
@@ -68,7 +71,9 @@ def launch(kind: str, params: dict[str, object]) -> None:
             st.toast("Started: the run goes on if you leave or reload this page.")
 
 
-train_tab, registry_tab, experiments_tab = st.tabs(["Train", "Registry & compare", "Experiments"])
+train_tab, registry_tab, experiments_tab, production_tab = st.tabs(
+    ["Train", "Registry & compare", "Experiments", "In production"]
+)
 
 with train_tab:
     task = (
@@ -170,6 +175,44 @@ with registry_tab:
         else:
             st.caption("Pick two or more versions to compare them side by side.")
 
+    with st.expander("Import versions", icon=":material/upload:"):
+        st.caption(
+            "Your own model versions, from MLflow or a file (version, trained_at, train_rows, metrics, "
+            "optional <metric>_low / <metric>_high and holdout_rows / holdout_positives), stored beside the "
+            "trained ones as imported:mlflow or imported:file and judged the same way."
+        )
+        if st.session_state.get("train_compare.imported"):
+            st.success(st.session_state.pop("train_compare.imported"), icon=":material/check:")
+        source = st.radio("From", ["File", "MLflow"], horizontal=True, key="train_compare.import_source")
+        with st.form("train_compare.import_form"):
+            upload, uri, mlflow_experiment = None, "", ""
+            if source == "MLflow":
+                uri = st.text_input("Tracking URI", placeholder="sqlite:///mlflow.db", key="train_compare.mlflow_uri")
+                mlflow_experiment = st.text_input("Experiment", key="train_compare.mlflow_experiment")
+            else:
+                upload = st.file_uploader("CSV or JSON of versions", type=["csv", "json"], key="train_compare.file")
+            x_param = st.text_input("Data size: param, metric or column", "train_rows", key="train_compare.x_param")
+            do_import = st.form_submit_button("Import versions", disabled=not ctx.can_edit)
+        if do_import and source == "File" and upload is None:
+            st.warning("Choose a CSV or JSON file of versions first.", icon=":material/warning:")
+        elif do_import:
+            with user_errors():
+                imported = learning_api.import_versions(
+                    ctx.store,
+                    workspace_id=ctx.workspace_id,
+                    dataset_name=name,
+                    actor=ctx.actor,
+                    mlflow_uri=uri.strip() or None if source == "MLflow" else None,
+                    experiment=mlflow_experiment.strip() or None,
+                    file=None if source == "MLflow" else (upload.getvalue() if upload else b""),
+                    file_name=upload.name if upload else "",
+                    x_param=x_param.strip() or None,
+                )
+                held = imported.already_imported
+                skipped = f"; {len(held)} already in the registry" if held else ""
+                st.session_state["train_compare.imported"] = f"Imported {len(imported.imported)} version(s){skipped}."
+                st.rerun()
+
 with experiments_tab:
     st.caption("Each experiment runs on this dataset and scores on its fixed final holdout.")
     picker, runner = st.columns([2, 1])
@@ -193,3 +236,78 @@ with experiments_tab:
                 if not isinstance(v, dict)
             )
         )
+
+with production_tab:
+    st.caption(
+        "How each model version did on the events it served (events tagged with their model_version): positive "
+        "rate with a 95% interval clustered by user, consecutive versions compared, and, where propensities are "
+        "logged, what another version would have earned on the same traffic."
+    )
+    material = st.slider(
+        "Material difference of positive rate",
+        0.005,
+        0.10,
+        PRODUCTION_MATERIAL.default,
+        step=0.005,
+        format="%.3f",
+        key="train_compare.material",
+        help=PRODUCTION_MATERIAL.help,
+    )
+    production = None
+    try:
+        production = learning_api.production_comparison(
+            ctx.store, workspace_id=ctx.workspace_id, dataset_name=name, actor=ctx.actor, material=material
+        )
+    except DataValidationError as error:  # most often: no model_version column, which is not a fault
+        st.info(md_escape(str(error)), icon=":material/info:")
+    if production is None:
+        if ctx.can_edit and st.button("Add the production demo dataset", key="train_compare.production_demo"):
+            with user_errors():
+                learning_api.store_production_demo(ctx.store, workspace_id=ctx.workspace_id, actor=ctx.actor)
+                st.rerun()
+    else:
+        st.plotly_chart(production_rates_chart(production), width="stretch")
+        st.dataframe(
+            [
+                {
+                    "Version": v.version,
+                    "Events": v.events,
+                    "Users": v.users,
+                    "Positives": v.positives,
+                    "Positive rate": f"{percent(v.rate, 2)} ({percent(v.low, 2)}–{percent(v.high, 2)})",
+                    "Positives per user": f"{number(v.positives_per_user, 2)} ({number(v.ppu_low, 2)}–{number(v.ppu_high, 2)})",
+                    "Session conversion": percent(v.session_conversion, 1),
+                    "Served": f"{when(v.first_served)} – {when(v.last_served)}",
+                }
+                for v in production.versions
+            ],
+            hide_index=True,
+            width="stretch",
+            key="train_compare.production_table",
+        )
+        for comparison in production.comparisons:
+            st.markdown(f"**{comparison.conclusion.replace('_', ' ')}** · {md_escape(comparison.sentence)}")
+        with user_errors():
+            online = learning_api.judge_production(production)
+            st.caption(f"Online verdict: {online.verdict.value.upper()} ({online.confidence:.0%}): {online.reason}")
+        st.subheader("Off-policy: what would another version have earned?")
+        served = [v.version for v in production.versions]
+        pick, base = st.columns(2)
+        policy = pick.selectbox("Version to evaluate", served, index=len(served) - 1, key="train_compare.ope_policy")
+        others = [v for v in served if v != policy]
+        logged_on = base.multiselect("On the traffic of", others, default=others[:1], key="train_compare.ope_on")
+        if st.button("Estimate", key="train_compare.ope_run", disabled=not logged_on):
+            with user_errors():
+                st.session_state["train_compare.ope"] = learning_api.evaluate_offpolicy(
+                    ctx.store, workspace_id=ctx.workspace_id, dataset_name=name, actor=ctx.actor,
+                    policy=policy, on=logged_on,
+                )  # fmt: skip
+        ope = st.session_state.get("train_compare.ope")
+        if ope is not None and ope.policy == policy and list(ope.logged_on) == sorted(logged_on):
+            st.plotly_chart(offpolicy_chart(ope), width="stretch")
+            st.caption(
+                f"{ope.events:,} events of {ope.users:,} users · effective sample size {ope.ess:,.0f} "
+                f"({percent(ope.ess_share, 1)}) · {md_escape(ope.context_note)}"
+            )
+            if ope.warning:
+                st.warning(md_escape(ope.warning), icon=":material/warning:")

@@ -24,6 +24,7 @@ ROLE_HELP = {
     "session": "A visit or session id.",
     "model_version": "Which model served the interaction.",
     "score": "The model's score or uncertainty for the interaction.",
+    "propensity": "The probability the serving policy gave the item it showed (for off-policy estimates).",
 }
 
 

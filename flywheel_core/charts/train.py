@@ -10,9 +10,20 @@ from flywheel_core.charts.palette import REFERENCE
 if TYPE_CHECKING:
     import plotly.graph_objects as go
 
+    from flywheel_core.learning.offpolicy import OffPolicyResult
+    from flywheel_core.learning.production import ProductionReport
     from flywheel_core.learning.registry import VersionInfo
 
-__all__ = ["calibration_chart", "experiment_chart", "metric_by_version_chart", "metric_label", "pr_chart", "roc_chart"]
+__all__ = [
+    "calibration_chart",
+    "experiment_chart",
+    "metric_by_version_chart",
+    "metric_label",
+    "offpolicy_chart",
+    "pr_chart",
+    "production_rates_chart",
+    "roc_chart",
+]
 
 _LABELS = {
     "auc": "AUC (next turn)",
@@ -149,3 +160,56 @@ def experiment_chart(result: dict[str, Any]) -> go.Figure:
     else:
         fig.update_xaxes(dtick=1)
     return _layout(fig, result["title"], result["x_label"], result["y_label"])
+
+
+def production_rates_chart(report: ProductionReport) -> go.Figure:
+    """Each served version's positive rate in production, in the order served, with its 95% interval
+    (clustered by user); the hover carries the events and users behind it."""
+    import plotly.graph_objects as go
+
+    versions = report.versions
+    fig = go.Figure(
+        go.Scatter(
+            x=[v.version for v in versions],
+            y=[v.rate for v in versions],
+            mode="lines+markers",
+            name="positive rate",
+            error_y={
+                "type": "data",
+                "symmetric": False,
+                "array": [v.high - v.rate for v in versions],
+                "arrayminus": [v.rate - v.low for v in versions],
+            },
+            text=[f"{v.events:,} events · {v.users:,} users · {v.positives:,} positives" for v in versions],
+            hovertemplate="%{x}: %{y:.2%}<br>%{text}<extra></extra>",
+        )
+    )
+    fig.update_yaxes(tickformat=".0%")
+    return _layout(fig, "Positive rate in production (95% CI, clustered by user)", "Version, in the order served", "")
+
+
+def offpolicy_chart(result: OffPolicyResult) -> go.Figure:
+    """The three off-policy estimates with their bootstrap intervals, beside what the evaluated traffic
+    earned and what the policy earned on its own traffic."""
+    import plotly.graph_objects as go
+
+    names = [e.estimator.upper() for e in result.estimates]
+    fig = go.Figure(
+        go.Scatter(
+            x=[e.value for e in result.estimates],
+            y=names,
+            mode="markers",
+            name="estimate",
+            error_x={
+                "type": "data",
+                "symmetric": False,
+                "array": [e.high - e.value for e in result.estimates],
+                "arrayminus": [e.value - e.low for e in result.estimates],
+            },
+            hovertemplate="%{y}: %{x:.2%}<extra></extra>",
+        )
+    )
+    fig.add_vline(x=result.logged_rate, line_dash="dash", line_color=REFERENCE, annotation_text="traffic earned")
+    fig.add_vline(x=result.policy_rate, line_dash="dot", annotation_text=f"{result.policy} on its own traffic")
+    fig.update_xaxes(tickformat=".1%")
+    return _layout(fig, f"What {result.policy} would have earned (95% bootstrap CI)", "Positive rate", "")

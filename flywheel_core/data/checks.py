@@ -222,7 +222,7 @@ def _normalize(
             check.flag(f"{source}: empty {role}", pc.or_kleene(_per_value(text, _blank), pc.is_null(text)), column)
         out[role] = text
     out["timestamp"] = _timestamps(table.column(mapping.roles["timestamp"]), check, mapping.roles["timestamp"])
-    for role in ("value", "score"):
+    for role in ("value", "score", "propensity"):
         if role in mapping.roles:
             out[role] = _numbers(table.column(mapping.roles[role]), check, mapping.roles[role])
     for feature in mapping.features:
@@ -283,7 +283,7 @@ def plan_types(sample: pa.Table, mapping: ColumnMap) -> dict[str, pa.DataType]:
         types[stamp] = pa.timestamp("us", tz="UTC")
     elif all_match(stamp, _NUMBER_STRICT):
         types[stamp] = pa.float64()
-    for name in [mapping.roles.get("value"), mapping.roles.get("score"), *mapping.features]:
+    for name in [*(mapping.roles.get(r) for r in ("value", "score", "propensity")), *mapping.features]:
         if name is not None and name != stamp and all_match(name, _NUMBER_STRICT):
             types[name] = pa.float64()
     return types

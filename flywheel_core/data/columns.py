@@ -11,7 +11,7 @@ from flywheel_core.exceptions import DataValidationError, Problem
 __all__ = ["OPTIONAL_ROLES", "REQUIRED_ROLES", "ROLES", "ColumnMap", "detect_columns"]
 
 REQUIRED_ROLES = ("user", "timestamp", "event")
-OPTIONAL_ROLES = ("item", "value", "session", "model_version", "score")
+OPTIONAL_ROLES = ("item", "value", "session", "model_version", "score", "propensity")
 ROLES = REQUIRED_ROLES + OPTIONAL_ROLES
 
 _ALIASES: dict[str, tuple[str, ...]] = {
@@ -67,6 +67,7 @@ _ALIASES: dict[str, tuple[str, ...]] = {
     "session": ("session", "sessionid", "visitid"),
     "model_version": ("modelversion", "model", "version", "variant"),
     "score": ("score", "modelscore", "prediction", "confidence", "uncertainty", "probability"),
+    "propensity": ("propensity", "pscore", "propensityscore", "actionprob", "actionprobability", "loggingprob"),
 }
 _FEATURE_PREFIXES = ("f_", "feature_", "feat_")
 

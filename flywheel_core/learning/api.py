@@ -6,10 +6,14 @@ Pages and the command line call these; each read or write is one role-checked un
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 from flywheel_core.data.api import DatasetInfo
 from flywheel_core.data.signals import SignalDictionary
+from flywheel_core.exceptions import DataValidationError
+from flywheel_core.learning.offpolicy import OffPolicyResult
+from flywheel_core.learning.production import ProductionReport, judge_production
 from flywheel_core.learning.registry import (
     CompareReport,
     VersionInfo,
@@ -25,13 +29,21 @@ from flywheel_core.storage.store import Store
 
 __all__ = [
     "CompareReport",
+    "ImportResult",
     "ModelVersion",
     "NextTurnsResult",
+    "OffPolicyResult",
+    "ProductionReport",
     "VersionInfo",
     "compare_versions",
+    "evaluate_offpolicy",
+    "import_versions",
+    "judge_production",
     "list_model_versions",
+    "production_comparison",
     "registry_table",
     "run_training",
+    "store_production_demo",
     "store_versions",
     "train_next_turns",
     "versions_by_dataset",
@@ -332,3 +344,200 @@ def _next_feedback_turns(
         versions=tuple(out),
     )
     return result, shown, ""
+
+
+# --- the team's own versions and its production evidence ----------------------------------------------
+
+
+@dataclass(frozen=True)
+class ImportResult:
+    """What an import stored: the new versions as the registry shows them, and what it left out and why."""
+
+    dataset: str
+    source: str  # "mlflow" | "file"
+    location: str
+    imported: tuple[VersionInfo, ...]
+    already_imported: tuple[str, ...]  # labels of versions the registry already held from this source
+    left_out: tuple[str, ...]  # runs not imported (not finished), with the reason
+
+
+def import_versions(
+    store: Store,
+    *,
+    workspace_id: int,
+    dataset_name: str,
+    actor: str,
+    mlflow_uri: str | None = None,
+    experiment: str | None = None,
+    file: bytes | None = None,
+    file_name: str = "",
+    x_param: str | None = None,
+    task: str = "feedback",
+) -> ImportResult:
+    """Import the team's model versions into a dataset's registry, beside the trained ones, marked
+    ``imported:mlflow`` or ``imported:file`` with their source in ``params["source"]``.
+
+    Give either ``mlflow_uri`` and ``experiment`` (each finished run a version; ``x_param`` names the param
+    or metric holding its data size, default ``train_rows``) or ``file`` (CSV or JSON bytes). Intervals and
+    holdout counts are stored in ``params["evaluation"]`` as for trained versions, so compare and the
+    verdict read them the same way. A version already imported from the same source is not imported again.
+
+    Raises:
+        DataValidationError: neither or both sources given, a bad task, or bad input (naming the run, or
+            the row and column); nothing is stored then.
+        NotFoundError: no such dataset, MLflow database or experiment.
+        ConfigurationError: MLflow's client is not installed.
+    """
+    from flywheel_core.learning.imports import read_mlflow_versions, read_versions_file
+
+    check(TASK, task, caller="import_versions")
+    if (file is None) == (mlflow_uri is None):
+        raise DataValidationError("Import from one source: an MLflow tracking URI and experiment, or a file.")
+    dataset = store.get_dataset(workspace_id=workspace_id, name=dataset_name, actor=actor)
+    assert dataset.id is not None
+    if mlflow_uri is not None:
+        if not experiment:
+            raise DataValidationError("Name the MLflow experiment to import (--experiment NAME).")
+        batch = read_mlflow_versions(mlflow_uri, experiment, x_param=x_param or "train_rows")
+    else:
+        assert file is not None
+        batch = read_versions_file(file, name=file_name or "versions.csv", x_column=x_param)
+    existing = store.list_model_versions(workspace_id=workspace_id, dataset_id=dataset.id, actor=actor)
+    held = {
+        str(src.get("id"))
+        for row in existing
+        if isinstance(src := (row.params or {}).get("source"), dict) and src.get("kind") == batch.source
+    }
+    turn = max((row.turn for row in existing if row.run_id == batch.group), default=0)
+    fresh = [v for v in batch.versions if v.source_id not in held]
+    fresh.sort(key=lambda v: (v.trained_at is None, v.trained_at or datetime.min.replace(tzinfo=UTC)))
+    stored = []
+    for offset, v in enumerate(fresh, start=1):
+        evaluation: dict[str, object] = {
+            "intervals": {k: [lo, hi] for k, (lo, hi) in v.intervals.items()},
+            "unscored": dict(v.unscored),
+        }
+        if v.holdout is not None:
+            evaluation["counts"] = {"holdout": {"rows": v.holdout[0], "positives": v.holdout[1]}}
+        row = ModelVersion(
+            workspace_id=workspace_id,
+            dataset_id=dataset.id,
+            version=0,
+            run_id=batch.group,
+            task=task,
+            algorithm=f"imported:{batch.source}",
+            params={
+                "source": {"kind": batch.source, "id": v.source_id, "label": v.label, "location": batch.location},
+                "imported_params": dict(v.params),
+                "evaluation": evaluation,
+            },
+            turn=turn + offset,
+            train_rows=v.train_rows,
+            metrics=dict(v.metrics),
+            train_seconds=0.0,
+            author=actor,
+        )
+        if v.trained_at is not None:
+            row.created_at = v.trained_at
+        stored.append(store.add_model_version(workspace_id=workspace_id, version=row, actor=actor))
+    return ImportResult(
+        dataset=dataset_name,
+        source=batch.source,
+        location=batch.location,
+        imported=tuple(version_infos(stored)),
+        already_imported=tuple(v.label for v in batch.versions if v.source_id in held),
+        left_out=batch.left_out,
+    )
+
+
+_PRODUCTION_COLUMNS = ["user", "timestamp", "event", "value", "session", "model_version"]
+
+
+def production_comparison(
+    store: Store,
+    *,
+    workspace_id: int,
+    dataset_name: str,
+    actor: str,
+    material: float | None = None,
+) -> ProductionReport:
+    """Each served version's outcomes with 95% intervals, and consecutive versions compared
+    (:func:`flywheel_core.learning.production.compare_production`).
+
+    Raises:
+        DataValidationError: the dataset's events carry no model version, or the material difference is
+            outside its declared bounds.
+    """
+    from flywheel_core.learning.production import MATERIAL_RATE, compare_production
+    from flywheel_core.params import PRODUCTION_MATERIAL
+
+    material = MATERIAL_RATE if material is None else material
+    check(PRODUCTION_MATERIAL, material, caller="production_comparison")
+    dataset = store.get_dataset(workspace_id=workspace_id, name=dataset_name, actor=actor)
+    events = store.read_dataset_file(dataset, columns=_PRODUCTION_COLUMNS)
+    if "model_version" not in events.columns:
+        raise DataValidationError(
+            f"The events of '{dataset_name}' do not say which model version served them, so production cannot "
+            "be compared by version. Import the log again with a column mapped to the model_version role "
+            "(e.g. --column model_version=variant)."
+        )
+    dictionary = SignalDictionary.from_json(dataset.signal_dictionary)
+    return compare_production(events, dictionary, material=material)
+
+
+def evaluate_offpolicy(
+    store: Store,
+    *,
+    workspace_id: int,
+    dataset_name: str,
+    actor: str,
+    policy: str,
+    on: list[str] | None = None,
+    context: str | None = None,
+    n_bootstrap: int = 500,
+    random_state: int = 0,
+) -> OffPolicyResult:
+    """What logged version ``policy`` would have earned on the other versions' traffic (IPS, SNIPS, DR,
+    bootstrap intervals over users, the effective sample size): see :mod:`flywheel_core.learning.offpolicy`.
+
+    Raises:
+        DataValidationError: no model version, item or propensity column, an unknown version or context,
+            or a number of bootstrap runs outside its declared bounds.
+        InsufficientDataError: no other traffic to evaluate the policy on.
+    """
+    from flywheel_core.learning.offpolicy import evaluate_policy
+    from flywheel_core.params import OPE_BOOTSTRAP
+
+    check(OPE_BOOTSTRAP, n_bootstrap, caller="evaluate_offpolicy")
+    dataset = store.get_dataset(workspace_id=workspace_id, name=dataset_name, actor=actor)
+    events = store.read_dataset_file(dataset)
+    dictionary = SignalDictionary.from_json(dataset.signal_dictionary)
+    return evaluate_policy(
+        events, dictionary, policy=policy, on=on, context=context, n_bootstrap=n_bootstrap, random_state=random_state
+    )
+
+
+def store_production_demo(store: Store, *, workspace_id: int, actor: str, n_events: int = 200_000) -> DatasetInfo:
+    """Store the production demo log (:mod:`flywheel_core.demo_production`) in the workspace, replacing
+    an earlier copy of another size; returns the dataset."""
+    from flywheel_core.data.api import store_frame
+    from flywheel_core.data.signals import SignalSpec
+    from flywheel_core.demo_production import PRODUCTION_DATASET, PRODUCTION_SIGNALS, make_production_events
+
+    current = {d.name: d for d in store.list_datasets(workspace_id=workspace_id, actor=actor)}
+    held = current.get(PRODUCTION_DATASET)
+    if held is not None and held.rows == n_events:
+        return DatasetInfo.from_row(held)
+    if held is not None:
+        store.delete_dataset(workspace_id=workspace_id, name=PRODUCTION_DATASET, actor=actor)
+    demo = make_production_events(n_events)
+    store_frame(
+        store,
+        workspace_id=workspace_id,
+        frame=demo.events,
+        dataset=PRODUCTION_DATASET,
+        actor=actor,
+        signals={event: SignalSpec(*spec) for event, spec in PRODUCTION_SIGNALS.items()},
+        source_name=f"demo-production-{n_events}.parquet",
+    )
+    return DatasetInfo.from_row(store.get_dataset(workspace_id=workspace_id, name=PRODUCTION_DATASET, actor=actor))
