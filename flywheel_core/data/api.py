@@ -362,23 +362,37 @@ def append_file(
             type differs from the dataset's, or rows are invalid. LimitExceededError: over the limits.
         ConflictError: the same content was imported already (to this dataset or another).
     """
+    from concurrent.futures import ThreadPoolExecutor
+
     from flywheel_core.data import batches
 
     row = store.get_dataset(workspace_id=workspace_id, name=dataset, actor=actor)
     columns = batches.stored_mapping(row.column_map)
     shown = source_name or (source.name if isinstance(source, Path) else "")
     batches.check_batch_columns(batches.source_columns(source), columns, f"'{shown or 'the upload'}'", row.name)
-    prepared = prepare_import(
-        source,
-        dataset=row.name,
-        columns=columns,
+    earlier = store.dataset_files(row)
+    with ThreadPoolExecutor(max_workers=1) as pool:  # the earlier batches' ids are read while the batch is parsed
+        reading = pool.submit(store.batch_ids, earlier)
+        prepared = prepare_import(
+            source,
+            dataset=row.name,
+            columns=columns,
+            signals=signals,
+            skip_invalid=skip_invalid,
+            source_name=source_name,
+            limits=limits or Limits.from_settings(store.settings),
+            progress=progress,
+        )
+        ids = reading.result()
+    return _append(
+        store,
+        workspace_id=workspace_id,
+        row=row,
+        prepared=prepared,
         signals=signals,
-        skip_invalid=skip_invalid,
-        source_name=source_name,
-        limits=limits or Limits.from_settings(store.settings),
-        progress=progress,
+        actor=actor,
+        earlier=(earlier, ids),
     )
-    return _append(store, workspace_id=workspace_id, row=row, prepared=prepared, signals=signals, actor=actor)
 
 
 def ingest_sql(
@@ -461,6 +475,7 @@ def _append(
     prepared: PreparedImport,
     signals: dict[str, SignalSpec] | None,
     actor: str,
+    earlier: tuple[list[str], dict[str, pa.Array]] | None = None,
 ) -> AppendReport:
     from flywheel_core.data import batches
 
@@ -510,6 +525,7 @@ def _append(
             distinct=batches.distinct_ids(table),
             signal_dictionary=dictionary.to_json() if new_events or signals else None,
             actor=actor,
+            earlier_ids=earlier,
         )
     finally:
         staged.unlink(missing_ok=True)

@@ -199,17 +199,20 @@ def _read_adbc(url: str, scheme: str, query: str, limits: Limits, shown: str) ->
             "and database name in the URL."
         ) from exc
     try:
-        with connection.cursor() as cursor:
-            try:
-                cursor.execute(query)
-                return _collect(cursor.fetch_record_batch(), limits)
-            except adbc_driver_manager.Error as exc:
-                raise DataValidationError(
-                    f"The query failed on {shown}: {_scrub(str(exc), url)}. Check it in the database's own "
-                    "client first; it runs read-only."
-                ) from exc
+        cursor = connection.cursor()
+        try:
+            cursor.execute(query)
+            return _collect(cursor.fetch_record_batch(), limits)
+        except adbc_driver_manager.Error as exc:
+            raise DataValidationError(
+                f"The query failed on {shown}: {_scrub(str(exc), url)}. Check it in the database's own "
+                "client first; it runs read-only."
+            ) from exc
+        finally:
+            with contextlib.suppress(adbc_driver_manager.Error):  # a statement that failed may fail to close too
+                cursor.close()
     finally:
-        with contextlib.suppress(adbc_driver_manager.Error):  # closing a connection that failed
+        with contextlib.suppress(adbc_driver_manager.Error):
             connection.close()
 
 

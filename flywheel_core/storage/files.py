@@ -25,6 +25,7 @@ __all__ = [
     "batches_hash",
     "dataset_relpath",
     "file_sha256",
+    "ids_relpath",
     "model_relpath",
     "move_into_place",
     "stage_parquet",
@@ -47,6 +48,14 @@ def batches_hash(hashes: list[str]) -> str:
     if len(hashes) == 1:
         return hashes[0]
     return hashlib.sha256("\n".join(hashes).encode()).hexdigest()
+
+
+IDS_SUFFIX = ".ids.arrow"  # beside a batch's events file: its distinct users and items (counted on append)
+
+
+def ids_relpath(events_relpath: str) -> str:
+    """Where the distinct users and items of the batch stored at ``events_relpath`` are kept."""
+    return events_relpath.removesuffix(".parquet") + IDS_SUFFIX
 
 
 def model_relpath(workspace_id: int, dataset_id: int) -> str:
@@ -152,8 +161,10 @@ def sweep_orphans(
             if not path.is_file():
                 continue
             rel = path.relative_to(data_dir).as_posix()
-            if rel in referenced:
-                continue
+            if rel in referenced or (
+                rel.endswith(IDS_SUFFIX) and rel.removesuffix(IDS_SUFFIX) + ".parquet" in referenced
+            ):
+                continue  # a batch's ids file lives as long as its events file
             try:
                 if now - path.stat().st_mtime < min_age_seconds:
                     continue

@@ -38,6 +38,7 @@ from flywheel_core.storage.files import (
     STAGING,
     batches_hash,
     dataset_relpath,
+    ids_relpath,
     model_relpath,
     move_into_place,
     sweep_orphans,
@@ -389,6 +390,7 @@ class Store:
         distinct: dict[str, pa.Array],
         signal_dictionary: dict[str, Any] | None,
         actor: str,
+        earlier_ids: tuple[list[str], dict[str, pa.Array]] | None = None,
     ) -> tuple[Dataset, DatasetBatch]:
         """Add a batch of events to dataset ``name``: its own file (a staged one moved into place, or
         ``table`` written), one batch row and the dataset row brought up to date, all or nothing, under
@@ -396,14 +398,17 @@ class Store:
 
         ``batch`` carries the batch's hash, source, rows and span (its number and file are set here).
         ``distinct`` holds the batch's distinct ``user`` (and ``item``) values: the dataset's user and item
-        counts are their union with the earlier batches' (one dictionary-encoded column read per file).
+        counts are their union with the earlier batches' ids (:meth:`batch_ids`: each batch's small ids file,
+        made from its events file the first time). ``earlier_ids`` is what a caller read from
+        :meth:`batch_ids` before taking the lock (meanwhile, say, parsing the batch): used when it covers the
+        batches found under the lock, else read again.
         ``signal_dictionary``, when given, replaces the dataset's (the batch brought new events).
 
         Raises:
             NotFoundError: no dataset named ``name``.
             ConflictError: a batch with the same content is stored in this workspace already.
         """
-        written: Path | None = None
+        written: list[Path] = []
         try:
             with session_scope(self.engine) as session:
                 self._lock_workspace(session, workspace_id)
@@ -426,13 +431,24 @@ class Store:
                 batch.file_path = dataset_relpath(workspace_id, batch.content_hash)
                 batch.created_by = actor
                 target = self.data_dir / batch.file_path
-                counts = {column: self._distinct_count(earlier, column, values) for column, values in distinct.items()}
+                known = (
+                    earlier_ids[1] if earlier_ids is not None and earlier_ids[0] == earlier else self.batch_ids(earlier)
+                )
+                counts = {
+                    column: len(pc.unique(pa.chunked_array([known[column], values.cast(pa.string())])))
+                    if column in known
+                    else len(values)
+                    for column, values in distinct.items()
+                }
                 pause_point("before_file_write")
+                ids_target = self.data_dir / ids_relpath(batch.file_path)
+                _write_ids(ids_target, {c: v.cast(pa.string()) for c, v in distinct.items()})
+                written.append(ids_target)
                 if isinstance(table, Path):
                     move_into_place(table, target)
                 else:
                     write_parquet_atomic(table, target)
-                written = target
+                written.append(target)
                 dataset.rows += batch.rows
                 dataset.users = counts.get("user", dataset.users)
                 dataset.items = counts.get("item", dataset.items)
@@ -447,21 +463,28 @@ class Store:
                 repo.add_dataset_batch(session=session, workspace_id=workspace_id, batch=batch, actor=actor, label=name)
                 pause_point("before_commit")
         except BaseException:
-            if written is not None:
-                written.unlink(missing_ok=True)
+            for path in written:
+                path.unlink(missing_ok=True)
             raise
         return dataset, batch
 
-    def _distinct_count(self, paths: list[str], column: str, values: pa.Array) -> int:
-        """Distinct values of ``column`` over the files and ``values``, from the files' dictionaries."""
-        parts = [values]
+    def batch_ids(self, paths: list[str]) -> dict[str, pa.Array]:
+        """The distinct users (and items) over the batch files ``paths`` (relative to the data folder).
+
+        Each batch's ids live in a small Arrow file beside its events (written on append); a batch without
+        one (a first import) has it made from its events file's dictionary-encoded columns, once.
+        """
+        parts: dict[str, list[pa.Array]] = {}
         for rel in paths:
-            path = self.data_dir / rel
-            if column not in pq.read_schema(path).names:
-                continue
-            for chunk in pq.read_table(path, columns=[column]).column(column).chunks:
-                parts.append(chunk.dictionary if pa.types.is_dictionary(chunk.type) else chunk)
-        return len(pc.unique(pa.chunked_array([p.cast(pa.string()) for p in parts], pa.string())))
+            sidecar = self.data_dir / ids_relpath(rel)
+            try:
+                ids = _read_ids(sidecar)
+            except FileNotFoundError:
+                ids = _ids_of_file(self.data_dir / rel)
+                _write_ids(sidecar, ids)
+            for column, values in ids.items():
+                parts.setdefault(column, []).append(values)
+        return {column: pc.unique(pa.chunked_array(values, pa.string())) for column, values in parts.items()}
 
     def list_dataset_batches(self, *, workspace_id: int, name: str, actor: str | None = None) -> list[DatasetBatch]:
         """Dataset ``name``'s batches, batch 1 (the first import) first."""
@@ -561,6 +584,8 @@ class Store:
             ]
         for rel in paths:
             (self.data_dir / rel).unlink(missing_ok=True)
+        for rel in [dataset.file_path, *batches]:
+            (self.data_dir / ids_relpath(rel)).unlink(missing_ok=True)
 
     # --- model versions, experiments, jobs ----------------------------------------------------
 
@@ -658,3 +683,37 @@ def _dataset_by_hash(session: Session, workspace_id: int, content_hash: str) -> 
     if batch is None:
         return None
     return session.get(Dataset, batch.dataset_id)
+
+
+def _ids_of_file(path: Path) -> dict[str, pa.Array]:
+    """Distinct ``user`` and ``item`` values of an events file, from its dictionaries."""
+    names = [c for c in ("user", "item") if c in pq.read_schema(path).names]
+    table = pq.read_table(path, columns=names)
+    return {
+        c: pc.unique(
+            pa.chunked_array(
+                [
+                    (k.dictionary if pa.types.is_dictionary(k.type) else k).cast(pa.string())
+                    for k in table.column(c).chunks
+                ],
+                pa.string(),
+            )
+        )
+        for c in names
+    }
+
+
+def _write_ids(target: Path, ids: dict[str, pa.Array]) -> None:
+    """One Arrow IPC file: a column per role, padded with nulls to the longest (read back in milliseconds)."""
+    import pyarrow.feather as feather
+
+    longest = max((len(v) for v in ids.values()), default=0)
+    table = pa.table({c: pa.concat_arrays([v, pa.nulls(longest - len(v), pa.string())]) for c, v in ids.items()})
+    write_atomic(target, lambda temp: feather.write_feather(table, temp, compression="uncompressed"))
+
+
+def _read_ids(path: Path) -> dict[str, pa.Array]:
+    import pyarrow.feather as feather
+
+    table = feather.read_table(path)
+    return {c: table.column(c).combine_chunks().drop_null() for c in table.column_names}

@@ -83,6 +83,17 @@ def test_append_adds_a_batch_file_and_keeps_the_counts_right(
     assert ("update", "appended batch 2: 2 rows") in audit
 
 
+def test_users_and_items_are_distinct_over_every_batch(
+    store: Store, workspace_id: int, weekly: Path, tmp_path: Path
+) -> None:
+    data_api.append_file(store, workspace_id=workspace_id, source=_week2(tmp_path), dataset="shop", actor="bob")
+    third = _log(tmp_path, "week3.csv", ["c2,2026-01-19T09:00:00Z,click,s9,1", "c4,2026-01-20T09:00:00Z,skip,s1,1"])
+    result = data_api.append_file(store, workspace_id=workspace_id, source=third, dataset="shop", actor="bob")
+    events = store.read_events(workspace_id=workspace_id, name="shop")
+    assert result.batch == 3 and (result.dataset.users, result.dataset.items) == (4, 5)
+    assert (events["user"].nunique(), events["item"].nunique(), len(events)) == (4, 5, 7)
+
+
 def test_overlapping_rows_are_counted_stored_and_sorted_in(
     store: Store, workspace_id: int, weekly: Path, tmp_path: Path
 ) -> None:
@@ -169,9 +180,13 @@ def test_deleting_a_dataset_removes_every_batch_and_the_sweep_keeps_them(
     store: Store, workspace_id: int, weekly: Path, tmp_path: Path
 ) -> None:
     data_api.append_file(store, workspace_id=workspace_id, source=_week2(tmp_path), dataset="shop", actor="bob")
-    assert store.sweep_orphan_files(min_age_seconds=0) == [] and len(_files(store)) == 2
+    everything = {p.name for p in (store.data_dir / "workspaces").rglob("*") if p.is_file()}
+    assert (
+        len(_files(store)) == 2 and len([n for n in everything if n.endswith(".ids.arrow")]) == 2
+    )  # ids of each batch
+    assert store.sweep_orphan_files(min_age_seconds=0) == []
     store.delete_dataset(workspace_id=workspace_id, name="shop", actor="bob")
-    assert _files(store) == set()
+    assert [p for p in (store.data_dir / "workspaces").rglob("*") if p.is_file()] == []
     with store.engine.connect() as conn:
         assert conn.execute(text("SELECT count(*) FROM datasetbatch")).scalar() == 0
 
