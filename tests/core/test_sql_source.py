@@ -3,6 +3,7 @@ PostgreSQL (a million events) wherever a server answers; clear errors that never
 
 from __future__ import annotations
 
+import os
 import sqlite3
 import uuid
 from collections.abc import Iterator
@@ -170,3 +171,31 @@ def test_postgresql_query_is_read_only(pg_events: tuple[str, str]) -> None:
     url, table = pg_events
     with pytest.raises(DataValidationError, match="read-only transaction"):
         read_query(url, f"DROP TABLE {table}")
+
+
+def test_the_command_line_reads_a_query_and_appends_one(env: dict[str, str], events_db: str, tmp_path: Path) -> None:
+    import json
+    import subprocess
+    import sys
+
+    def run(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "flywheel_core.cli", "ingest", *args, "--json"],
+            capture_output=True,
+            text=True,
+            env={**os.environ, **env, "FLYWHEEL_SQL_URL": events_db},  # the URL from the environment
+            cwd=tmp_path,
+            timeout=120,
+        )
+
+    first = run("--query", "SELECT * FROM events WHERE occurred_at < '2026-01-08'", "--dataset", "dw")
+    assert first.returncode == 0, first.stderr
+    assert json.loads(first.stdout)["rows_stored"] == 280
+    later = run("--query", "SELECT * FROM events WHERE occurred_at >= '2026-01-08'", "--dataset", "dw", "--append")
+    assert later.returncode == 0, later.stderr
+    out = json.loads(later.stdout)
+    assert (out["batch"], out["dataset_rows"], out["overlapping_rows"]) == (2, 560, 0)
+    both = run(str(tmp_path / "x.csv"), "--query", "SELECT 1", "--dataset", "dw")
+    assert both.returncode == 2 and "not both" in both.stderr
+    hidden = run("--sql", "postgresql://ana:pa55word@127.0.0.1:1/x", "--query", "SELECT 1", "--dataset", "pg")
+    assert hidden.returncode == 2 and "ana:***@" in hidden.stderr and "pa55word" not in hidden.stderr
