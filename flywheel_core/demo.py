@@ -5,13 +5,17 @@ Each archetype carries the mechanism its story tells, so experiments on it can s
 - ``music`` — a streaming service (Spotify): many items whose appeal is shared by every listener, so
   each user's plays improve everyone's recommendations (network learning) and the model keeps improving
   as the catalogue fills with history; the audience grows. Streams, skips (a stream under 30 s counts as a
-  skip), saves, thumbs down; a few bot accounts that play in bursts.
+  skip), saves, thumbs down. Streaming-fraud bots replay a few promoted tracks (that listeners mostly skip)
+  every 31-34 s without a pause, and the logging pipeline wrote some plays twice (exact duplicates): both
+  are what curation should remove. Background autoplay is rarely skipped and almost never saved, so a model
+  trained toward streams learns the wrong incentive against saves.
 - ``support`` — a support assistant (Klarna): a couple of dozen intents, learnt after a few weeks; what
   remains is each customer's own patience (individual learning). The model plateaus early. Resolved,
   escalated and 1-5 satisfaction ratings that cluster at the extremes.
 - ``fleet`` — a vehicle fleet (Tesla's trigger): sensor snapshots with a sharp but unknown decision
-  boundary; the onboard model's uncertainty is logged in ``score``. Labels spent on the uncertain
-  snapshots teach far more than the same number chosen at random.
+  boundary over six conditions (and three sensors that do not matter); disengagements are the rare edge
+  cases (about one snapshot in twelve); the onboard model's uncertainty is logged in ``score``. Labels spent
+  on the uncertain snapshots teach far more than the same number chosen at random.
 - ``backward`` — a loop that feeds on its own outputs: a growing share of the "feedback" is the model's own
   auto-accepted output, which carries no information about what users want, so each version trained on
   the newer data does worse on what users do next.
@@ -141,47 +145,77 @@ def _frame(
     return frame.sort_values("timestamp", kind="stable").reset_index(drop=True)
 
 
+def _stream_bots(
+    rng: np.random.Generator, n_events: int, first_bot: int, n_bots: int, promoted: np.ndarray
+) -> dict[str, np.ndarray]:
+    """Streaming-fraud accounts: each replays one or two promoted tracks every 31-34 s (just past the 30-second
+    royalty rule) in long sessions with no pause, at a few random times in the middle of the half-year.
+
+    Returns per-event arrays: time in weeks, user, item, seconds played.
+    """
+    bot = first_bot + np.arange(n_events) % n_bots
+    bot.sort()
+    times, tracks = np.empty(n_events), np.empty(n_events, dtype=np.int64)
+    for b in np.unique(bot):
+        rows = np.flatnonzero(bot == b)
+        sessions = np.array_split(rows, int(rng.integers(1, 3)))
+        favourite, other = rng.choice(promoted, size=2, replace=False)
+        for part in sessions:
+            start_s = rng.uniform(4, WEEKS - 4) * 7 * 86_400
+            times[part] = (start_s + np.cumsum(rng.integers(31, 35, len(part)))) / (7 * 86_400)
+            tracks[part] = np.where(rng.random(len(part)) < 0.8, favourite, other)
+    return {"t": times, "user": bot, "item": tracks, "seconds": rng.uniform(31, 34, n_events)}
+
+
 def _music(rng: np.random.Generator, n: int) -> pd.DataFrame:
     n_users = max(60, n // 60)
-    n_items = int(np.clip(n // 25, 300, 40_000))
+    n_items = int(np.clip(n // 15, 300, 40_000))
+    n_bots = max(3, n_users // 10)
+    n_bot_events = n * 8 // 100  # 8% of the log
+    n_human = n - n_bot_events
     growth = 0.09
-    t = _timeline(rng, n, growth)
+    t = _timeline(rng, n_human, growth)
     user = _assign_users(rng, t, n_users, growth)
-    item = _popular(rng, n, n_items, skew=1.8)
+    item = _popular(rng, n_human, n_items, skew=1.8)
     appeal = rng.normal(0.0, 1.6, n_items)  # shared by every listener: the network effect
+    promoted = np.arange(8)  # the most played tracks, pushed by a promoter's bots; listeners mostly skip them
+    appeal[promoted] = -2.0
     taste = rng.normal(0.0, 0.5, n_users)
-    hour = rng.integers(0, 24, n)
-    device = rng.integers(0, 3, n)
-    # A few bot accounts play in bursts and their outcomes carry no signal.
-    n_bots = max(2, n_users // 200)
-    bot = rng.random(n) < 0.04
-    user = np.where(bot, n_users + rng.integers(0, n_bots, n), user)
-    logit = appeal[item] + taste[np.minimum(user, n_users - 1)] + 0.15 * (device == 1) - 0.2
-    positive = rng.random(n) < _sigmoid(logit)
-    positive = np.where(bot, rng.random(n) < 0.5, positive)
-    seconds = np.where(positive, rng.uniform(30, 240, n), rng.uniform(2, 29, n))
-    explicit = rng.random(n)
+    hour = rng.integers(0, 24, n_human)
+    device = rng.integers(0, 3, n_human)
+    # Background autoplay is rarely skipped but almost never saved: streams reward it, saves do not.
+    autoplay = rng.random(n_human) < 0.3
+    logit = appeal[item] + taste[user] + 0.15 * (device == 1) + 1.2 * autoplay - 0.3
+    positive = rng.random(n_human) < _sigmoid(logit)
+    seconds = np.where(positive, rng.uniform(30, 240, n_human), rng.uniform(2, 29, n_human))
+    explicit = rng.random(n_human)
     event = np.where(positive, "stream", "skip").astype(object)
     # The 30-second rule: some logged "streams" were abandoned early and count as skips.
-    early = (~positive) & (rng.random(n) < 0.25)
+    early = (~positive) & (rng.random(n_human) < 0.25)
     event[early] = "stream"
-    event[positive & (explicit < 0.06) & (appeal[item] > 0.8)] = "save"
+    event[positive & ~autoplay & (explicit < 0.12) & (appeal[item] > 0.8)] = "save"
     event[(~positive) & (explicit < 0.03)] = "thumbs_down"
+    bots = _stream_bots(rng, n_bot_events, n_users, n_bots, promoted)
+    t = np.concatenate([t, bots["t"]])
+    user = np.concatenate([user, bots["user"]])
     frame = _frame(
         t,
         user,
-        item,
-        event,
-        np.round(seconds, 1),
+        np.concatenate([item, bots["item"]]),
+        np.concatenate([event, np.full(n_bot_events, "stream", dtype=object)]),
+        np.round(np.concatenate([seconds, bots["seconds"]]), 1),
         "u",
         "track",
         {
             "session": np.char.add("s", (user * 1000 + (t * 7).astype(np.int64)).astype(str)),
-            "f_hour": hour.astype(float),
-            "f_device": device.astype(float),
+            "f_hour": np.concatenate([hour, rng.integers(0, 24, n_bot_events)]).astype(float),
+            "f_device": np.concatenate([device, np.full(n_bot_events, 2)]).astype(float),
+            "f_autoplay": np.concatenate([autoplay, np.zeros(n_bot_events, dtype=bool)]).astype(float),
         },
     )
-    dup = frame[frame["user"].isin({f"u{n_users + i:06d}" for i in range(n_bots)})].head(max(1, n // 200))
+    # The logging pipeline retried some writes: exact duplicate rows of listeners' plays.
+    humans = np.flatnonzero(~frame["user"].isin({f"u{n_users + i:06d}" for i in range(n_bots)}).to_numpy())
+    dup = frame.iloc[np.sort(rng.choice(humans, size=max(1, n // 100), replace=False))]
     return pd.concat([frame, dup]).sort_values("timestamp", kind="stable").reset_index(drop=True)
 
 
@@ -228,8 +262,11 @@ def _fleet(rng: np.random.Generator, n: int) -> pd.DataFrame:
     visibility = rng.uniform(0, 1, n)
     curvature = rng.exponential(0.3, n)
     traffic = rng.uniform(0, 1, n)
-    # A sharp boundary: most snapshots are easy, the hard ones sit close to it.
-    margin = 2.2 - 0.025 * speed + 2.5 * visibility - 3.0 * curvature - 1.2 * traffic
+    grip = rng.uniform(0, 1, n)  # road grip (wet, ice)
+    glare = rng.uniform(0, 1, n)
+    # A sharp boundary: most snapshots are easy, the hard ones sit close to it, and disengagements are the
+    # rare edge cases (about one snapshot in twelve): labels spent at random mostly land on easy driving.
+    margin = 4.6 - 0.025 * speed + 2.5 * visibility - 3.0 * curvature - 1.2 * traffic + 1.5 * grip - 2.0 * glare
     ok = rng.random(n) < _sigmoid(6.0 * margin)
     onboard = _sigmoid(6.0 * (margin + rng.normal(0, 0.4, n)))
     uncertainty = 1.0 - 2.0 * np.abs(onboard - 0.5)
@@ -248,6 +285,12 @@ def _fleet(rng: np.random.Generator, n: int) -> pd.DataFrame:
             "f_visibility": np.round(visibility, 3),
             "f_curvature": np.round(curvature, 3),
             "f_traffic": np.round(traffic, 3),
+            "f_grip": np.round(grip, 3),
+            "f_glare": np.round(glare, 3),
+            # sensors that have nothing to do with disengaging: a model must learn to ignore them
+            "f_cabin_temp_c": np.round(rng.normal(21, 3, n), 1),
+            "f_battery_pct": np.round(rng.uniform(10, 100, n), 0),
+            "f_tyre_kpa": np.round(rng.normal(240, 10, n), 0),
         },
     )
 

@@ -42,6 +42,7 @@ __all__ = [
     "POISON_COHORT_SHARE",
     "PRODUCTION_MATERIAL",
     "RECOMMEND_MODEL",
+    "REPEATS",
     "ROLE",
     "SIM_RUNS",
     "SIM_WEEKS",
@@ -318,6 +319,14 @@ EXPERIMENT: Param[str] = Param(
     help="Which of the seed's experiments to run.",
     scope="experiments",
 )
+REPEATS: Param[int] = Param(
+    "repeats",
+    Interval(int, 2, 50),
+    default=5,
+    help="Times each experiment runs, each on a random half of the users with a fresh seed; its effect is the "
+    "mean over them with a 95% interval.",
+    scope="experiments",
+)
 LABEL_BUDGET: Param[int] = Param(
     "label_budget",
     Interval(int, 2, None),
@@ -454,6 +463,7 @@ PARAMS: Mapping[str, Param[Any]] = _declare(
     MIN_POSITIVES,
     MIN_NEGATIVES,
     EXPERIMENT,
+    REPEATS,
     LABEL_BUDGET,
     NETWORK_COHORT_SHARE,
     FLIP_SHARE,

@@ -18,9 +18,10 @@ from flywheel_core.charts.train import (
 from flywheel_core.data import api as data_api
 from flywheel_core.exceptions import DataValidationError
 from flywheel_core.experiments import api as experiments_api
+from flywheel_core.experiments.effects import CONCLUSION_LABELS
 from flywheel_core.learning import api as learning_api
 from flywheel_core.learning.api import compare_versions, registry_table
-from flywheel_core.numbers import number, percent, when
+from flywheel_core.numbers import count, number, percent, when
 from flywheel_core.params import EXPERIMENT, N_TURNS, PRODUCTION_MATERIAL, TASK, TURN_BY, model_param
 from ui.context import current, user_errors
 from ui.text import md_escape
@@ -214,26 +215,62 @@ with registry_tab:
                 st.rerun()
 
 with experiments_tab:
-    st.caption("Each experiment runs on this dataset and scores on its fixed final holdout.")
+    st.caption(
+        "Each experiment repeats on random halves of the users with fresh seeds and scores on the fixed final "
+        "holdout; its effect is the mean over the repeats with a 95% interval, and its conclusion is read from "
+        "that interval against a material effect."
+    )
     picker, runner = st.columns([2, 1])
     kind = picker.selectbox("Experiment", list(EXPERIMENT.options), key="train_compare.experiment")
+    options: dict[str, object] = {}
+    option_cols = st.columns(max(1, len(experiments_api.OPTIONS[kind])))
+    for column, param in zip(option_cols, experiments_api.OPTIONS[kind], strict=True):
+        label = param.name.replace("_", " ").capitalize()
+        key = f"train_compare.{kind}.{param.name}" if param.name == "cohort_share" else f"train_compare.{param.name}"
+        if param.interval.kind is float:
+            options[param.name] = column.slider(
+                label, param.low, param.high, param.default, step=0.05, key=key, help=param.help
+            )
+        elif param.interval.high is None:
+            options[param.name] = column.number_input(
+                label, min_value=param.low, value=param.default, step=1, key=key, help=param.help
+            )
+        else:
+            options[param.name] = column.slider(label, param.low, param.high, param.default, key=key, help=param.help)
     if runner.button("Run experiment", key="train_compare.run_experiment", disabled=not ctx.can_edit):
-        launch("experiment", {"dataset": name, "kind": kind})
+        launch("experiment", {"dataset": name, "kind": kind, "options": options})
     latest = experiments_api.latest_experiments(
         ctx.store, workspace_id=ctx.workspace_id, dataset_id=dataset.id, actor=ctx.actor
     )
     if not latest:
         st.info("No experiments on this dataset yet. Pick one and run it.", icon=":material/info:")
     for experiment in latest:
-        st.subheader(experiment.result["title"])
-        st.plotly_chart(experiment_chart(experiment.result), width="stretch")
-        st.markdown(experiment.result["sentence"])
+        result = experiment.result
+        st.subheader(result.title)
+        effect_col, interval_col, repeats_col, conclusion_col = st.columns(4)
+        effect_col.metric(
+            "Effect", result.effect.text() if result.effect else "—", help="Mean over the scored repeats."
+        )
+        interval_col.metric("95% interval", result.effect.interval_text() if result.effect else "—")
+        repeats_col.metric("Repeats scored", f"{result.scored_repeats} of {result.repeats}")
+        conclusion_col.metric(
+            "Conclusion",
+            CONCLUSION_LABELS[result.conclusion],
+            help=f"Material effect: {number(result.material)} {result.unit}. Effect: the interval excludes zero and "
+            "the estimate is at least material; no effect: the interval lies within ± material.",
+        )
+        st.plotly_chart(experiment_chart(result), width="stretch")
+        st.markdown(result.sentence)
+        for label, finding in result.comparisons.items():
+            measured = (
+                f"{finding.effect.text()} (95% interval {finding.effect.interval_text()})" if finding.effect else "—"
+            )
+            st.caption(f"{label.capitalize()}: {measured} · {CONCLUSION_LABELS[finding.conclusion].lower()}")
         st.caption(
-            f"Run by {experiment.author} · {when(experiment.created_at)} · "
+            f"Run by {md_escape(experiment.author)} · {when(experiment.created_at)} · "
             + " · ".join(
-                f"{k} {number(v) if isinstance(v, float) else v}"
-                for k, v in experiment.result.get("figures", {}).items()
-                if not isinstance(v, dict)
+                f"{k.replace('_', ' ')} {count(v) if isinstance(v, int) else number(v) if isinstance(v, float) else v}"
+                for k, v in result.figures.items()
             )
         )
 

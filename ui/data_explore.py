@@ -11,6 +11,7 @@ from flywheel_core.data.api import DatasetInfo
 from flywheel_core.numbers import count, percent
 from ui.context import AppContext
 from ui.data_cache import explore
+from ui.text import md_escape
 
 
 def render_explore(ctx: AppContext, datasets: list[DatasetInfo]) -> None:
@@ -70,12 +71,25 @@ def render_explore(ctx: AppContext, datasets: list[DatasetInfo]) -> None:
             st.plotly_chart(charts.rating_distribution(results.ratings), width="stretch")
     outliers = results.outliers
     st.plotly_chart(charts.events_per_user(outliers), width="stretch")
-    flagged = outliers[outliers["outlier"]]
-    if len(flagged):
+    bots = outliers[outliers["bot_like"]]
+    if len(bots):
         st.warning(
-            f"{len(flagged):,} users have far more events than typical (bots or poisoning?): "
+            f"{len(bots):,} users behave like bots: "
             + ", ".join(
-                f"{u} ({n:,})" for u, n in zip(flagged["user"].head(5), flagged["events"].head(5), strict=True)
-            ),
+                f"{md_escape(str(u))} ({n:,} events)"
+                for u, n in zip(bots["user"].head(5), bots["events"].head(5), strict=True)
+            )
+            + f". {profile.bot_rule} Curation removes them.",
             icon=":material/smart_toy:",
+        )
+    heavy = outliers[outliers["heavy"] & ~outliers["bot_like"]]
+    if len(heavy):
+        st.info(
+            f"{len(heavy):,} heavy users (not bot-like, kept by curation): "
+            + ", ".join(
+                f"{md_escape(str(u))} ({n:,} events)"
+                for u, n in zip(heavy["user"].head(5), heavy["events"].head(5), strict=True)
+            )
+            + f". {profile.heavy_rule}",
+            icon=":material/person_check:",
         )

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from flywheel_core.charts.palette import REFERENCE
 
 if TYPE_CHECKING:
     import plotly.graph_objects as go
 
+    from flywheel_core.experiments.common import ExperimentResult
     from flywheel_core.learning.offpolicy import OffPolicyResult
     from flywheel_core.learning.production import ProductionReport
     from flywheel_core.learning.registry import VersionInfo
@@ -144,22 +145,23 @@ def calibration_chart(curves: Curves) -> go.Figure:
     return _layout(fig, "Calibration on the holdout (10 bins)", "Predicted probability", "Observed positive rate")
 
 
-def experiment_chart(result: dict[str, Any]) -> go.Figure:
-    """Lines over turns, or grouped bars for experiments whose arms are not turns."""
+def experiment_chart(result: ExperimentResult) -> go.Figure:
+    """Lines over turns, or grouped bars for experiments whose arms are not turns (means over the repeats)."""
     import plotly.graph_objects as go
 
     fig = go.Figure()
-    categorical = any(isinstance(x, str) for x in result["x"])
-    for name, values in result["series"].items():
+    categorical = any(isinstance(x, str) for x in result.x)
+    for name, values in result.series.items():
         if categorical:
-            fig.add_trace(go.Bar(x=result["x"], y=values, name=name))
+            fig.add_trace(go.Bar(x=result.x, y=values, name=name))
         else:
-            fig.add_trace(go.Scatter(x=result["x"], y=values, mode="lines+markers", name=name))
+            fig.add_trace(go.Scatter(x=result.x, y=values, mode="lines+markers", name=name))
     if categorical:
         fig.update_layout(barmode="group")
     else:
         fig.update_xaxes(dtick=1)
-    return _layout(fig, result["title"], result["x_label"], result["y_label"])
+    repeats = f"mean of {result.scored_repeats} of {result.repeats} repeats" if result.repeats > 1 else "one run"
+    return _layout(fig, f"{result.title} ({repeats})", result.x_label, result.y_label)
 
 
 def production_rates_chart(report: ProductionReport) -> go.Figure:

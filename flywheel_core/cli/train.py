@@ -2,10 +2,23 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import click
 
 from flywheel_core.cli._common import ACTOR, Context, click_type, emit, json_option, workspace_option
-from flywheel_core.params import EXPERIMENT, FEEDBACK_MODEL, N_TURNS, RECOMMEND_MODEL, TASK, TURN_BY
+from flywheel_core.params import (
+    EXPERIMENT,
+    FEEDBACK_MODEL,
+    LABEL_BUDGET,
+    N_TURNS,
+    NETWORK_COHORT_SHARE,
+    POISON_COHORT_SHARE,
+    RECOMMEND_MODEL,
+    REPEATS,
+    TASK,
+    TURN_BY,
+)
 
 
 def _metric_line(row: dict[str, object]) -> str:
@@ -118,19 +131,62 @@ def versions_command(obj: Context, name: str, workspace: str | None, as_json: bo
     )
 
 
+_COHORT_SHARES = (NETWORK_COHORT_SHARE, POISON_COHORT_SHARE)  # the kinds that delete or poison a cohort
+
+
 @click.command("experiment")
 @click.argument("name")
 @click.option("--kind", type=click_type(EXPERIMENT), required=True, help=EXPERIMENT.help)
+@click.option("--repeats", type=click_type(REPEATS), default=REPEATS.default, show_default=True, help=REPEATS.help)
+@click.option(
+    "--label-budget",
+    type=click_type(LABEL_BUDGET),
+    default=None,
+    help=f"capture: {LABEL_BUDGET.help} (default {LABEL_BUDGET.default}).",
+)
+@click.option(
+    "--cohort-share",
+    type=click.FloatRange(min(p.low for p in _COHORT_SHARES), max(p.high for p in _COHORT_SHARES)),
+    default=None,
+    help=f"network: {NETWORK_COHORT_SHARE.help} ({NETWORK_COHORT_SHARE.low:g}-{NETWORK_COHORT_SHARE.high:g}, default "
+    f"{NETWORK_COHORT_SHARE.default:g}); poisoning: {POISON_COHORT_SHARE.help} ({POISON_COHORT_SHARE.low:g}-"
+    f"{POISON_COHORT_SHARE.high:g}, default {POISON_COHORT_SHARE.default:g}).",
+)
+@click.option("--seed", "random_state", type=int, default=0, show_default=True, help="Seed of the repeats.")
 @workspace_option
 @json_option
 @click.pass_obj
-def experiment_command(obj: Context, name: str, kind: str, workspace: str | None, as_json: bool) -> None:
-    """Run one of the seed's experiments on dataset NAME and record it."""
-    from flywheel_core.experiments.api import run_experiment
+def experiment_command(
+    obj: Context,
+    name: str,
+    kind: str,
+    repeats: int,
+    label_budget: int | None,
+    cohort_share: float | None,
+    random_state: int,
+    workspace: str | None,
+    as_json: bool,
+) -> None:
+    """Run one of the seed's experiments on dataset NAME and record it.
 
+    It repeats on random halves of the users and prints the effect with its 95% interval and the
+    conclusion (effect, no_effect or inconclusive) read from it.
+    """
+    from flywheel_core.experiments.api import run_experiment, stored_experiment
+
+    options: dict[str, Any] = {"repeats": repeats, "random_state": random_state}
+    if label_budget is not None:
+        if kind != "capture":
+            raise click.UsageError("--label-budget applies to --kind capture only.")
+        options["label_budget"] = label_budget
+    if cohort_share is not None:
+        if kind not in ("network", "poisoning"):
+            raise click.UsageError("--cohort-share applies to --kind network or poisoning only.")
+        options["cohort_share"] = cohort_share
     ws = obj.workspace(workspace)
-    experiment = run_experiment(obj.store(), workspace_id=ws.id, dataset_name=name, kind=kind, actor=ACTOR)
-    emit({"dataset": name, "id": experiment.id, **experiment.result}, as_json, experiment.result["sentence"])
+    row = run_experiment(obj.store(), workspace_id=ws.id, dataset_name=name, kind=kind, actor=ACTOR, **options)
+    result = stored_experiment(row).result
+    emit({"dataset": name, "id": row.id, **result.to_json()}, as_json, result.sentence)
 
 
 @click.group("job", hidden=True)

@@ -1,4 +1,7 @@
-"""What a dataset's signals look like: volumes, signal mix, coverage, stickiness, retention, long tail.
+"""What a dataset's signals look like: volumes, signal mix, coverage, stickiness, retention, long tail, bots.
+
+Bot-like users are told by behaviour (pace, metronomic gaps, one item hammered, no pauses: :data:`BOT_RULE`),
+never by volume; heavy users (:data:`HEAVY_RULE`) are reported apart, as information.
 
 Pure functions over the canonical event frame (``user``, ``timestamp``, ``event`` and optional
 ``item``, ``value``); each returns a small, already aggregated result, so charts never receive raw events.
@@ -19,6 +22,8 @@ from flywheel_core.exceptions import InsufficientDataError
 
 __all__ = [
     "ANALYSIS_COLUMNS",
+    "BOT_RULE",
+    "HEAVY_RULE",
     "ActivityResult",
     "DataProfile",
     "LongTailResult",
@@ -121,8 +126,22 @@ class DataProfile:
     positive_share: float
     dau_mau: float
     events_per_user_median: float
-    outlier_users: int
+    bot_like_users: int  # by behaviour (BOT_RULE), never by volume alone
+    heavy_users: int  # by volume (HEAVY_RULE): informational, often the best customers
     event_counts: dict[str, int]
+
+    @property
+    def bot_rule(self) -> str:
+        return BOT_RULE
+
+    @property
+    def heavy_rule(self) -> str:
+        return HEAVY_RULE
+
+    @property
+    def outlier_users(self) -> int:
+        """The users worth a closer look as bots: the bot-like ones (the older name of the field)."""
+        return self.bot_like_users
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -138,7 +157,10 @@ class DataProfile:
             "positive_share": round(self.positive_share, 4),
             "dau_mau": round(self.dau_mau, 4),
             "events_per_user_median": self.events_per_user_median,
-            "outlier_users": self.outlier_users,
+            "bot_like_users": self.bot_like_users,
+            "bot_rule": BOT_RULE,
+            "heavy_users": self.heavy_users,
+            "heavy_rule": HEAVY_RULE,
             "event_counts": self.event_counts,
         }
 
@@ -157,11 +179,13 @@ def profile_events(events: pd.DataFrame, dictionary: SignalDictionary) -> DataPr
     per_user = np.bincount(user, minlength=n_codes)
     per_user = per_user[per_user > 0]
     n_users = len(per_user)
-    n_items = int(np.count_nonzero(np.bincount(codes(events["item"])[0]))) if "item" in events.columns else 0
+    item_codes = codes(events["item"]) if "item" in events.columns else None
+    n_items = int(np.count_nonzero(np.bincount(item_codes[0]))) if item_codes is not None else 0
     ts = events["timestamp"]
     first, last = ts.min(), ts.max()
     activity = active_users(events)
     counts = events["event"].value_counts()
+    behaviour = _behaviour(events, (user, n_codes), item_codes, labels=False)
     return DataProfile(
         events=len(events),
         users=n_users,
@@ -175,7 +199,8 @@ def profile_events(events: pd.DataFrame, dictionary: SignalDictionary) -> DataPr
         positive_share=float(np.mean(polarity > 0)),
         dau_mau=activity.dau_mau,
         events_per_user_median=float(np.median(per_user)),
-        outlier_users=int(_outliers(per_user).sum()),
+        bot_like_users=int(behaviour["bot_like"].sum()),
+        heavy_users=int(behaviour["heavy"].sum()),
         event_counts={str(k): int(v) for k, v in counts.items()},
     )
 
@@ -362,19 +387,146 @@ def item_long_tail(events: pd.DataFrame, dictionary: SignalDictionary, top: int 
     return LongTailResult(curve, n_items, float(head), float(covered.mean()), top_items)
 
 
-def _outliers(per_user: np.ndarray, threshold: float = 6.0) -> np.ndarray:
-    """Robust outliers: more events than median + threshold x MAD (scaled), and at least 10x the median."""
+# --- bots and heavy users ------------------------------------------------------------------------------
+
+BOT_MIN_EVENTS = 20  # below this there is too little behaviour to judge
+BOT_PACE_PER_MINUTE = 6.0  # events per active minute: one every 10 s, sustained
+BOT_GAP_CV = 0.25  # coefficient of variation of the gaps within sessions (people are bursty: about 1 or more)
+BOT_MIN_GAPS = 10
+BOT_ITEM_SHARE = 0.5  # one item takes half of the user's events
+BOT_SESSION_HOURS = 3.0  # a session (no pause of 30 minutes) this long
+PAUSE_SECONDS = 30 * 60
+BOT_RULE = (
+    f"Bot-like: at least {BOT_MIN_EVENTS} events and at least two of four behavioural signs: a pace above "
+    f"{BOT_PACE_PER_MINUTE:g} events per active minute; metronomic gaps (coefficient of variation of the gaps "
+    f"within a session below {BOT_GAP_CV:g}); one item taking {BOT_ITEM_SHARE:.0%} or more of the events; a "
+    f"session of {BOT_SESSION_HOURS:g} hours or more without a 30-minute pause. Volume alone never makes a user "
+    "bot-like."
+)
+HEAVY_RULE = (
+    "Heavy: more events than the median user plus 6 robust deviations (MAD) and at least 10x the median. "
+    "Informational: heavy users are often the best customers, and curation keeps them."
+)
+
+
+def _heavy(per_user: np.ndarray, threshold: float = 6.0) -> np.ndarray:
+    """Robust volume outliers: more events than median + threshold x MAD (scaled), and at least 10x the median."""
     median = np.median(per_user)
     mad = np.median(np.abs(per_user - median)) * 1.4826 or 1.0
     return (per_user > median + threshold * mad) & (per_user >= 10 * max(median, 1))
 
 
+def _seconds(events: pd.DataFrame) -> np.ndarray:
+    ts = events["timestamp"]
+    if isinstance(ts.dtype, pd.DatetimeTZDtype):
+        ts = ts.dt.tz_convert(None)
+    return ts.to_numpy().astype("datetime64[s]").astype(np.int64)
+
+
+def _run_starts(*keys: np.ndarray) -> np.ndarray:
+    """Where a new run of equal consecutive keys starts (the first row always does)."""
+    n = len(keys[0])
+    new = np.zeros(n, dtype=bool)
+    new[:1] = True
+    for key in keys:
+        new[1:] |= key[1:] != key[:-1]
+    return new
+
+
+def _max_by_sorted_group(out: np.ndarray, group: np.ndarray, values: np.ndarray) -> None:
+    """``out[g] = max(values of group g)`` for ``group`` sorted ascending (faster than ``np.maximum.at``)."""
+    if len(group):
+        first = np.flatnonzero(_run_starts(group))
+        out[group[first]] = np.maximum.reduceat(values, first)
+
+
+def _behaviour(
+    events: pd.DataFrame,
+    user_codes: tuple[np.ndarray, int] | None = None,
+    item_codes: tuple[np.ndarray, int] | None = None,
+    *,
+    labels: bool = True,
+) -> pd.DataFrame:
+    """Per user seen: events, pace, gap regularity, top-item share, longest session, and the two flags.
+
+    Vectorised over rows sorted by (user, time), sorted as one integer key: about 0.5 s on 5M events once the
+    codes are known (``user_codes`` and ``item_codes`` take them from a caller that has them). Without
+    ``labels`` the frame has no ``user`` column (counting needs none).
+    """
+    user, n_codes = user_codes or codes(events["user"])
+    seconds = _seconds(events)
+    t0 = int(seconds.min()) if len(seconds) else 0
+    span = int(seconds.max()) - t0 + 1 if len(seconds) else 1
+    if n_codes * span < 2**62:
+        key = np.sort(user * span + (seconds - t0))
+        u, t = key // span, key % span + t0
+    else:  # a key that would overflow: sort on both columns
+        order = np.lexsort((seconds, user))
+        u, t = user[order], seconds[order]
+    n = len(u)
+    per_user = np.bincount(u, minlength=n_codes).astype(float)
+    first_of_user = _run_starts(u)
+    gap = np.empty(n, dtype=np.int64)
+    gap[0] = 0
+    gap[1:] = t[1:] - t[:-1]
+    within = ~first_of_user & (gap <= PAUSE_SECONDS)  # a gap inside a session
+    n_gaps = np.bincount(u[within], minlength=n_codes).astype(float)
+    gap_sum = np.bincount(u[within], weights=gap[within].astype(float), minlength=n_codes)
+    gap_sq = np.bincount(u[within], weights=gap[within].astype(float) ** 2, minlength=n_codes)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        gap_mean = gap_sum / n_gaps
+        gap_sd = np.sqrt(np.maximum(gap_sq / n_gaps - gap_mean**2, 0.0) * n_gaps / np.maximum(n_gaps - 1, 1))
+        gap_cv = np.where((n_gaps >= BOT_MIN_GAPS) & (gap_mean > 0), gap_sd / gap_mean, np.nan)
+    minutes = np.bincount(u[_run_starts(u, t // 60)], minlength=n_codes).astype(float)
+    session = np.cumsum(first_of_user | (gap > PAUSE_SECONDS)) - 1
+    starts = np.flatnonzero(np.diff(np.append(-1, session)))
+    ends = np.append(starts[1:], n) - 1
+    longest = np.zeros(n_codes)
+    _max_by_sorted_group(longest, u[starts], (t[ends] - t[starts]) / 3600.0)
+    if "item" in events.columns:
+        item, n_items = item_codes or codes(events["item"])
+        pairs = np.sort(user * max(n_items, 1) + item)
+        pair_start = np.flatnonzero(_run_starts(pairs))
+        pair_count = np.diff(np.append(pair_start, len(pairs)))
+        top_item = np.zeros(n_codes)
+        _max_by_sorted_group(top_item, pairs[pair_start] // max(n_items, 1), pair_count.astype(float))
+    else:
+        top_item = np.zeros(n_codes)
+    present = per_user > 0
+    with np.errstate(divide="ignore", invalid="ignore"):
+        pace = np.where(minutes > 0, per_user / minutes, 0.0)
+        share = np.where(per_user > 0, top_item / per_user, 0.0)
+    signs = (
+        (pace > BOT_PACE_PER_MINUTE).astype(int)
+        + (np.nan_to_num(gap_cv, nan=np.inf) < BOT_GAP_CV).astype(int)
+        + ((share >= BOT_ITEM_SHARE) & (top_item >= BOT_MIN_EVENTS)).astype(int)
+        + (longest >= BOT_SESSION_HOURS).astype(int)
+    )
+    bot_like = (per_user >= BOT_MIN_EVENTS) & (signs >= 2)
+    counts = per_user[present].astype(np.int64)
+    return pd.DataFrame(
+        {
+            **({"user": _labels(events["user"])[present]} if labels else {}),
+            "events": counts,
+            "events_per_active_minute": np.round(pace[present], 3),
+            "gap_cv": np.round(gap_cv[present], 3),
+            "top_item_share": np.round(share[present], 3),
+            "longest_session_hours": np.round(longest[present], 3),
+            "bot_signs": signs[present],
+            "bot_like": bot_like[present],
+            "heavy": _heavy(counts),
+        }
+    )
+
+
 def user_outliers(events: pd.DataFrame) -> pd.DataFrame:
-    """Events per user with bot-like or poisoning-like outliers flagged (robust z-score)."""
+    """Events per user, with what each user's behaviour says: bot-like (:data:`BOT_RULE`) or heavy (:data:`HEAVY_RULE`).
+
+    Columns: ``user``, ``events``, ``events_per_active_minute``, ``gap_cv``, ``top_item_share``,
+    ``longest_session_hours``, ``bot_signs`` (0-4), ``bot_like``, ``heavy``, and ``outlier`` (the users worth
+    a closer look as bots or poisoners: the bot-like ones). Sorted by events, most first.
+    """
     _check(events)
-    user, n_users = codes(events["user"])
-    per_user = np.bincount(user, minlength=n_users)
-    present = per_user > 0  # users seen in this selection
-    per_user = per_user[present]
-    frame = pd.DataFrame({"user": _labels(events["user"])[present], "events": per_user, "outlier": _outliers(per_user)})
+    frame = _behaviour(events)
+    frame["outlier"] = frame["bot_like"]
     return frame.sort_values("events", ascending=False, kind="stable").reset_index(drop=True)

@@ -1,9 +1,12 @@
 """The seed's experiments, measured on a team's own log: curation, capture, network, collapse, weighting, poisoning.
 
 Each is a pure function over the event frame and its signal dictionary that returns an
-:class:`ExperimentResult`: metric series (one value per turn, or one per arm), the chart's axes and a
-sentence saying what the run shows. All use the feedback-prediction task of :mod:`flywheel_core.learning.turns`
-and score on the fixed final holdout, so the arms of an experiment are measured on the same examples.
+:class:`ExperimentResult`. Every experiment repeats ``repeats`` times on random halves of the users with fresh
+seeds (:mod:`flywheel_core.experiments.effects`) and reports its effect with a 95% interval, a conclusion
+(effect, no effect, inconclusive) against a material effect stated in the result, and a sentence written
+from both. All use the feedback-prediction task of :mod:`flywheel_core.learning.turns` and score on a fixed
+final holdout, so the arms of an experiment are measured on the same examples; a metric with fewer than ten
+positives or negatives is not scored and not used as evidence.
 """
 
 from __future__ import annotations
@@ -15,21 +18,29 @@ import numpy as np
 import pandas as pd
 
 from flywheel_core.data.signals import SignalDictionary
+from flywheel_core.exceptions import InsufficientDataError
 from flywheel_core.experiments.backward import collapse_experiment, poisoning_experiment, weighting_experiment
+from flywheel_core.experiments.claims import describe
 from flywheel_core.experiments.common import (
+    MATERIAL,
     ExperimentResult,
-    _auc,
-    _fmt,
+    Run,
+    _check_common,
     _predict,
     _turns,
+    auc,
     curate_events,
+    difference,
+    repeat_runs,
+    result,
 )
-from flywheel_core.learning.scoring import score_feedback
-from flywheel_core.learning.turns import Progress, build_feedback_task, cut_turns, fit_model
-from flywheel_core.params import FEEDBACK_MODEL, LABEL_BUDGET, N_TURNS, NETWORK_COHORT_SHARE, check
+from flywheel_core.learning.evidence import not_enough
+from flywheel_core.learning.turns import Progress, build_feedback_task, cut_turns, fit_model, roc_auc
+from flywheel_core.params import LABEL_BUDGET, N_TURNS, NETWORK_COHORT_SHARE, check
 
 __all__ = [
     "EXPERIMENTS",
+    "MATERIAL",
     "ExperimentResult",
     "capture_experiment",
     "collapse_experiment",
@@ -40,7 +51,6 @@ __all__ = [
     "weighting_experiment",
 ]
 
-
 # --- curation ----------------------------------------------------------------------------------------
 
 
@@ -50,48 +60,71 @@ def curation_experiment(
     *,
     n_turns: int = 5,
     model: str = "logistic",
+    repeats: int = 5,
     random_state: int = 0,
     progress: Progress | None = None,
 ) -> ExperimentResult:
-    """The same turns with bot-like users and duplicates kept vs removed, scored on the clean holdout."""
+    """The same turns with bot-like users and exact duplicates kept vs removed, scored on the clean users'
+    holdout. Bot-like is decided by behaviour (:data:`flywheel_core.data.analytics.BOT_RULE`); heavy users stay."""
     check(N_TURNS, n_turns, caller="curation_experiment")
-    check(FEEDBACK_MODEL, model, caller="curation_experiment")
-    report = progress or (lambda f, m: None)
-    raw = build_feedback_task(events, dictionary)
-    curated, keep = curate_events(events)
-    clean = build_feedback_task(curated, dictionary)
-    edges = cut_turns(raw.time_ns, n_turns=n_turns)
-    turn_raw, turn_clean = edges.turn_of(raw.time_ns), edges.turn_of(clean.time_ns)
-    clean_rows = keep[raw.row_index]
-    hold_raw = (turn_raw == n_turns + 1) & clean_rows
-    hold_clean = turn_clean == n_turns + 1
-    series: dict[str, list[float | None]] = {"kept": [], "removed": []}
-    for k in range(1, n_turns + 1):
-        report(k / (n_turns + 1), f"Curation: training turn {k} of {n_turns}")
-        fit_raw, _ = fit_model(model, raw.X[turn_raw <= k], raw.y[turn_raw <= k], random_state=random_state)
-        fit_clean, _ = fit_model(model, clean.X[turn_clean <= k], clean.y[turn_clean <= k], random_state=random_state)
-        series["kept"].append(_auc(raw.y[hold_raw], _predict(fit_raw, raw.X[hold_raw])))
-        series["removed"].append(_auc(clean.y[hold_clean], _predict(fit_clean, clean.X[hold_clean])))
-    removed = int((~keep).sum())
-    gain = (series["removed"][-1] or 0) - (series["kept"][-1] or 0)
-    sentence = (
-        f"Removing {removed:,} rows from bot-like users and duplicates changes the last version's holdout AUC "
-        f"by {gain:+.3f} ({_fmt(series['kept'][-1])} kept vs {_fmt(series['removed'][-1])} removed): "
-        + ("curation pays." if gain > 0.002 else "curation makes little difference on this log.")
-    )
-    return ExperimentResult(
-        "curation",
-        "Curation: bots and duplicates kept vs removed",
-        sentence,
-        "Version (turn)",
-        "Holdout AUC (clean users)",
-        list(range(1, n_turns + 1)),
-        series,
-        {"rows_removed": removed, "gain_auc": gain},
+    _check_common("curation_experiment", model, repeats)
+    _, keep_all = curate_events(events)
+    keys = [c for c in ("user", "item", "timestamp", "event") if c in events.columns]
+    duplicates = int(events.duplicated(subset=keys, keep="first").sum())
+    bots = events.loc[~keep_all & ~events.duplicated(subset=keys, keep="first").to_numpy(), "user"]
+
+    def run(half: pd.DataFrame, seed: int) -> Run:
+        raw = build_feedback_task(half, dictionary)
+        curated, keep = curate_events(half)
+        edges = cut_turns(raw.time_ns, n_turns=n_turns)
+        turn_raw = edges.turn_of(raw.time_ns)
+        hold_raw = (turn_raw == n_turns + 1) & keep[raw.row_index]
+        kept: list[float | None] = []
+        removed: list[float | None] = []
+        clean = build_feedback_task(curated, dictionary) if not keep.all() else raw
+        turn_clean = edges.turn_of(clean.time_ns)
+        hold_clean = turn_clean == n_turns + 1
+        last: tuple[tuple[float | None, str], tuple[float | None, str]] = ((None, ""), (None, ""))
+        for k in range(1, n_turns + 1):
+            fit_raw, _ = fit_model(model, raw.X[turn_raw <= k], raw.y[turn_raw <= k], random_state=seed)
+            a = auc(raw.y[hold_raw], _predict(fit_raw, raw.X[hold_raw]))
+            if clean is raw:
+                b = a
+            else:
+                w = turn_clean <= k
+                fit_clean, _ = fit_model(model, clean.X[w], clean.y[w], random_state=seed)
+                b = auc(clean.y[hold_clean], _predict(fit_clean, clean.X[hold_clean]))
+            kept.append(a[0])
+            removed.append(b[0])
+            last = (a, b)
+        gain, reason = difference(last[1], last[0])
+        return Run(gain, reason, {"kept": kept, "removed": removed})
+
+    runs = repeat_runs(events, run, repeats=repeats, random_state=random_state, label="Curation", progress=progress)
+    return result(
+        runs,
+        kind="curation",
+        title="Curation: bot-like users and duplicates kept vs removed",
+        x_label="Version (turn)",
+        y_label="Holdout AUC (clean users)",
+        x=list(range(1, n_turns + 1)),
+        material=MATERIAL["curation"],
+        unit="AUC",
+        describe=lambda main, others, figures: describe("curation", main, others, figures),
+        figures={
+            "rows_removed": int((~keep_all).sum()),
+            "bot_like_users": int(bots.nunique()),
+            "duplicate_rows": duplicates,
+        },
     )
 
 
 # --- selective capture ---------------------------------------------------------------------------------
+
+# Both arms start from the same random labels of turn 1: three turns' budget, so that the model asked which
+# examples it is least sure about has seen enough to have an opinion (Tesla's trigger asks a trained onboard
+# model; a model fitted on ten labels is not yet calibrated, and targeting by its doubts only chases noise).
+START_BUDGETS = 3
 
 
 def capture_experiment(
@@ -101,86 +134,103 @@ def capture_experiment(
     n_turns: int = 8,
     model: str = "logistic",
     label_budget: int = 10,
-    random_repeats: int = 5,
+    paths: int = 10,
+    repeats: int = 5,
     random_state: int = 0,
     progress: Progress | None = None,
 ) -> ExperimentResult:
     """Tesla's fleet trigger: each turn, label ``label_budget`` examples the current model is least sure
-    about, vs the same number at random (averaged over ``random_repeats`` draws), vs every example.
+    about, vs the same number at random, vs every example.
 
-    Every arm starts from the same random labels of turn 1; all are scored on the holdout.
+    Both arms of a path start from the same random labels of turn 1 (:data:`START_BUDGETS` turns' budget,
+    with at least one of each outcome); each repeat averages ``paths`` such paths, since ten labels a turn
+    make any one path noisy, and reports their spread as the repeat's own variance. All are scored on the holdout. The effect is the area between the learning
+    curves: holdout AUC, least sure minus random, averaged over versions 2..n (the last version alone sits
+    near the ceiling on an easy log).
     """
     check(N_TURNS, n_turns, caller="capture_experiment")
-    check(FEEDBACK_MODEL, model, caller="capture_experiment")
     check(LABEL_BUDGET, label_budget, caller="capture_experiment")
-    report = progress or (lambda f, m: None)
-    task = build_feedback_task(events, dictionary)
-    turn = _turns(task, n_turns)
-    hold = turn == n_turns + 1
-    rng = np.random.default_rng(random_state)
-    first = np.flatnonzero(turn == 1)
-    seed_rows = list(rng.choice(first, size=min(label_budget, len(first)), replace=False))
+    _check_common("capture_experiment", model, repeats)
 
-    def arm(choose: Callable[[Any, np.ndarray, int], np.ndarray]) -> list[float]:
-        rows, out = list(seed_rows), []
+    def run(half: pd.DataFrame, seed: int) -> Run:
+        task = build_feedback_task(half, dictionary)
+        turn = _turns(task, n_turns)
+        hold = turn == n_turns + 1
+        rng = np.random.default_rng(seed)
+        first = np.flatnonzero(turn == 1)
+
+        def seed_rows() -> list[int]:
+            rows = [
+                int(r) for r in rng.choice(first, size=min(START_BUDGETS * label_budget, len(first)), replace=False)
+            ]
+            for outcome in (0, 1):
+                present = task.y[first] == outcome
+                if len(rows) > 1 and not (task.y[rows] == outcome).any() and present.any():
+                    rows[int(np.argmax(task.y[rows] != outcome))] = int(rng.choice(first[present]))
+            return rows
+
+        def least_sure(fitted: Any, candidates: np.ndarray, n: int) -> np.ndarray:
+            # Ties (all of them, for a model that has seen one outcome only) are broken at random.
+            margin = np.round(np.abs(_predict(fitted, task.X[candidates]) - 0.5), 12)
+            return candidates[np.lexsort((rng.random(len(candidates)), margin))[:n]]
+
+        def at_random(fitted: Any, candidates: np.ndarray, n: int) -> np.ndarray:
+            return rng.choice(candidates, size=n, replace=False)
+
+        def arm(start: list[int], choose: Callable[[Any, np.ndarray, int], np.ndarray]) -> list[float | None]:
+            rows, out = list(start), []
+            for k in range(1, n_turns + 1):
+                fitted, _ = fit_model(model, task.X[rows], task.y[rows], random_state=seed)
+                # the holdout's sample was checked once below; the rank-sum AUC is all a learning curve needs
+                out.append(roc_auc(y_hold, _predict(fitted, X_hold)))
+                candidates = np.flatnonzero(turn == k + 1)
+                if k < n_turns and len(candidates):
+                    rows += list(choose(fitted, candidates, min(label_budget, len(candidates))))
+            return out
+
+        y_hold, X_hold = task.y[hold], task.X[hold]
+        reason = not_enough(y_hold, "holdout")
+        if reason:
+            return Run(None, reason)
+        starts = [seed_rows() for _ in range(max(1, paths))]
+        sure = np.array([arm(start, least_sure) for start in starts], dtype=float)
+        rand = np.array([arm(start, at_random) for start in starts], dtype=float)
+        unlimited: list[float | None] = []
         for k in range(1, n_turns + 1):
-            fitted, _ = fit_model(model, task.X[rows], task.y[rows], random_state=random_state)
-            out.append(_auc(task.y[hold], _predict(fitted, task.X[hold])) or 0.5)
-            candidates = np.flatnonzero(turn == k + 1)
-            if k < n_turns and len(candidates):
-                rows += list(choose(fitted, candidates, min(label_budget, len(candidates))))
-        return out
+            full, _ = fit_model(model, task.X[turn <= k], task.y[turn <= k], random_state=seed)
+            unlimited.append(auc(task.y[hold], _predict(full, task.X[hold]))[0])
+        per_path = (sure[:, 1:] - rand[:, 1:] if n_turns > 1 else sure - rand).mean(axis=1)
+        within = float(per_path.var(ddof=1) / len(per_path)) if len(per_path) > 1 else 0.0
+        series: dict[str, list[float | None]] = {
+            "least sure": [round(float(v), 4) for v in sure.mean(axis=0)],
+            "random": [round(float(v), 4) for v in rand.mean(axis=0)],
+            "unlimited": unlimited,
+        }
+        figures = {"least_sure_auc": float(sure[:, -1].mean()), "random_auc": float(rand[:, -1].mean())}
+        if unlimited[-1] is not None:
+            figures["unlimited_auc"] = unlimited[-1]
+        return Run(round(float(per_path.mean()), 4), "", series, figures, within=within)
 
-    def least_sure(fitted: Any, candidates: np.ndarray, n: int) -> np.ndarray:
-        margin = np.abs(_predict(fitted, task.X[candidates]) - 0.5)
-        return candidates[np.argsort(margin, kind="stable")[:n]]
-
-    def at_random(fitted: Any, candidates: np.ndarray, n: int) -> np.ndarray:
-        return rng.choice(candidates, size=n, replace=False)
-
-    report(0.1, "Capture: labelling the least sure examples")
-    sure_series = arm(least_sure)
-    report(0.4, "Capture: labelling at random")
-    random_series = np.mean([arm(at_random) for _ in range(max(1, random_repeats))], axis=0)
-    report(0.8, "Capture: unlimited labels")
-    unlimited = []
-    for k in range(1, n_turns + 1):
-        full, _ = fit_model(model, task.X[turn <= k], task.y[turn <= k], random_state=random_state)
-        unlimited.append(_auc(task.y[hold], _predict(full, task.X[hold])))
-    series: dict[str, list[float | None]] = {
-        "least sure": [round(v, 4) for v in sure_series],
-        "random": [round(float(v), 4) for v in random_series],
-        "unlimited": unlimited,
-    }
-    sure, rand = sure_series[-1], float(random_series[-1])
-    sentence = (
-        f"With {label_budget} labels per turn, spending them on the examples the model is least sure about "
-        f"reaches holdout AUC {sure:.3f} against {rand:.3f} at random "
-        f"(unlimited labels: {_fmt(series['unlimited'][-1])}): "
-        + (
-            "selective capture teaches more per label."
-            if sure > rand
-            else "on this log, targeting does not beat chance."
-        )
-    )
-    return ExperimentResult(
-        "capture",
-        "Selective capture under a label budget",
-        sentence,
-        "Version (turn)",
-        "Holdout AUC",
-        list(range(1, n_turns + 1)),
-        series,
-        {
-            "label_budget": label_budget,
-            "labels_per_arm": len(seed_rows) + label_budget * (n_turns - 1),
-            "advantage_auc": sure - rand,
-            "mean_advantage_auc": float(np.mean(sure_series) - np.mean(random_series)),
-        },
+    runs = repeat_runs(events, run, repeats=repeats, random_state=random_state, label="Capture", progress=progress)
+    return result(
+        runs,
+        kind="capture",
+        title="Selective capture under a label budget",
+        x_label="Version (turn)",
+        y_label="Holdout AUC",
+        x=list(range(1, n_turns + 1)),
+        material=MATERIAL["capture"],
+        unit="AUC",
+        describe=lambda main, others, figures: describe("capture", main, others, figures),
+        figures={"label_budget": label_budget, "labels_per_arm": label_budget * (START_BUDGETS + n_turns - 1)},
     )
 
 
 # --- network vs individual learning ---------------------------------------------------------------------
+
+
+def _mean(values: list[float]) -> float | None:
+    return round(float(np.mean(values)), 4) if values else None
 
 
 def network_experiment(
@@ -188,87 +238,88 @@ def network_experiment(
     dictionary: SignalDictionary,
     *,
     cohort_share: float = 0.5,
-    repeats: int = 3,
+    cohorts: int = 4,
     model: str = "logistic",
+    repeats: int = 5,
     random_state: int = 0,
     progress: Progress | None = None,
 ) -> ExperimentResult:
-    """The deletion test, measured: retrain without one cohort's data and score the other users
-    (averaged over ``repeats`` random cohorts). The network-learning score is the others' relative
-    log-loss increase; the AUC they lose is what a privacy deletion of that cohort costs.
+    """The deletion test, measured: retrain without one random cohort's data and score the other users on
+    the same holdout rows. The effect is the others' AUC with the cohort minus without it (what they lose),
+    averaged over ``cohorts`` random cohorts in each repeat (their spread is the repeat's own variance).
 
-    Also compares a per-user model (each user's own history only) with the pooled model.
+    A second finding compares the pooled model with a per-user model (each user's own history features only)
+    on every user's holdout: a pooled model that beats it learns something users share, even when it is
+    saturated and a deletion costs the others nothing.
     """
     check(NETWORK_COHORT_SHARE, cohort_share, caller="network_experiment")
-    check(FEEDBACK_MODEL, model, caller="network_experiment")
-    report = progress or (lambda f, m: None)
-    users = np.sort(events["user"].astype("str").unique())
-    user_of_event = events["user"].astype("str").to_numpy()
-    rng = np.random.default_rng(random_state)
-    pooled = build_feedback_task(events, dictionary)
-    edges = cut_turns(pooled.time_ns, n_turns=1)
-    turn = edges.turn_of(pooled.time_ns)
-    train = turn == 1
-    fitted, _ = fit_model(model, pooled.X[train], pooled.y[train], random_state=random_state)
-    p_all = _predict(fitted, pooled.X)
-    with_runs, without_runs = [], []
-    for r in range(max(1, repeats)):
-        report(0.1 + 0.7 * r / max(1, repeats), f"Network: deleting cohort {r + 1} of {repeats}")
-        cohort = rng.choice(users, size=max(1, int(len(users) * cohort_share)), replace=False)
-        in_cohort = np.isin(user_of_event, cohort)
-        hold = (turn == 2) & ~in_cohort[pooled.row_index]
-        deleted = build_feedback_task(events.loc[~in_cohort].reset_index(drop=True), dictionary)
-        turn_d = edges.turn_of(deleted.time_ns)
-        fitted_d, _ = fit_model(model, deleted.X[turn_d == 1], deleted.y[turn_d == 1], random_state=random_state)
-        with_runs.append(score_feedback(pooled.y[hold], p_all[hold]))
-        without_runs.append(score_feedback(deleted.y[turn_d == 2], _predict(fitted_d, deleted.X[turn_d == 2])))
+    _check_common("network_experiment", model, repeats)
 
-    def mean(runs: list[dict[str, Any]], key: str) -> float | None:
-        values = [run[key] for run in runs if run[key] is not None]
-        return float(np.mean(values)) if values else None
-
-    with_all = {k: mean(with_runs, k) for k in ("auc", "log_loss")}
-    without = {k: mean(without_runs, k) for k in ("auc", "log_loss")}
-    report(0.85, "Network: per-user models")
-    hold_all = turn == 2
-    own = [pooled.feature_names.index(n) for n in pooled.feature_names if n.startswith("user_")]
-    fitted_u, _ = fit_model(model, pooled.X[train][:, own], pooled.y[train], random_state=random_state)
-    individual = score_feedback(pooled.y[hold_all], _predict(fitted_u, pooled.X[hold_all][:, own]))
-    pooled_all = score_feedback(pooled.y[hold_all], p_all[hold_all])
-    auc_loss = (with_all["auc"] or 0.5) - (without["auc"] or 0.5)
-    ll_gain = (without["log_loss"] or 0) - (with_all["log_loss"] or 0)
-    score = ll_gain / max(with_all["log_loss"] or 1.0, 1e-9)
-    cohort_users = max(1, int(len(users) * cohort_share))
-    sentence = (
-        f"Deleting {cohort_share:.0%} of users' data changes the other users' holdout AUC by {-auc_loss:+.3f} "
-        f"and log loss by {ll_gain:+.3f} ({score:+.1%}): "
-        + (
-            "other users notice, so this is network learning."
-            if auc_loss > 0.01
-            else "other users barely notice: learning here is individual."
+    def run(half: pd.DataFrame, seed: int) -> Run:
+        rng = np.random.default_rng(seed)
+        users = np.sort(half["user"].astype("str").unique())
+        user_of_event = half["user"].astype("str").to_numpy()
+        pooled = build_feedback_task(half, dictionary)
+        edges = cut_turns(pooled.time_ns, n_turns=1)
+        turn = edges.turn_of(pooled.time_ns)
+        train, hold_all = turn == 1, turn == 2
+        fitted, _ = fit_model(model, pooled.X[train], pooled.y[train], random_state=seed)
+        p_all = _predict(fitted, pooled.X)
+        size = max(1, int(len(users) * cohort_share))
+        costs: list[float] = []
+        with_runs: list[float] = []
+        without_runs: list[float] = []
+        reason = ""
+        for _ in range(max(1, cohorts)):
+            in_cohort = np.isin(user_of_event, rng.choice(users, size=size, replace=False))
+            hold = hold_all & ~in_cohort[pooled.row_index]
+            with_cohort = auc(pooled.y[hold], p_all[hold])
+            try:
+                deleted = build_feedback_task(half.loc[~in_cohort].reset_index(drop=True), dictionary)
+            except InsufficientDataError as error:  # what remains cannot be learnt from: not scored
+                reason = (
+                    reason
+                    or f"not enough feedback to score: without the cohort, {str(error)[0].lower()}{str(error)[1:]}"
+                )
+                continue
+            turn_d = edges.turn_of(deleted.time_ns)
+            fitted_d, _ = fit_model(model, deleted.X[turn_d == 1], deleted.y[turn_d == 1], random_state=seed)
+            without = auc(deleted.y[turn_d == 2], _predict(fitted_d, deleted.X[turn_d == 2]))
+            one, why = difference(with_cohort, without)
+            reason = reason or why
+            if one is not None and with_cohort[0] is not None and without[0] is not None:
+                costs.append(one)
+                with_runs.append(with_cohort[0])
+                without_runs.append(without[0])
+        own = [i for i, n in enumerate(pooled.feature_names) if n.startswith("user_")]
+        fitted_u, _ = fit_model(model, pooled.X[train][:, own], pooled.y[train], random_state=seed)
+        individual = auc(pooled.y[hold_all], _predict(fitted_u, pooled.X[hold_all][:, own]))
+        pooled_all = auc(pooled.y[hold_all], p_all[hold_all])
+        shared, shared_reason = difference(pooled_all, individual)
+        series = {"holdout AUC": [_mean(with_runs), _mean(without_runs), individual[0], pooled_all[0]]}
+        within = float(np.var(costs, ddof=1) / len(costs)) if len(costs) > 1 else 0.0
+        return Run(
+            _mean(costs),
+            "" if costs else reason,
+            series,
+            {"cohort_users": float(size)},
+            {"pooled over per-user": shared},
+            {"pooled over per-user": shared_reason},
+            within=within,
         )
-        + f" A per-user model reaches AUC {_fmt(individual['auc'])} against {_fmt(pooled_all['auc'])} pooled"
-        + f" (averaged over {repeats} random cohorts)."
-    )
-    series: dict[str, list[float | None]] = {
-        "holdout AUC": [with_all["auc"], without["auc"], individual["auc"], pooled_all["auc"]],
-        "holdout log loss": [with_all["log_loss"], without["log_loss"], individual["log_loss"], pooled_all["log_loss"]],
-    }
-    return ExperimentResult(
-        "network",
-        "Network vs individual learning (the deletion test)",
-        sentence,
-        "Model",
-        "Other users' holdout metric",
-        ["pooled (others)", "cohort deleted (others)", "per-user only (all)", "pooled (all)"],
-        series,
-        {
-            "network_score": score,
-            "deletion_auc_cost": auc_loss,
-            "deletion_log_loss_cost": ll_gain,
-            "cohort_users": cohort_users,
-            "cohort_share": cohort_share,
-        },
+
+    runs = repeat_runs(events, run, repeats=repeats, random_state=random_state, label="Network", progress=progress)
+    return result(
+        runs,
+        kind="network",
+        title="Network vs individual learning (the deletion test)",
+        x_label="Model",
+        y_label="Holdout AUC",
+        x=["pooled (others)", "cohort deleted (others)", "per-user only (all)", "pooled (all)"],
+        material=MATERIAL["network"],
+        unit="AUC",
+        describe=lambda main, others, figures: describe("network", main, others, figures),
+        figures={"cohort_share": cohort_share},
     )
 
 

@@ -55,15 +55,29 @@ def test_train_page_trains_then_shows_registry_chart_and_compare(make_app, demo:
     assert set(compare["reading"]) <= {"better", "worse", "no detectable difference", "not enough feedback to compare"}
 
 
-def test_train_page_runs_an_experiment_and_shows_its_sentence(make_app, demo: Store) -> None:
+def test_train_page_runs_an_experiment_with_its_options_and_shows_effect_interval_and_conclusion(
+    make_app, demo: Store
+) -> None:
     at = make_app(PAGE, workspace="Demo")
     at.selectbox(key="train_compare.dataset").set_value("Vehicle fleet (demo)")
-    at.selectbox(key="train_compare.experiment").set_value("capture")
+    at.selectbox(key="train_compare.experiment").set_value("capture").run()
+    assert at.slider(key="train_compare.repeats").value == 5  # the declared default
+    at.slider(key="train_compare.repeats").set_value(2)
+    at.number_input(key="train_compare.label_budget").set_value(12)
     at.button(key="train_compare.run_experiment").click().run()
     assert not at.exception, at.exception
     at.run()
-    assert any("labels per turn" in m.value for m in at.markdown)
-    assert any("Selective capture" in s["layout"]["title"]["text"] for s in _specs(at))
+    workspace = demo.get_workspace(name="Demo")
+    assert demo.list_jobs(workspace_id=workspace.id)[0].params["options"] == {"label_budget": 12, "repeats": 2}
+    assert any("12 labels per turn" in m.value and "95% interval" in m.value for m in at.markdown)
+    metrics = {m.label: m.value for m in at.metric}
+    assert metrics["Repeats scored"].endswith("of 2")
+    assert metrics["Conclusion"] in ("Effect", "No effect", "Inconclusive")
+    assert "Effect" in metrics and "95% interval" in metrics
+    titles = [s["layout"]["title"]["text"] for s in _specs(at)]
+    assert any("Selective capture" in t and "repeats" in t for t in titles)
+    at.selectbox(key="train_compare.experiment").set_value("network").run()
+    assert at.slider(key="train_compare.network.cohort_share").value == 0.5
 
 
 def test_train_page_shows_a_failed_run_clearly(make_app, demo: Store) -> None:

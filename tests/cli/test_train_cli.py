@@ -40,9 +40,29 @@ def test_train_bad_model_is_a_clean_error(run, demo: str) -> None:
     assert "Traceback" not in result.stderr
 
 
-def test_experiment_prints_its_sentence(run, demo: str) -> None:
-    out = json.loads(run("experiment", "Vehicle fleet (demo)", "-w", demo, "--kind", "capture", "--json").stdout)
+def test_experiment_prints_its_effect_interval_and_conclusion(run, demo: str) -> None:
+    args = ("experiment", "Vehicle fleet (demo)", "-w", demo, "--kind", "capture")
+    out = json.loads(run(*args, "--repeats", "3", "--label-budget", "12", "--json").stdout)
     assert out["kind"] == "capture" and "least sure" in out["series"] and out["sentence"]
+    assert out["repeats"] == 3 and out["figures"]["label_budget"] == 12
+    assert out["conclusion"] in ("effect", "no_effect", "inconclusive") and out["material"] == 0.01
+    effect = out["effect"]
+    assert set(effect) == {"estimate", "low", "high", "unit"} and effect["low"] <= effect["estimate"] <= effect["high"]
+    assert f"{effect['estimate']:+.3f}" in out["sentence"] and "12 labels per turn" in out["sentence"]
+    text = run("experiment", "Support assistant (demo)", "-w", demo, "--kind", "network", "--repeats", "2").stdout
+    assert "the other users' holdout AUC with them minus without them" in text
+
+
+def test_experiment_options_are_checked(run, demo: str) -> None:
+    bad = run(
+        "experiment", "Vehicle fleet (demo)", "-w", demo, "--kind", "poisoning", "--cohort-share", "0.7", check=False
+    )
+    assert bad.returncode == 2 and "'cohort_share' parameter of poisoning_experiment" in bad.stderr
+    assert "Traceback" not in bad.stderr
+    wrong = run(
+        "experiment", "Vehicle fleet (demo)", "-w", demo, "--kind", "collapse", "--cohort-share", "0.3", check=False
+    )
+    assert wrong.returncode == 2 and "--cohort-share applies to --kind network or poisoning only" in wrong.stderr
 
 
 def test_background_job_runs_detached_and_reports(run, demo: str, env: dict[str, str], monkeypatch) -> None:

@@ -33,6 +33,7 @@ from flywheel_core.params import (
     N_TURNS,
     PARAMS,
     RECOMMEND_MODEL,
+    REPEATS,
     ROLE,
     SIM_RUNS,
     SIM_WEEKS,
@@ -70,6 +71,7 @@ CASES: dict[str, Call] = {
     "learning.min_positives": lambda v: _train(min_positives=v),
     "learning.min_negatives": lambda v: _train(min_negatives=v),
     "experiments.kind": lambda v: run_experiment(STORE, workspace_id=1, dataset_name="d", kind=v, actor="a"),  # type: ignore[arg-type]
+    "experiments.repeats": lambda v: EXPERIMENTS["curation"](STORE, STORE, repeats=v),
     "experiments.capture.label_budget": lambda v: capture_experiment(STORE, STORE, label_budget=v),  # type: ignore[arg-type]
     "experiments.network.cohort_share": lambda v: network_experiment(STORE, STORE, cohort_share=v),  # type: ignore[arg-type]
     "experiments.poisoning.flip_share": lambda v: EXPERIMENTS["poisoning"](STORE, STORE, flip_share=v),
@@ -172,6 +174,7 @@ def _option(command: str, name: str) -> click.Parameter:
         ("train", "--task", TASK),
         ("train", "--by", TURN_BY),
         ("experiment", "--kind", EXPERIMENT),
+        ("experiment", "--repeats", REPEATS),
         ("simulate", "--weeks", SIM_WEEKS),
         ("simulate", "--runs", SIM_RUNS),
         ("curve", "--x-kind", X_KIND),
@@ -199,6 +202,8 @@ def test_cli_role_choices_are_the_declared_roles() -> None:
         (["train", "Support", "--turns", "0"], "Invalid value for '--turns': 0 is not in the range 1<=x<=50"),
         (["train", "Support", "--by", "weekly"], "Invalid value for '--by'"),
         (["experiment", "Support", "--kind", "magic"], "Invalid value for '--kind'"),
+        (["experiment", "Support", "--kind", "capture", "--repeats", "1"], "Invalid value for '--repeats'"),
+        (["experiment", "Support", "--kind", "network", "--label-budget", "5"], "--label-budget applies to"),
         (["simulate", "--scenario", "klarna", "--weeks", "2"], "Invalid value for '--weeks'"),
     ],
 )
