@@ -415,8 +415,7 @@ KNOB_PARAMS: tuple[Param[float], ...] = (
 )
 
 # --- production evidence and off-policy evaluation ----------------------------------------------------
-# Read by learning.api (checked there), the CLI and the In production tab. Not yet in PARAMS: the generated
-# test in tests/core/test_params.py needs a case for each entry of PARAMS first.
+# Read by learning.api (checked there), the CLI and the In production tab.
 
 PRODUCTION_MATERIAL: Param[float] = Param(
     "material",
@@ -474,5 +473,7 @@ PARAMS: Mapping[str, Param[Any]] = _declare(
     SIM_WEEKS,
     SIM_RUNS,
     *KNOB_PARAMS,
+    PRODUCTION_MATERIAL,
+    OPE_BOOTSTRAP,
     ROLE,
 )

@@ -22,6 +22,7 @@ from flywheel_core.curves.terms import XKind
 from flywheel_core.exceptions import DataValidationError
 from flywheel_core.experiments.api import run_experiment
 from flywheel_core.experiments.runner import EXPERIMENTS, capture_experiment, network_experiment
+from flywheel_core.learning import api as learning_api
 from flywheel_core.learning.api import run_training
 from flywheel_core.learning.recommend import RECOMMENDERS
 from flywheel_core.learning.scoring import MODELS
@@ -70,6 +71,12 @@ CASES: dict[str, Call] = {
     "learning.holdout_fraction": lambda v: cut_turns(TIMES, n_turns=3, holdout_fraction=v),  # type: ignore[arg-type]
     "learning.min_positives": lambda v: _train(min_positives=v),
     "learning.min_negatives": lambda v: _train(min_negatives=v),
+    "production.material": lambda v: learning_api.production_comparison(
+        STORE, workspace_id=1, dataset_name="d", actor="a", material=v
+    ),
+    "offpolicy.n_bootstrap": lambda v: learning_api.evaluate_offpolicy(
+        STORE, workspace_id=1, dataset_name="d", actor="a", policy="p", n_bootstrap=v
+    ),
     "experiments.kind": lambda v: run_experiment(STORE, workspace_id=1, dataset_name="d", kind=v, actor="a"),  # type: ignore[arg-type]
     "experiments.repeats": lambda v: EXPERIMENTS["curation"](STORE, STORE, repeats=v),
     "experiments.capture.label_budget": lambda v: capture_experiment(STORE, STORE, label_budget=v),  # type: ignore[arg-type]
