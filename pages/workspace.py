@@ -39,6 +39,17 @@ with left:
                     )
                     st.toast(f"{md_escape(username)} is now {role}.")
                     st.rerun()
+        others = [m.username for m in members if m.username != ctx.actor]
+        if others:
+            with st.form("workspace.remove_member"):
+                leaving = st.selectbox("Remove a member", others, key="workspace.remove_name")
+                if st.form_submit_button("Remove from this workspace"):
+                    with user_errors():
+                        workspaces_api.remove_member(
+                            ctx.store, workspace_id=ctx.workspace_id, username=leaving, actor=ctx.actor
+                        )
+                        st.toast(f"{md_escape(leaving)} is no longer a member.")
+                        st.rerun()
 
 with right:
     st.subheader("New workspace")

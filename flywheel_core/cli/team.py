@@ -11,6 +11,15 @@ from flywheel_core.exceptions import DataValidationError
 from flywheel_core.params import ROLE
 
 
+def _read_password(password_stdin: bool) -> str:
+    if password_stdin:
+        password = sys.stdin.readline().rstrip("\n")
+        if not password:
+            raise DataValidationError("No password on standard input.")
+        return password
+    return str(click.prompt("Password", hide_input=True, confirmation_prompt=True))
+
+
 @click.group("user")
 def user_group() -> None:
     """Manage built-in accounts (FLYWHEEL_AUTH=accounts)."""
@@ -27,19 +36,42 @@ def user_add(
     obj: Context, username: str, password_stdin: bool, sso_only: bool, display_name: str, as_json: bool
 ) -> None:
     """Create an account. Without --password-stdin or --sso-only, asks for the password twice."""
-    password: str | None
-    if sso_only:
-        password = None
-    elif password_stdin:
-        password = sys.stdin.readline().rstrip("\n")
-        if not password:
-            raise DataValidationError("No password on standard input.")
-    else:
-        password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
+    password = None if sso_only else _read_password(password_stdin)
     from flywheel_core.workspaces import api as workspaces_api
 
     user = workspaces_api.add_user(obj.store(), username=username, password=password, display_name=display_name)
     emit({"username": user.username, "password": password is not None}, as_json, f"Created user '{user.username}'.")
+
+
+@user_group.command("reset-password")
+@click.argument("username")
+@click.option("--password-stdin", is_flag=True, help="Read the new password from standard input (for scripts).")
+@json_option
+@click.pass_obj
+def user_reset_password(obj: Context, username: str, password_stdin: bool, as_json: bool) -> None:
+    """Give USERNAME's built-in account a new password."""
+    from flywheel_core.workspaces import api as workspaces_api
+
+    user = workspaces_api.reset_password(
+        obj.store(), username=username.strip(), password=_read_password(password_stdin)
+    )
+    emit({"username": user.username, "password": True}, as_json, f"New password set for '{user.username}'.")
+
+
+@user_group.command("offboard")
+@click.argument("username")
+@json_option
+@click.pass_obj
+def user_offboard(obj: Context, username: str, as_json: bool) -> None:
+    """Remove USERNAME from every workspace and clear their password (someone leaving the team)."""
+    from flywheel_core.workspaces import api as workspaces_api
+
+    left = workspaces_api.offboard_user(obj.store(), username=username.strip(), actor=ACTOR)
+    emit(
+        {"username": username.strip(), "workspaces_left": len(left)},
+        as_json,
+        f"'{username.strip()}' left {len(left)} workspace(s) and can no longer sign in with a password.",
+    )
 
 
 @click.command("users")
@@ -85,6 +117,22 @@ def member_add(obj: Context, workspace: str, username: str, role: str, as_json: 
         as_json,
         f"{username} is now {role} of '{ws.name}'.",
     )
+
+
+@member_group.command("remove")
+@click.argument("workspace")
+@click.argument("username")
+@json_option
+@click.pass_obj
+def member_remove(obj: Context, workspace: str, username: str, as_json: bool) -> None:
+    """Take USERNAME out of WORKSPACE (never its last owner)."""
+    from flywheel_core.workspaces import api as workspaces_api
+
+    store = obj.store()
+    ws = workspaces_api.get_workspace(store, name=workspace)
+    workspaces_api.remove_member(store, workspace_id=ws.id, username=username.strip(), actor=ACTOR)
+    emit({"workspace": ws.name, "username": username.strip(), "removed": True}, as_json,
+         f"{username.strip()} is no longer a member of '{ws.name}'.")  # fmt: skip
 
 
 @click.command("members")

@@ -161,6 +161,54 @@ def set_membership(*, session: Session, workspace_id: int, username: str, role: 
     return member
 
 
+def remove_membership(*, session: Session, workspace_id: int, username: str, actor: str) -> None:
+    """Take ``username`` out of the workspace; the last owner cannot be removed (someone must manage it)."""
+    member = session.exec(
+        select(Membership).where(Membership.workspace_id == workspace_id, Membership.username == username)
+    ).first()
+    if member is None:
+        raise NotFoundError(f"'{username}' is not a member of this workspace.", entity="membership", name=username)
+    if member.role == "owner":
+        owners = session.exec(
+            select(func.count())
+            .select_from(Membership)
+            .where(Membership.workspace_id == workspace_id, Membership.role == "owner")
+        ).one()
+        if owners <= 1:
+            raise ConflictError(
+                f"'{username}' is the workspace's only owner: make someone else owner first.",
+                entity="membership",
+                name=username,
+            )
+    session.delete(member)
+    record_audit(
+        session=session,
+        workspace_id=workspace_id,
+        actor=actor,
+        action="delete",
+        entity="membership",
+        entity_id=username,
+    )
+
+
+def set_password(*, session: Session, username: str, password_hash: str | None) -> UserAccount:
+    """Replace a built-in account's password hash (None: the account can no longer sign in with one)."""
+    user = get_user(session=session, username=username)
+    if user is None:
+        raise NotFoundError(f"No account named '{username}'.", entity="user", name=username)
+    user.password_hash = password_hash
+    session.add(user)
+    return user
+
+
+def remove_user_everywhere(*, session: Session, username: str, actor: str) -> list[int]:
+    """Remove ``username`` from every workspace (offboarding); returns the workspaces left."""
+    memberships = list(session.exec(select(Membership).where(Membership.username == username)))
+    for member in memberships:
+        remove_membership(session=session, workspace_id=member.workspace_id, username=username, actor=actor)
+    return [m.workspace_id for m in memberships]
+
+
 def get_role(*, session: Session, workspace_id: int, username: str) -> str | None:
     member = session.exec(
         select(Membership).where(Membership.workspace_id == workspace_id, Membership.username == username)

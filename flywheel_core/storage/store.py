@@ -216,6 +216,30 @@ class Store:
                 session=session, workspace_id=workspace_id, username=username, role=role, actor=actor
             )
 
+    def remove_member(self, *, workspace_id: int, username: str, actor: str) -> None:
+        """Take ``username`` out of the workspace (needs owner; never the last owner)."""
+        with self.unit(workspace_id=workspace_id, actor=actor, needs="owner") as session:
+            repo.remove_membership(session=session, workspace_id=workspace_id, username=username, actor=actor)
+
+    def reset_password(self, *, username: str, password: str) -> UserAccount:
+        """Give a built-in account a new password (the instance's administrator, from the command line)."""
+        from flywheel_core.accounts import hash_password
+
+        hashed = hash_password(password)
+        with session_scope(self.engine) as session:
+            return repo.set_password(session=session, username=username, password_hash=hashed)
+
+    def offboard_user(self, *, username: str, actor: str) -> list[int]:
+        """Remove a person from every workspace and clear their password, in one transaction; an OIDC
+        identity then reaches no workspace either. Returns the workspaces they left."""
+        with session_scope(self.engine) as session:
+            left = repo.remove_user_everywhere(session=session, username=username, actor=actor)
+            if repo.get_user(session=session, username=username) is not None:
+                repo.set_password(session=session, username=username, password_hash=None)
+            elif not left:
+                raise NotFoundError(f"No account or membership named '{username}'.", entity="user", name=username)
+            return left
+
     def list_members(self, *, workspace_id: int, actor: str | None = None) -> list[Membership]:
         with self.unit(workspace_id=workspace_id, actor=actor) as session:
             return repo.list_members(session=session, workspace_id=workspace_id)

@@ -29,7 +29,10 @@ __all__ = [
     "list_members",
     "list_users",
     "list_workspaces",
+    "offboard_user",
     "open_store",
+    "remove_member",
+    "reset_password",
     "role_of",
     "set_member",
     "summarize_workspace",
@@ -113,3 +116,18 @@ def add_user(store: Store, *, username: str, password: str | None, display_name:
 
 def list_users(store: Store) -> list[UserAccount]:
     return store.list_users()
+
+
+def remove_member(store: Store, *, workspace_id: int, username: str, actor: str) -> None:
+    """Take ``username`` out of the workspace (owners only; never the last owner)."""
+    store.remove_member(workspace_id=workspace_id, username=username, actor=actor)
+
+
+def reset_password(store: Store, *, username: str, password: str) -> UserAccount:
+    """Set a built-in account's new password (checked against the password rules)."""
+    return store.reset_password(username=username, password=password)
+
+
+def offboard_user(store: Store, *, username: str, actor: str) -> list[int]:
+    """Remove a person from every workspace and clear their password."""
+    return store.offboard_user(username=username, actor=actor)

@@ -83,3 +83,14 @@ def test_the_command_line_acts_as_a_cli_identity_no_sign_in_can_take(run, env) -
     assert {a.actor for a in store.audit(workspace_id=ops.id)} == {"cli:ci"}
     with pytest.raises(DataValidationError):
         check_username("cli:ci")  # no account, and no verified e-mail, can be named like the command line
+
+
+def test_offboarding_from_the_command_line(run) -> None:
+    run("workspace", "create", "Ops")
+    run("member", "add", "Ops", "dev@x.org", "--role", "editor")
+    removed = json.loads(run("member", "remove", "Ops", "dev@x.org", "--json").stdout)
+    assert removed == {"workspace": "Ops", "username": "dev@x.org", "removed": True}
+    members = json.loads(run("members", "Ops", "--json").stdout)["members"]
+    assert [m["username"] for m in members] == ["cli:ci"]
+    last = run("member", "remove", "Ops", "cli:ci", check=False)
+    assert last.returncode == 2 and "only owner" in last.stderr and "Traceback" not in last.stderr
