@@ -46,6 +46,18 @@ def _pairs(options: tuple[str, ...], flag: str) -> dict[str, str]:
     "--skip-invalid", is_flag=True, help="Store the valid rows and report the rest (default: refuse the file)."
 )
 @click.option(
+    "--drop-duplicates",
+    is_flag=True,
+    help="Leave out rows that repeat an earlier row exactly (the report counts them).",
+)
+@click.option(
+    "--user-from",
+    type=click.Choice(["session"]),
+    default=None,
+    help="A log with no user column: each session (the session column) is a user.",
+)
+@click.option("--anonymous-user", is_flag=True, help="A log with no user column: one anonymous user for all rows.")
+@click.option(
     "--append", is_flag=True, help="Add the events to the existing dataset as a new batch, with its stored mapping."
 )
 @click.option(
@@ -68,6 +80,9 @@ def ingest_command(
     columns: tuple[str, ...],
     signals: tuple[str, ...],
     skip_invalid: bool,
+    drop_duplicates: bool,
+    user_from: str | None,
+    anonymous_user: bool,
     append: bool,
     sql_url: str | None,
     query: str | None,
@@ -78,7 +93,6 @@ def ingest_command(
 
     With --append the events become a new batch of the existing dataset (a weekly import).
     """
-
     from flywheel_core.data.api import store_import
     from flywheel_core.data.ingest import Limits, prepare_import
     from flywheel_core.data.signals import parse_signal_option
@@ -94,6 +108,8 @@ def ingest_command(
         raise DataValidationError(f"No file at {file}. Check the path.")
     specs = dict(parse_signal_option(option) for option in signals)
     pairs = _pairs(columns, "--column")
+    if anonymous_user and user_from:
+        raise click.UsageError("Choose one of --user-from session and --anonymous-user.")
     settings = obj.settings or load_settings()
     # The database layer takes longer to import than a million events take to read: open the workspace
     # in a thread while the parser (which releases the interpreter lock) reads and checks the file.
@@ -109,6 +125,8 @@ def ingest_command(
                     columns=pairs,
                     signals=specs,
                     skip_invalid=skip_invalid,
+                    drop_duplicates=drop_duplicates,
+                    user_from="anonymous" if anonymous_user else user_from,
                     limits=Limits.from_settings(settings),
                     stage_in=settings.data_dir,
                 )
@@ -130,6 +148,8 @@ def ingest_command(
         "rows_rejected": report.rows_rejected,
         "rejected_reasons": report.rejected_reasons,
         "warnings": report.warnings,
+        "quality": [w.to_json() for w in report.quality],
+        "duplicates_dropped": report.duplicates_dropped,
         "column_map": report.column_map,
         "seconds": round(report.seconds, 3),
     }
@@ -139,6 +159,7 @@ def ingest_command(
     ]
     lines += [f"  rejected {count:,}: {reason}" for reason, count in report.rejected_reasons.items()]
     lines += [f"  note: {w}" for w in report.warnings]
+    lines += [f"  warning [{w.code}]: {w.message}" for w in report.quality]
     emit(payload, as_json, "\n".join(lines))
 
 

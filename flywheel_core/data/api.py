@@ -192,6 +192,8 @@ def ingest_file(
     columns: dict[str, str] | None = None,
     signals: dict[str, SignalSpec] | None = None,
     skip_invalid: bool = False,
+    drop_duplicates: bool = False,
+    user_from: str | None = None,
     source_name: str | None = None,
     limits: Limits | None = None,
     progress: Callable[[float, str], None] | None = None,
@@ -200,13 +202,17 @@ def ingest_file(
     :func:`store_import`.
 
     Parameters:
-        columns: role -> source column overrides (``feature`` takes a comma-separated list).
+        columns: role -> source column overrides (``feature`` takes a comma-separated list; an id role
+            may join several columns, ``user="age+country+device"``).
         signals: event -> meaning overrides on top of the defaults for common names.
         skip_invalid: store the valid rows and report the rest (default: any invalid row refuses
             the whole file and nothing is stored).
+        drop_duplicates: leave out exact duplicate rows (``report.duplicates_dropped`` counts them).
+        user_from: for a log without a user column: ``"session"`` or ``"anonymous"``.
 
     Returns:
-        The report; ``stored`` says whether anything was written.
+        The report; ``stored`` says whether anything was written; ``quality`` holds the data-quality
+        warnings (also stored with the dataset).
 
     Raises:
         DataValidationError: the file cannot be read or has invalid rows (``problems`` lists them).
@@ -219,6 +225,8 @@ def ingest_file(
         columns=columns,
         signals=signals,
         skip_invalid=skip_invalid,
+        drop_duplicates=drop_duplicates,
+        user_from=user_from,
         source_name=source_name,
         limits=limits or Limits.from_settings(store.settings),
         progress=progress,
@@ -252,7 +260,7 @@ def store_import(
             )
         if prepared.refusal is not None:
             raise prepared.refusal
-        note(0.7, f"Storing {report.rows_read - report.rows_rejected:,} events")
+        note(0.7, f"Storing {report.rows_read - report.rows_rejected - report.duplicates_dropped:,} events")
         _store(store, workspace_id=workspace_id, prepared=prepared, actor=actor)
     finally:
         prepared.discard()

@@ -7,6 +7,7 @@ caller decides (refuse the file, or keep the valid rows).
 from __future__ import annotations
 
 import re
+import struct
 from collections.abc import Callable
 from typing import Any
 
@@ -14,7 +15,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from flywheel_core.data.columns import REQUIRED_ROLES, ColumnMap
+from flywheel_core.data.columns import ANONYMOUS, KEY_SEPARATOR, REQUIRED_ROLES, ColumnMap
 from flywheel_core.data.reading import Limits
 from flywheel_core.exceptions import DataValidationError, Problem
 
@@ -57,6 +58,32 @@ class _Checker:
         self.examples.setdefault(reason, []).extend(
             {"row": int(r) + 1, "value": None if column is None else _scalar(column[int(r)])} for r in rows
         )
+
+
+def arrow_int(value: int) -> pa.Scalar:
+    """An int64 Arrow scalar built from its bytes: ``pa.scalar(5)`` (and a Python value passed to a compute
+    function) makes pyarrow import pandas, which a clean import never needs."""
+    return pa.Array.from_buffers(pa.int64(), 1, [None, pa.py_buffer(struct.pack("<q", value))])[0]
+
+
+def arrow_float(value: float) -> pa.Scalar:
+    """A float64 Arrow scalar built from its bytes (see :func:`arrow_int`)."""
+    return pa.Array.from_buffers(pa.float64(), 1, [None, pa.py_buffer(struct.pack("<d", value))])[0]
+
+
+def arrow_texts(values: list[str]) -> pa.Array:
+    """A string array built from its bytes (see :func:`arrow_int`)."""
+    data = [v.encode() for v in values]
+    offsets = np.cumsum([0, *map(len, data)], dtype=np.int32)
+    return pa.Array.from_buffers(
+        pa.string(), len(data), [None, pa.py_buffer(offsets.tobytes()), pa.py_buffer(b"".join(data))]
+    )
+
+
+def repeated_text(value: str, n: int) -> pa.ChunkedArray:
+    """``value`` in each of ``n`` rows, dictionary-encoded (one value, all-zero indices)."""
+    indices = pa.Array.from_buffers(pa.int32(), n, [None, pa.py_buffer(bytes(4 * n))])
+    return pa.chunked_array([pa.DictionaryArray.from_arrays(indices, arrow_texts([value]))])
 
 
 def _scalar(value: pa.Scalar) -> Any:
@@ -198,28 +225,46 @@ def _numbers(column: pa.ChunkedArray, check: _Checker, name: str) -> pa.ChunkedA
     return pc.if_else(usable, values, pa.scalar(None, pa.float64()))
 
 
+def _key(table: pa.Table, parts: tuple[str, ...], check: _Checker, role: str) -> pa.ChunkedArray:
+    """One key from several columns: their text joined by the unit separator (a part holding it is refused)."""
+    texts = [_as_strings(table.column(part)) for part in parts]
+    for part, text in zip(parts, texts, strict=True):
+        check.flag(
+            f"{part}: holds the unit separator (0x1F), which joins the {role} key's columns",
+            pc.match_substring(text, KEY_SEPARATOR),
+            text,
+        )
+    joined = pc.binary_join_element_wise(*texts, arrow_texts([KEY_SEPARATOR])[0])
+    return joined if isinstance(joined, pa.ChunkedArray) else pa.chunked_array([joined])
+
+
 def _normalize(
     table: pa.Table, mapping: ColumnMap, limits: Limits, label: str, scan_line_breaks: bool = True
 ) -> tuple[pa.Table, _Checker]:
     n = table.num_rows
     check = _Checker(n)
-    missing = [role for role in REQUIRED_ROLES if role not in mapping.roles]
+    missing = [role for role in REQUIRED_ROLES if not mapping.has(role)]
     if missing:
         raise DataValidationError(
             f"{label}: no column for the required role{'s' if len(missing) > 1 else ''} "
             f"{', '.join(repr(m) for m in missing)}. Columns found: {', '.join(table.column_names[:20])}. "
-            "Map a column to each role (e.g. --column user=customer_id).",
+            "Map a column to each role (e.g. --column user=customer_id); a user can also be built from several "
+            "columns (--column user=a+b), taken from the session (--user-from session) or be one anonymous "
+            "user (--anonymous-user).",
             [Problem(f"required role '{m}' is not mapped") for m in missing],
         )
     out: dict[str, pa.ChunkedArray] = {}
+    if mapping.user_from == ANONYMOUS:
+        out["user"] = repeated_text(ANONYMOUS, n)
     for role in ("user", "item", "event", "session", "model_version"):
-        source = mapping.roles.get(role)
-        if source is None:
+        sources = mapping.sources(role)
+        if not sources:
             continue
-        column = table.column(source)
+        column = _key(table, sources, check, role) if len(sources) > 1 else table.column(sources[0])
         text = _encoded(column) if role != "session" else _as_strings(column)
         if role in ("user", "event"):
-            check.flag(f"{source}: empty {role}", pc.or_kleene(_per_value(text, _blank), pc.is_null(text)), column)
+            name = mapping.roles[role]
+            check.flag(f"{name}: empty {role}", pc.or_kleene(_per_value(text, _blank), pc.is_null(text)), column)
         out[role] = text
     out["timestamp"] = _timestamps(table.column(mapping.roles["timestamp"]), check, mapping.roles["timestamp"])
     for role in ("value", "score", "propensity"):
@@ -242,8 +287,12 @@ def _normalize(
             check.flag(f"{feature}: NaN or infinite number", ~np.isfinite(arr) & ~_mask(empty), column)
             out[name] = values
     # Length and line-break checks run on the text as read; an encoded id column is checked per distinct value.
-    encoded = {mapping.roles[r]: out[r] for r in ("user", "item", "event", "model_version") if r in mapping.roles}
-    for source in {*mapping.roles.values(), *mapping.features}:
+    encoded = {
+        mapping.roles[r]: out[r]
+        for r in ("user", "item", "event", "model_version")
+        if r in mapping.roles and len(mapping.sources(r)) == 1
+    }
+    for source in mapping.columns():
         column = encoded.get(source, table.column(source))
         if not _is_text(column):
             continue
@@ -268,9 +317,9 @@ def plan_types(sample: pa.Table, mapping: ColumnMap) -> dict[str, pa.DataType]:
     Only values these checks would accept unchanged are guessed as numbers or times; ids always stay
     text. If a later value does not fit, the reader falls back to text and the checks name it.
     """
-    if sample.num_rows == 0 or any(role not in mapping.roles for role in REQUIRED_ROLES):
+    if sample.num_rows == 0 or not all(mapping.has(role) for role in REQUIRED_ROLES):
         return {}
-    types: dict[str, pa.DataType] = {name: pa.string() for name in {*mapping.roles.values(), *mapping.features}}
+    types: dict[str, pa.DataType] = dict.fromkeys(mapping.columns(), pa.string())
 
     def values(name: str) -> pa.Array:
         return sample.column(name).combine_chunks()

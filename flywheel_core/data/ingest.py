@@ -2,10 +2,11 @@
 
 The file is read with pyarrow, every row is checked before anything is written, and the clean events
 are stored as one Parquet file plus one database row, all or nothing (see ``Store.store_dataset``).
-The path stays in pyarrow from bytes to Parquet, with no pandas. Reading lives in ``ingest_read``, the
-column roles in ``ingest_columns``, the row checks in ``ingest_checks``; this module runs the whole import:
-``prepare_import`` (read, check, stage the events file; no database); ``data.api.store_import`` then
-stores it in one unit of work.
+The path stays in pyarrow from bytes to Parquet, with no pandas. Reading lives in ``reading``, the
+column roles in ``columns``, the row checks in ``checks``, the data-quality warnings in ``quality``; this
+module runs the whole import: ``prepare_import`` (read, check, assess, stage the events file; no database);
+``data.api.store_import`` then stores it in one unit of work. ``preview_file`` and ``event_values`` serve the
+mapping step before an import.
 """
 
 from __future__ import annotations
@@ -16,40 +17,48 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import pyarrow as pa
 import pyarrow.compute as pc
+import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
 from flywheel_core.data.checks import _EXAMPLES, _normalize, plan_types
-from flywheel_core.data.columns import OPTIONAL_ROLES, REQUIRED_ROLES, ColumnMap, detect_columns
+from flywheel_core.data.columns import OPTIONAL_ROLES, REQUIRED_ROLES, USER_FROM, ColumnMap, detect_columns
+from flywheel_core.data.quality import QualityWarning, assess_quality, find_duplicates
 from flywheel_core.data.reading import (
+    Header,
     Limits,
     _check_text,
     _count_lines,
     _header,
     _is_parquet,
+    _named,
+    _quiet_rows,
     _read_source,
     _read_table,
+    _RowHandler,
     _sample,
+    _utf8_problem,
 )
 from flywheel_core.data.signals import SignalDictionary, SignalSpec, default_dictionary
 from flywheel_core.exceptions import DataValidationError, LimitExceededError, Problem
 from flywheel_core.storage.files import stage_parquet
 
-if TYPE_CHECKING:
-    pass
-
-
 __all__ = [
     "OPTIONAL_ROLES",
     "REQUIRED_ROLES",
+    "USER_FROM",
     "ColumnMap",
+    "EventValues",
+    "FilePreview",
     "IngestReport",
     "Limits",
     "PreparedImport",
+    "QualityWarning",
     "detect_columns",
+    "event_values",
     "prepare_import",
     "preview_file",
 ]
@@ -66,6 +75,8 @@ class IngestReport:
     column_map: dict[str, Any] = field(default_factory=dict)
     signals: dict[str, Any] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
+    quality: tuple[QualityWarning, ...] = ()
+    duplicates_dropped: int = 0
     content_hash: str = ""
     seconds: float = 0.0
     stored: bool = False
@@ -80,6 +91,8 @@ class IngestReport:
             "examples": self.examples,
             "column_map": self.column_map,
             "warnings": list(self.warnings),
+            "quality": [w.to_json() for w in self.quality],
+            "duplicates_dropped": self.duplicates_dropped,
             "content_hash": self.content_hash,
             "seconds": round(self.seconds, 3),
             "stored": self.stored,
@@ -132,35 +145,135 @@ def _scan(source: Path | bytes, data: pa.Buffer | Path) -> tuple[str, int | None
     return digest.hexdigest(), None if _is_parquet(data) else _count_lines(data)
 
 
-def _plan(data: pa.Buffer | Path, columns: dict[str, str] | None, label: str) -> dict[str, pa.DataType] | None:
-    """Column types for the fast typed read of a CSV, or None (Parquet, or a mapping that does not fit)."""
-    if _is_parquet(data):
-        return None
+def _layout(
+    data: pa.Buffer | Path, label: str, columns: dict[str, str] | None, user_from: str | None
+) -> tuple[Header, pa.Table | None, ColumnMap]:
+    """A CSV's header, first rows (text; None if they do not parse) and the mapping they give."""
+    _check_text(data, label)
+    header = _header(data, label)
     try:
-        _check_text(data, label)
-        names = _header(data, label)
-        mapping = detect_columns(names, columns)
-        return plan_types(_sample(data, names), mapping)
-    except (DataValidationError, pa.ArrowException):
-        return None  # the full read and the checks report what is wrong
+        sample: pa.Table | None = _sample(data, header.names)
+    except pa.ArrowInvalid:
+        sample = None  # the full read names what is wrong
+    return header, sample, detect_columns(header.names, columns, sample=sample, user_from=user_from)
+
+
+def _parquet_header(data: pa.Buffer | Path) -> Header:
+    return _named(pq.read_schema(data if isinstance(data, Path) else pa.BufferReader(data)).names)
+
+
+@dataclass(frozen=True)
+class FilePreview:
+    """The mapping step's view of a file: column names, the first rows as text, the detected mapping,
+    and notes on the header (columns that had no name)."""
+
+    names: list[str]
+    rows: list[dict[str, Any]]
+    mapping: ColumnMap
+    notes: tuple[str, ...] = ()
 
 
 def preview_file(
     source: Path | bytes, *, limits: Limits | None = None, rows: int = 20, label: str = "The file"
-) -> tuple[list[str], list[dict[str, Any]], ColumnMap]:
-    """Column names, the first ``rows`` rows as text, and the detected mapping (for the mapping step)."""
+) -> FilePreview:
+    """Column names, the first ``rows`` rows as text, and the mapping detected from names and the first
+    1,000 rows. Reads only the head of a CSV.
+
+    Raises:
+        DataValidationError: the file is not a readable CSV or Parquet file.
+    """
     limits = limits or Limits()
     data = _read_source(source, limits, label)
     if _is_parquet(data):
-        table = pq.read_table(data if isinstance(data, Path) else pa.BufferReader(data)).slice(0, rows)
+        table = _read_table(data, limits, label, [])
+        header = _parquet_header(data)
+        sample = table.slice(0, 1000)
+        mapping = detect_columns(table.column_names, sample=sample)
     else:
         _check_text(data, label)
+        header = _header(data, label)
         try:
-            table = _sample(data, _header(data, label), rows)
+            sample = _sample(data, header.names)
         except pa.ArrowInvalid as exc:
-            raise DataValidationError(f"{label} could not be parsed as CSV: {exc}") from exc
-    names = table.column_names
-    return names, table.to_pylist(), detect_columns(names)
+            problem = _utf8_problem(data, label)
+            raise (problem or DataValidationError(f"{label} could not be parsed as CSV: {exc}")) from exc
+        mapping = detect_columns(header.names, sample=sample)
+    return FilePreview(header.names, sample.slice(0, rows).to_pylist(), mapping, tuple(header.notes()))
+
+
+@dataclass(frozen=True)
+class EventValues:
+    """Every distinct value of a column over the whole file (most frequent first) with its row count."""
+
+    column: str
+    values: tuple[str, ...]
+    counts: tuple[int, ...]
+    distinct: int  # all distinct values; ``values`` stops at the limit asked for
+
+    @property
+    def truncated(self) -> bool:
+        return self.distinct > len(self.values)
+
+
+def event_values(
+    source: Path | bytes, *, column: str, limits: Limits | None = None, label: str = "The file", limit: int = 1000
+) -> EventValues:
+    """The distinct values of ``column`` in the whole file, for the signal dictionary of the mapping step.
+
+    One read of that column only, dictionary-encoded by the parser: the distinct values are the
+    dictionaries' (a 1M-row file: about a third of a full parse). Blank values are left out (the
+    import refuses them as empty events).
+
+    Raises:
+        DataValidationError: no such column, or the file cannot be read.
+    """
+    limits = limits or Limits()
+    data = _read_source(source, limits, label)
+    if _is_parquet(data):
+        table = _read_table(data, limits, label, [])
+        names = table.column_names
+    else:
+        _check_text(data, label)
+        names = _header(data, label).names
+    if column not in names:
+        raise DataValidationError(f"{label} has no column '{column}' (columns: {', '.join(names[:20])}).")
+    if _is_parquet(data):
+        values = table.column(column)
+        if not pa.types.is_dictionary(values.type):
+            values = pc.dictionary_encode(pc.cast(values, pa.string()))
+    else:
+        try:
+            with _quiet_rows():
+                values = pacsv.read_csv(
+                    str(data) if isinstance(data, Path) else pa.BufferReader(data),
+                    read_options=pacsv.ReadOptions(block_size=4 << 20, column_names=names, skip_rows=1),
+                    parse_options=pacsv.ParseOptions(invalid_row_handler=_RowHandler(), newlines_in_values=False),
+                    convert_options=pacsv.ConvertOptions(
+                        include_columns=[column],
+                        column_types={column: pa.dictionary(pa.int32(), pa.string())},
+                        strings_can_be_null=False,
+                        quoted_strings_can_be_null=False,
+                        null_values=[],
+                    ),
+                ).column(column)
+        except pa.ArrowInvalid as exc:
+            problem = _utf8_problem(data, label)
+            raise (problem or DataValidationError(f"{label} could not be parsed as CSV: {exc}")) from exc
+    if values.num_chunks == 0:
+        return EventValues(column, (), (), 0)
+    values = pa.table({"v": values}).unify_dictionaries().column("v")
+    dictionary = values.chunk(0).dictionary
+    counted = pc.value_counts(pa.chunked_array([c.indices for c in values.chunks], pa.int32())).to_pylist()
+    texts = [str(v) if v is not None else "" for v in pc.cast(dictionary, pa.string()).to_pylist()]
+    found = sorted(
+        (
+            (texts[c["values"]], int(c["counts"]))
+            for c in counted
+            if c["values"] is not None and texts[c["values"]].strip()
+        ),
+        key=lambda vc: (-vc[1], vc[0]),
+    )
+    return EventValues(column, tuple(v for v, _ in found[:limit]), tuple(c for _, c in found[:limit]), len(found))
 
 
 @dataclass
@@ -189,6 +302,8 @@ def prepare_import(
     columns: dict[str, str] | None = None,
     signals: dict[str, SignalSpec] | None = None,
     skip_invalid: bool = False,
+    drop_duplicates: bool = False,
+    user_from: str | None = None,
     source_name: str | None = None,
     limits: Limits | None = None,
     progress: Callable[[float, str], None] | None = None,
@@ -200,6 +315,12 @@ def prepare_import(
     invalid rows become the ``refusal`` that :func:`store_import` raises after its duplicate check.
     With ``stage_in`` (the data folder), the events file is written there already; a caller that
     does not go on to :func:`store_import` calls ``discard()``.
+
+    Parameters:
+        columns: role -> column overrides; an id role may join several columns (``user="a+b+c"``).
+        drop_duplicates: leave out rows that repeat an earlier row exactly (the report counts them).
+        user_from: ``"session"`` (each session is a user) or ``"anonymous"`` (one user for all rows),
+            for a log with no user column.
     """
     limits = limits or Limits()
     shown = source_name or (source.name if isinstance(source, Path) else "")
@@ -212,12 +333,22 @@ def prepare_import(
     note = progress or (lambda _f, _m: None)
     note(0.05, "Checking the file")
     data = _read_source(source, limits, label)
+    header: Header | None = None
+    sample: pa.Table | None = None
+    mapping: ColumnMap | None = None
+    if not _is_parquet(data):  # a mapping that cannot fit the file is refused before the file is read
+        header, sample, mapping = _layout(data, label, columns, user_from)
     with ThreadPoolExecutor(max_workers=1) as pool:  # hashing and counting lines run beside the parse
         scanned = pool.submit(_scan, source, data)
         note(0.15, "Reading rows")
         ragged: list[str] = []
-        table = _read_table(data, limits, label, ragged, types=_plan(data, columns, label))
+        types = plan_types(sample, mapping) if sample is not None and mapping is not None else None
+        table = _read_table(data, limits, label, ragged, types=types, header=header)
         report.content_hash, lines = scanned.result()
+    if mapping is None or header is None:  # Parquet: the names and first rows come with the table
+        header = _parquet_header(data)
+        mapping = detect_columns(table.column_names, columns, sample=table.slice(0, 1000), user_from=user_from)
+    report.warnings += header.notes()
     report.rows_read = table.num_rows + len(ragged)
     if table.num_rows + len(ragged) == 0:
         raise DataValidationError(f"{label} has a header but no rows. Add events below the header.")
@@ -226,7 +357,6 @@ def prepare_import(
             f"{label} has {report.rows_read:,} rows, over the limit of {limits.max_rows:,}. "
             "Split it, or raise FLYWHEEL_MAX_ROWS."
         )
-    mapping = detect_columns(table.column_names, columns)
     report.column_map = mapping.to_json()
     note(0.35, "Checking every row")
     # A field can only hold a line break if the file has more lines than header + rows: skip the scan otherwise.
@@ -254,6 +384,14 @@ def prepare_import(
             f"{label}: no valid rows are left to store. " + _summary(report), _problems(report)
         )
         return prepared
+    stamps = clean.column("timestamp")
+    if pc.any(pc.less(stamps.slice(1), stamps.slice(0, len(stamps) - 1))).as_py():
+        clean = clean.sort_by("timestamp")
+    note(0.45, "Assessing data quality")
+    duplicates = find_duplicates(clean)
+    if drop_duplicates and duplicates.count:
+        clean = clean.filter(duplicates.keep_mask(clean.num_rows))  # a dropped row's twin stays: no value is lost
+        report.duplicates_dropped = duplicates.count
     events = sorted(str(e) for e in pc.unique(clean.column("event")).to_pylist())
     dictionary = default_dictionary(events)
     for event, spec in (signals or {}).items():
@@ -267,10 +405,10 @@ def prepare_import(
             f"{', '.join(unmapped[:10])}: read as neutral until you map them."
         )
     report.signals = dictionary.to_json()
-    stamps = clean.column("timestamp")
-    if pc.any(pc.less(stamps.slice(1), stamps.slice(0, len(stamps) - 1))).as_py():
-        clean = clean.sort_by("timestamp")
     prepared.table, prepared.dictionary = _encode(clean), dictionary
+    report.quality = assess_quality(
+        prepared.table, dictionary=dictionary, mapping=mapping, duplicates=duplicates, dropped=drop_duplicates
+    )
     if stage_in is not None:
         note(0.5, f"Writing {clean.num_rows:,} events")
         prepared.staged = stage_parquet(stage_in, prepared.table)

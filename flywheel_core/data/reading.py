@@ -1,14 +1,18 @@
 """Reading an interaction log's bytes: size and kind checks, gzip within the limit, CSV and Parquet parsing.
 
 Every column of a CSV is read as text, so that the row checks (:mod:`flywheel_core.data.checks`) can name each
-bad value.
+bad value. Header cells without a name (the index column of a pandas ``df.to_csv()``) are named by position.
 """
 
 from __future__ import annotations
 
 import csv
 import io
+import sys
+import threading
 import zlib
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -23,7 +27,7 @@ from flywheel_core.exceptions import DataValidationError, LimitExceededError, Pr
 if TYPE_CHECKING:
     from flywheel_core.config import Settings
 
-__all__ = ["Limits"]
+__all__ = ["Header", "Limits"]
 
 
 @dataclass(frozen=True)
@@ -37,6 +41,37 @@ class Limits:
     @classmethod
     def from_settings(cls, settings: Settings) -> Limits:
         return cls(settings.max_upload_bytes, settings.max_rows, settings.max_field_chars)
+
+
+@dataclass(frozen=True)
+class Header:
+    """The column names of a log; ``unnamed`` holds the 1-based positions that had no name in the file."""
+
+    names: list[str]
+    unnamed: tuple[int, ...] = ()
+
+    def notes(self) -> list[str]:
+        """One sentence per renamed column, for the import report."""
+        return [
+            f"Header column {position} has no name (a pandas index, written by df.to_csv()?): "
+            f"read as '{self.names[position - 1]}'."
+            for position in self.unnamed
+        ]
+
+
+def _named(cells: list[str]) -> Header:
+    """Name every blank header cell ``column_<position>`` (made unique if the file already has that name)."""
+    taken = {c for c in cells if c.strip()}
+    names, unnamed = [], []
+    for position, cell in enumerate(cells, start=1):
+        if not cell.strip():
+            cell = f"column_{position}"
+            while cell in taken:
+                cell += "_"
+            taken.add(cell)
+            unnamed.append(position)
+        names.append(cell)
+    return Header(names, tuple(unnamed))
 
 
 def _read_source(source: Path | bytes, limits: Limits, label: str) -> pa.Buffer | Path:
@@ -109,27 +144,136 @@ def _is_parquet(data: pa.Buffer | Path) -> bool:
     return data.size >= 4 and data[:4].to_pybytes() == b"PAR1"
 
 
+def _head(data: pa.Buffer | Path, size: int) -> bytes:
+    if isinstance(data, Path):
+        with data.open("rb") as handle:
+            return handle.read(size)
+    return data[: min(data.size, size)].to_pybytes()
+
+
+def _looks_utf16(sample: bytes) -> bool:
+    """A UTF-16 byte-order mark, or NUL bytes in every other position (ASCII text saved as UTF-16)."""
+    if sample[:2] in (b"\xff\xfe", b"\xfe\xff"):
+        return True
+    even, odd = sample[0::2], sample[1::2]
+    return len(sample) >= 8 and max(even.count(0) / len(even), odd.count(0) / max(len(odd), 1)) > 0.4
+
+
 def _check_text(data: pa.Buffer | Path, label: str) -> None:
-    sample = data.open("rb").read(65536) if isinstance(data, Path) else data[:65536].to_pybytes()
+    sample = _head(data, 65536)
+    if _looks_utf16(sample):
+        raise DataValidationError(
+            f"{label} looks like UTF-16 text, not UTF-8: save it as UTF-8 (in Excel: 'CSV UTF-8') and upload it again."
+        )
     if b"\x00" in sample:
         raise DataValidationError(
             f"{label} is not a CSV text file (it contains binary data). Export the log as CSV or Parquet."
         )
 
 
-def _utf8_problem(data: pa.Buffer | Path, label: str) -> DataValidationError:
-    raw = data.read_bytes() if isinstance(data, Path) else data.to_pybytes()
+def _blocks(data: pa.Buffer | Path, size: int = 8 << 20) -> Iterator[bytes]:
+    if isinstance(data, Path):
+        with data.open("rb") as handle:
+            while block := handle.read(size):
+                yield block
+    else:
+        for start in range(0, data.size, size):
+            yield data[start : start + size].to_pybytes()
+
+
+def _first_invalid_utf8(data: pa.Buffer | Path) -> int | None:
+    """The byte offset of the first sequence that is not UTF-8, decoding 8 MB at a time; None if all is valid."""
+    offset, carry = 0, b""
+    for block in _blocks(data):
+        chunk = carry + block
+        try:
+            chunk.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            if exc.reason != "unexpected end of data":
+                return offset + exc.start
+            carry, offset = chunk[exc.start :], offset + exc.start  # a character cut at the block's end
+            continue
+        carry, offset = b"", offset + len(chunk)
+    return offset if carry else None
+
+
+def _utf8_problem(data: pa.Buffer | Path, label: str) -> DataValidationError | None:
+    """The error naming the line and byte of the first invalid UTF-8 sequence, or None if the text is UTF-8."""
+    start = _first_invalid_utf8(data)
+    if start is None:
+        return None
+    line, seen = 1, 0
+    for block in _blocks(data):
+        if seen + len(block) >= start:
+            line += block.count(b"\n", 0, start - seen)
+            break
+        line += block.count(b"\n")
+        seen += len(block)
+    window = _head(data, start + 8)
+    snippet = window[max(0, start - 20) :]
+    return DataValidationError(
+        f"{label} is not valid UTF-8 text: line {line} (byte {start:,}) has the bytes {snippet!r} "
+        f"(the first bad one: 0x{window[start]:02X}; Windows-1252 or Latin-1 text looks like this). "
+        "Save the file as UTF-8 and upload it again.",
+        [Problem("invalid UTF-8", row=line - 1, value=repr(snippet))],
+    )
+
+
+# --- pyarrow's invalid-row callback, and the noise it can make ------------------------------------------
+
+
+class _RowHandler:
+    """pyarrow's invalid-row callback: keeps up to 10,000 ragged rows (or none) and skips them.
+
+    pyarrow decodes a ragged row's text as strict UTF-8 *before* calling the handler; when the row is
+    not UTF-8 the decode raises inside pyarrow's C callback, which Python can only report as
+    "Exception ignored in ..." with a traceback on stderr (the row then fails the parse). Parsing runs
+    inside :func:`_quiet_rows`, which swallows exactly those reports; the caller names the bad bytes.
+    """
+
+    def __init__(self, ragged: list[str] | None = None) -> None:
+        self.ragged = ragged
+        self.undecodable = False
+
+    def __call__(self, row: Any) -> str:
+        if self.ragged is not None and len(self.ragged) < 10_000:
+            self.ragged.append(f"expected {row.expected_columns} fields, got {row.actual_columns}: {row.text[:120]!r}")
+        return "skip"
+
+
+_HOOK_LOCK = threading.Lock()
+_hook_users = 0
+_outer_hook: Callable[[Any], object] | None = None
+
+
+def _swallow_undecodable_rows(unraisable: Any) -> None:
+    if isinstance(unraisable.object, _RowHandler) and isinstance(unraisable.exc_value, UnicodeDecodeError):
+        unraisable.object.undecodable = True
+        return
+    (_outer_hook or sys.__unraisablehook__)(unraisable)
+
+
+@contextmanager
+def _quiet_rows() -> Iterator[None]:
+    """Install the filter above while pyarrow parses (counted, so concurrent parses share it)."""
+    global _hook_users, _outer_hook
+    with _HOOK_LOCK:
+        if _hook_users == 0:
+            _outer_hook = sys.unraisablehook
+            sys.unraisablehook = _swallow_undecodable_rows
+        _hook_users += 1
     try:
-        raw.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        line = raw.count(b"\n", 0, exc.start) + 1
-        snippet = raw[max(0, exc.start - 20) : exc.start + 5]
-        return DataValidationError(
-            f"{label} is not valid UTF-8 text: line {line} (byte {exc.start:,}) has the bytes "
-            f"{snippet!r}. Save the file as UTF-8 and upload it again.",
-            [Problem("invalid UTF-8", row=line - 1)],
-        )
-    return DataValidationError(f"{label} could not be read as UTF-8 text. Save it as UTF-8 and try again.")
+        yield
+    finally:
+        with _HOOK_LOCK:
+            _hook_users -= 1
+            if _hook_users == 0:
+                if sys.unraisablehook is _swallow_undecodable_rows:
+                    sys.unraisablehook = _outer_hook or sys.__unraisablehook__
+                _outer_hook = None
+
+
+# --- parsing ------------------------------------------------------------------------------------------
 
 
 def _csv_options(names: list[str], types: dict[str, pa.DataType] | None) -> pacsv.ConvertOptions:
@@ -144,12 +288,22 @@ def _csv_options(names: list[str], types: dict[str, pa.DataType] | None) -> pacs
     )
 
 
+def _read_parquet(data: pa.Buffer | Path, label: str) -> pa.Table:
+    try:
+        table = pq.read_table(data if isinstance(data, Path) else pa.BufferReader(data))
+    except (pa.ArrowException, OSError) as exc:
+        raise DataValidationError(f"{label} is not a readable Parquet file ({exc}).") from exc
+    header = _named(table.column_names)
+    return table.rename_columns(header.names) if header.unnamed else table
+
+
 def _read_table(
     data: pa.Buffer | Path,
     limits: Limits,
     label: str,
     ragged: list[str],
     types: dict[str, pa.DataType] | None = None,
+    header: Header | None = None,
 ) -> pa.Table:
     """Parse the whole file. ``types`` (column -> type) reads just those columns, converted by the parser.
 
@@ -157,26 +311,20 @@ def _read_table(
     column as text, so the row checks can name each bad value.
     """
     if _is_parquet(data):
-        try:
-            return pq.read_table(data if isinstance(data, Path) else pa.BufferReader(data))
-        except (pa.ArrowException, OSError) as exc:
-            raise DataValidationError(f"{label} is not a readable Parquet file ({exc}).") from exc
+        return _read_parquet(data, label)
     _check_text(data, label)
-    header = _header(data, label)
-
-    def on_invalid(row: Any) -> str:
-        if len(ragged) < 10_000:
-            ragged.append(f"expected {row.expected_columns} fields, got {row.actual_columns}: {row.text[:120]!r}")
-        return "skip"
+    header = header or _header(data, label)
 
     def parse(column_types: dict[str, pa.DataType] | None) -> pa.Table:
         ragged.clear()
-        return pacsv.read_csv(
-            str(data) if isinstance(data, Path) else pa.BufferReader(data),
-            read_options=pacsv.ReadOptions(block_size=4 << 20),  # 4 MB: both cores busy, few chunks
-            parse_options=pacsv.ParseOptions(invalid_row_handler=on_invalid, newlines_in_values=False),
-            convert_options=_csv_options(header, column_types),
-        )
+        with _quiet_rows():
+            return pacsv.read_csv(
+                str(data) if isinstance(data, Path) else pa.BufferReader(data),
+                # 4 MB blocks: both cores busy, few chunks. The names are ours (blank ones named), so skip the header.
+                read_options=pacsv.ReadOptions(block_size=4 << 20, column_names=header.names, skip_rows=1),
+                parse_options=pacsv.ParseOptions(invalid_row_handler=_RowHandler(ragged), newlines_in_values=False),
+                convert_options=_csv_options(header.names, column_types),
+            )
 
     if types:
         try:
@@ -186,47 +334,43 @@ def _read_table(
     try:
         return parse(None)
     except pa.ArrowInvalid as exc:
-        if "UTF8" in str(exc) or "utf8" in str(exc).lower():
-            raise _utf8_problem(data, label) from exc
+        problem = _utf8_problem(data, label)  # read again only on this error path
+        if problem is not None:
+            raise problem from exc
         raise DataValidationError(
             f"{label} could not be parsed as CSV: {exc}. Check the quotes and separators."
         ) from exc
 
 
-def _sample(data: pa.Buffer | Path, names: list[str], rows: int = 200) -> pa.Table:
-    """The first ``rows`` rows as text (for the mapping preview and for planning column types)."""
-    head = data.open("rb").read(1 << 20) if isinstance(data, Path) else data[: min(data.size, 1 << 20)].to_pybytes()
+def _sample(data: pa.Buffer | Path, names: list[str], rows: int = 1000) -> pa.Table:
+    """The first ``rows`` rows as text (for the mapping preview, detection and planning column types)."""
+    head = _head(data, 1 << 20)
     lines = head.split(b"\n")[: rows + 1]
     if len(lines) > 1 and len(head) == 1 << 20:
         lines = lines[:-1]  # the last line may be cut at the 1 MB boundary
-    return pacsv.read_csv(
-        io.BytesIO(b"\n".join(lines)),
-        parse_options=pacsv.ParseOptions(invalid_row_handler=lambda _r: "skip"),
-        convert_options=_csv_options(names, None),
-    )
+    with _quiet_rows():
+        return pacsv.read_csv(
+            io.BytesIO(b"\n".join(lines)),
+            read_options=pacsv.ReadOptions(column_names=names, skip_rows=1),
+            parse_options=pacsv.ParseOptions(invalid_row_handler=_RowHandler()),
+            convert_options=_csv_options(names, None),
+        )
 
 
-def _header(data: pa.Buffer | Path, label: str) -> list[str]:
-    first = (
-        data.open("rb").readline(1 << 20)
-        if isinstance(data, Path)
-        else data[: min(data.size, 1 << 20)].to_pybytes().split(b"\n", 1)[0]
-    )
+def _header(data: pa.Buffer | Path, label: str) -> Header:
+    first = _head(data, 1 << 20).split(b"\n", 1)[0]
     try:
         line = first.decode("utf-8-sig").strip("\r\n")
     except UnicodeDecodeError as exc:
-        raise _utf8_problem(data, label) from exc
+        problem = _utf8_problem(data, label)
+        raise (problem or DataValidationError(f"{label}: the header is not UTF-8 text.")) from exc
     if not line.strip():
         raise DataValidationError(f"{label} has no header row. The first line must name the columns.")
-    names = next(iter(csv.reader([line])))
-    blank = [i + 1 for i, n in enumerate(names) if not n.strip()]
-    if blank:
-        raise DataValidationError(
-            f"{label}: header column {blank[0]} has no name. Name every column in the first line."
-        )
+    header = _named(next(iter(csv.reader([line]))))
+    names = header.names
     dupes = sorted({n for n in names if names.count(n) > 1})
     if dupes:
         raise DataValidationError(
             f"{label}: the header repeats the column name '{dupes[0]}'. Column names must be unique."
         )
-    return names
+    return header

@@ -206,6 +206,13 @@ def default_dictionary(event_names: list[str]) -> SignalDictionary:
     """A dictionary for the events seen, from the defaults for common names (unknown events: neutral)."""
     events: dict[str, SignalSpec] = {}
     rules: list[SignalRule] = []
+    scale = _rating_scale(event_names)
+    if scale:  # the event column is a rating (1-5 stars, 0-10): high is positive, low negative, not "1 = clicked"
+        for name, stars in scale.items():
+            top = max(scale.values())
+            polarity = "positive" if stars >= 0.8 * top else "negative" if stars <= 0.4 * top else "neutral"
+            events[name] = SignalSpec("explicit", polarity, 2.0)
+        return SignalDictionary(events=events)
     for name in event_names:
         key = _key(name)
         events[name] = DEFAULT_SIGNALS.get(key, SignalSpec("implicit", "neutral", 0.0))
@@ -214,6 +221,21 @@ def default_dictionary(event_names: list[str]) -> SignalDictionary:
         if key in {"stream", "play"}:
             rules.append(SignalRule(name, "<", 30, "negative", 1.0))  # Spotify's 30-second rule
     return SignalDictionary(events=events, rules=tuple(rules))
+
+
+def _rating_scale(event_names: list[str]) -> dict[str, float]:
+    """Event values that are all whole numbers of a 0-10 scale with at least three steps (a rating column)."""
+    numbers: dict[str, float] = {}
+    for name in event_names:
+        text = str(name).strip()
+        try:
+            value = float(text)
+        except ValueError:
+            return {}
+        if not value.is_integer() or not 0 <= value <= 10:
+            return {}
+        numbers[name] = value
+    return numbers if len(numbers) >= 3 and max(numbers.values()) >= 4 else {}
 
 
 def parse_signal_option(option: str) -> tuple[str, SignalSpec]:

@@ -6,6 +6,7 @@ import json
 
 from flywheel_core.config import load_settings
 from flywheel_core.storage.store import Store
+from tests.app.conftest import shown
 from tests.conftest import DEMO_EVENTS, OTTO
 
 PAGE = "pages/interaction_data.py"
@@ -21,7 +22,7 @@ def test_upload_otto_maps_columns_and_stores(make_app, app_env) -> None:
     at = make_app(PAGE)
     at.get("file_uploader")[0].upload("events.csv", OTTO.read_bytes(), "text/csv").run()
     assert not at.exception, at.exception
-    assert at.selectbox(key="data.role.user").value == "session"  # OTTO has no user column: sessions are users
+    assert at.selectbox(key="data.role.user").value == "— each session is a user —"  # OTTO has no user column
     assert at.selectbox(key="data.role.timestamp").value == "ts_ms"
     at.selectbox(key="data.role.item").set_value("aid")
     at.text_input(key="data.name").set_value("otto")
@@ -43,7 +44,7 @@ def test_bad_file_shows_a_clear_message_and_stores_nothing(make_app, app_env) ->
     at.text_input(key="data.name").set_value("second")
     at.button(key="data.import").click().run()
     assert not at.exception
-    messages = [e.value for e in at.error]
+    messages = [shown(e.value) for e in at.error]
     assert any("'bad.csv' was not stored" in m and "row 2: 'not a date'" in m for m in messages), messages
     assert _datasets(app_env) == ["first"]
 
@@ -66,3 +67,49 @@ def test_explore_shows_every_chart_for_the_demo(make_app, demo_instance) -> None
         assert any(t.startswith(expected) for t in titles), (expected, titles)
     metrics = {m.label: m.value for m in at.metric}
     assert metrics["Events"] == f"{DEMO_EVENTS:,}" and metrics["Items"] == "24"
+
+
+def test_a_pandas_export_maps_explicitly_lists_every_event_and_shows_quality(make_app, app_env) -> None:
+    from tests.core.test_ingest_quality import analyst_log
+
+    at = make_app(PAGE)
+    at.get("file_uploader")[0].upload("recs.csv", analyst_log(first_click=587, copies=2), "text/csv").run()
+    assert not at.exception, at.exception
+    assert any("Header column 1 has no name" in shown(i.value) for i in at.info)
+    assert at.selectbox(key="data.role.user").value is None  # never the row index (column_1) by default
+    assert at.selectbox(key="data.role.event").value == "click"
+    assert not [b for b in at.button if b.key == "data.import"]  # no import until the user is chosen
+    at.selectbox(key="data.role.user").set_value("— several columns (one key) —").run()
+    at.multiselect(key="data.role.user.parts").set_value(["age", "country", "device", "plan"]).run()
+    editor = at.dataframe[-1].value
+    assert dict(zip(editor["event"], editor["rows"], strict=True)) == {"0": 1456, "1": 144}  # 1 first at row 587
+    at.selectbox(key="data.role.event").set_value("item_id").run()
+    assert any("Column 'item_id' is mapped to two roles, 'event' and 'item'" in shown(e.value) for e in at.error)
+    assert not [b for b in at.button if b.key == "data.import"]
+    at.selectbox(key="data.role.event").set_value("click").run()
+    at.button(key="data.check").click().run()
+    assert not at.exception, at.exception
+    assert any("exact duplicates" in shown(w.value) for w in at.warning) and _datasets(app_env) == []
+    at.text_input(key="data.name").set_value("recs")
+    at.button(key="data.import").click().run()
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    assert any("Stored **1,600** of 1,600 rows" in s.value for s in at.success)
+    warnings = [shown(w.value) for w in at.warning]
+    assert any("800 rows (50%) are exact duplicates" in w for w in warnings), warnings
+    assert _datasets(app_env) == ["recs"]
+
+
+def test_dropping_duplicates_on_the_page(make_app, app_env) -> None:
+    from tests.core.test_ingest_quality import analyst_log
+
+    at = make_app(PAGE)
+    at.get("file_uploader")[0].upload("recs.csv", analyst_log(n=100, first_click=5, copies=3), "text/csv").run()
+    at.selectbox(key="data.role.user").set_value("— one anonymous user for all rows —").run()
+    at.checkbox(key="data.drop_duplicates").check().run()
+    at.text_input(key="data.name").set_value("once")
+    at.button(key="data.import").click().run()
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    assert any("Stored **100** of 300 rows" in s.value and "200 duplicates dropped" in s.value for s in at.success)
+    warnings = [shown(w.value) for w in at.warning]
+    assert any("were exact duplicates of another row and were dropped" in w for w in warnings)
+    assert any("One anonymous user for all rows" in w for w in warnings)

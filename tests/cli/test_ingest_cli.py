@@ -87,3 +87,74 @@ def test_bad_column_and_signal_options(run, files) -> None:
     assert bad_signal.returncode == 2 and "polarity must be" in bad_signal.stderr
     unknown = run("ingest", str(files["good"]), "--dataset", "x", "--column", "user=nope", check=False)
     assert unknown.returncode == 2 and "'nope', which is not a column" in unknown.stderr
+
+
+# --- real logs in ---------------------------------------------------------------------------------------
+
+
+def _pandas_export(tmp_path: Path, copies: int = 1) -> Path:
+    from tests.core.test_ingest_quality import analyst_log
+
+    path = tmp_path / "recs.csv"
+    path.write_bytes(analyst_log(copies=copies))
+    return path
+
+
+def test_a_pandas_export_imports_with_its_role_flags_and_reports_quality_in_json(run, tmp_path: Path) -> None:
+    path = _pandas_export(tmp_path, copies=2)
+    flags = ["--column", "user=age+country+device+plan", "--column", "item=item_id", "--column", "event=click"]
+    out = json.loads(run("ingest", str(path), "--dataset", "recs", *flags, "--json").stdout)
+    assert (out["rows_read"], out["rows_stored"]) == (1600, 1600)
+    assert any("Header column 1 has no name" in w for w in out["warnings"])
+    duplicate = next(w for w in out["quality"] if w["code"] == "duplicate_rows")
+    assert duplicate["count"] == 800 and duplicate["examples"] and "(50%)" in duplicate["message"]
+    again = run("ingest", str(path), "--dataset", "once", *flags, "--drop-duplicates", check=False)
+    assert again.returncode == 2 and "already imported" in again.stderr  # the same bytes, whatever the options
+    path.write_bytes(path.read_bytes() + b"\n")
+    dropped = json.loads(run("ingest", str(path), "--dataset", "once", *flags, "--drop-duplicates", "--json").stdout)
+    assert (dropped["rows_stored"], dropped["duplicates_dropped"]) == (800, 800)
+
+
+def test_a_column_holding_two_roles_exits_2_naming_both(run, tmp_path: Path) -> None:
+    path = _pandas_export(tmp_path)
+    result = run(
+        "ingest", str(path), "--dataset", "x", "--column", "user=click", "--column", "event=click", check=False
+    )
+    assert result.returncode == 2 and "Column 'click' is mapped to two roles, 'user' and 'event'" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert json.loads(run("datasets", "--json").stdout)["datasets"] == []
+
+
+def test_users_from_sessions_or_one_anonymous_user(run, tmp_path: Path) -> None:
+    path = tmp_path / "visits.csv"
+    path.write_bytes(
+        b"visit,item,timestamp,event\nv1,a,2026-01-01,click\nv1,b,2026-01-02,skip\nv2,a,2026-01-03,click\n"
+    )
+    sessions = json.loads(
+        run(
+            "ingest", str(path), "--dataset", "s", "--column", "session=visit", "--user-from", "session", "--json"
+        ).stdout
+    )
+    assert sessions["column_map"]["user_from"] == "session"
+    assert "user_from_session" in [w["code"] for w in sessions["quality"]]
+    other = tmp_path / "items.csv"
+    other.write_bytes(b"item,timestamp,event\na,2026-01-01,click\nb,2026-01-02,skip\n")
+    anonymous = json.loads(run("ingest", str(other), "--dataset", "a", "--anonymous-user", "--json").stdout)
+    assert "anonymous_user" in [w["code"] for w in anonymous["quality"]]
+    both = run("ingest", str(other), "--dataset", "b", "--anonymous-user", "--user-from", "session", check=False)
+    assert both.returncode == 2 and "Choose one of" in both.stderr
+
+
+def test_invalid_utf8_exits_2_with_line_and_byte_and_no_traceback(run, tmp_path: Path) -> None:
+    rows = [b"u%d,2026-01-01T00:00:00Z,click,i%d,1" % (i, i) for i in range(50)]
+    rows[30] = b"u\xff\xfe,2026-01-01T00:00:00Z,cl\xe9,ick,i3,1,x"
+    path = tmp_path / "latin.csv"
+    data = b"user,timestamp,event,item,value\n" + b"\n".join(rows) + b"\n"
+    path.write_bytes(data)
+    result = run("ingest", str(path), "--dataset", "latin", check=False)
+    assert result.returncode == 2
+    offset = data.index(b"\xff")
+    assert f"line 32 (byte {offset:,})" in result.stderr, result.stderr
+    assert "Traceback" not in result.stderr and "Exception ignored" not in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+    assert json.loads(run("datasets", "--json").stdout)["datasets"] == []

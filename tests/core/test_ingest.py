@@ -162,9 +162,10 @@ def test_detect_columns_from_common_names_and_overrides() -> None:
 
 
 def test_preview_shows_rows_and_detected_roles() -> None:
-    names, rows, mapping = preview_file(OTTO.read_bytes(), rows=5)
-    assert names == ["session", "aid", "ts_ms", "type"] and len(rows) == 5
-    assert mapping.roles["timestamp"] == "ts_ms" and mapping.roles["user"] == "session"
+    preview = preview_file(OTTO.read_bytes(), rows=5)
+    assert preview.names == ["session", "aid", "ts_ms", "type"] and len(preview.rows) == 5
+    assert preview.mapping.roles["timestamp"] == "ts_ms" and preview.mapping.roles["user"] == "session"
+    assert preview.mapping.user_from == "session" and preview.notes == ()
 
 
 # --- every bad input from the issue -------------------------------------------------------------------
@@ -182,7 +183,7 @@ def test_required_column_missing(store: Store, workspace_id: int, earlier: str) 
     _refused(
         store,
         workspace_id,
-        b"user,when_it_was,thing\nu,2026-01-01,x\n",
+        b"user,when_it_was,thing\nu,soon,x\n",  # no name and no value says timestamp or event
         "no column for the required roles 'timestamp', 'event'",
     )
 
