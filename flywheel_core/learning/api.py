@@ -133,8 +133,9 @@ def run_training(
 def store_versions(
     store: Store, *, workspace_id: int, dataset: Any, result: TrainingResult, actor: str
 ) -> list[ModelVersion]:
-    """Record every version of a training run in the registry, each with its skops model file."""
-    saved = []
+    """Record a training run in the registry, each version with its skops model file, all or nothing
+    (one transaction under the workspace lock: concurrent runs get whole, contiguous numbers)."""
+    run: list[tuple[ModelVersion, bytes]] = []
     for v in result.versions:
         version = ModelVersion(
             workspace_id=workspace_id,
@@ -151,12 +152,8 @@ def store_versions(
             train_seconds=v.train_seconds,
             author=actor,
         )
-        saved.append(
-            store.add_model_version(
-                workspace_id=workspace_id, version=version, actor=actor, model_bytes=model_bytes(v.estimator)
-            )
-        )
-    return saved
+        run.append((version, model_bytes(v.estimator)))
+    return store.add_model_run(workspace_id=workspace_id, versions=run, actor=actor)
 
 
 # --- the next turn(s): `flywheel train NAME --next` ------------------------------------------------------

@@ -642,6 +642,51 @@ class Store:
                 written.unlink(missing_ok=True)
             raise
 
+    def add_model_run(
+        self, *, workspace_id: int, versions: list[tuple[ModelVersion, bytes]], actor: str
+    ) -> list[ModelVersion]:
+        """Record a whole training run, all or nothing: its model files are written first, then every
+        version is numbered and committed in one transaction under the workspace's write lock, so
+        concurrent runs on one dataset each get whole, contiguous version numbers.
+
+        Raises:
+            NotFoundError: the dataset was deleted while the run trained (nothing is stored).
+        """
+        import hashlib
+
+        written: list[Path] = []
+        try:
+            for version, data in versions:
+                rel = model_relpath(workspace_id, version.dataset_id)
+                target = self.data_dir / rel
+                write_atomic(target, lambda temp, data=data: temp.write_bytes(data))  # type: ignore[misc]
+                written.append(target)
+                version.model_path = rel
+                version.model_hash = hashlib.sha256(data).hexdigest()
+            with session_scope(self.engine) as session:
+                self._lock_workspace(session, workspace_id)
+                self._require(session, workspace_id, actor, "editor")
+                for dataset_id in {v.dataset_id for v, _ in versions}:
+                    if session.get(Dataset, dataset_id) is None:
+                        raise NotFoundError(
+                            "The dataset was deleted while the training ran; no version of this run was stored.",
+                            entity="dataset",
+                            name=str(dataset_id),
+                        )
+                stored = []
+                for version, _ in versions:
+                    version.version = repo.next_model_version(
+                        session=session, workspace_id=workspace_id, dataset_id=version.dataset_id
+                    )
+                    stored.append(
+                        repo.add_model_version(session=session, workspace_id=workspace_id, version=version, actor=actor)
+                    )
+                return stored
+        except BaseException:
+            for path in written:
+                path.unlink(missing_ok=True)
+            raise
+
     def read_model_bytes(self, version: ModelVersion) -> bytes:
         """The model file's bytes, after checking its hash against the registry."""
         import hashlib
