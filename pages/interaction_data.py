@@ -8,6 +8,7 @@ from flywheel_core.data import api as data_api
 from flywheel_core.numbers import count, day, when
 from ui.context import current, user_errors
 from ui.data_explore import render_explore
+from ui.data_meanings import render_meanings
 from ui.data_upload import render_upload
 from ui.text import md_escape
 
@@ -66,6 +67,8 @@ with datasets_tab:
                 data_api.delete_dataset(ctx.store, workspace_id=ctx.workspace_id, name=doomed, actor=ctx.actor)
                 st.toast(f"Deleted dataset '{md_escape(doomed)}'.")
                 st.rerun()
+        with st.expander("What the events mean (re-map without importing again)"):
+            render_meanings(ctx, datasets)
 
 with explore_tab:
     if datasets:

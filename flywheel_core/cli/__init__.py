@@ -18,9 +18,9 @@ __all__ = ["cli", "main"]
 
 
 def _register() -> None:
-    from flywheel_core.cli import core, curves, data, loop, models, report_cmd, team, train
+    from flywheel_core.cli import core, curves, data, datasets, loop, models, report_cmd, team, train
 
-    for module in (core, data, loop, train, models, curves, team, report_cmd):  # models wraps train's `versions`
+    for module in (core, data, datasets, loop, train, models, curves, team, report_cmd):  # models wraps `versions`
         module.register(cli)
 
 

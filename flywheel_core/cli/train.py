@@ -11,6 +11,8 @@ from flywheel_core.params import (
     EXPERIMENT,
     FEEDBACK_MODEL,
     LABEL_BUDGET,
+    MIN_NEGATIVES,
+    MIN_POSITIVES,
     N_TURNS,
     NETWORK_COHORT_SHARE,
     POISON_COHORT_SHARE,
@@ -56,6 +58,17 @@ def _metric_line(row: dict[str, object]) -> str:
     help="recommend: leave out of each user's list (and of the hits) the items they had before the cut. "
     "Include them where re-consumption is the outcome (replays, re-orders).",
 )
+@click.option(
+    "--weighted",
+    "weight_by_signal",
+    is_flag=True,
+    help="feedback: weight each example by its signal's weight in the dictionary (a 'save' at 3 counts as three "
+    "'clicks'; see `flywheel dataset remap`).",
+)
+@click.option("--min-positives", type=click_type(MIN_POSITIVES), default=MIN_POSITIVES.default, show_default=True,
+              help=MIN_POSITIVES.help)  # fmt: skip
+@click.option("--min-negatives", type=click_type(MIN_NEGATIVES), default=MIN_NEGATIVES.default, show_default=True,
+              help=MIN_NEGATIVES.help)  # fmt: skip
 @workspace_option
 @json_option
 @click.pass_obj
@@ -69,6 +82,9 @@ def train_command(
     n_jobs: int | None,
     next_turns: bool,
     exclude_seen: bool,
+    weight_by_signal: bool,
+    min_positives: int,
+    min_negatives: int,
     workspace: str | None,
     as_json: bool,
 ) -> None:
@@ -91,6 +107,9 @@ def train_command(
         by=by,
         n_jobs=n_jobs,
         exclude_seen=exclude_seen,
+        weight_by_signal=weight_by_signal,
+        min_positives=min_positives,
+        min_negatives=min_negatives,
     )
     rows = [version_row(v) for v in versions]
     emit({"dataset": name, "versions": rows}, as_json, lambda: "\n".join(_metric_line(r) for r in rows))

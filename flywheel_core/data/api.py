@@ -22,8 +22,8 @@ import pyarrow.compute as pc
 from flywheel_core.data.columns import ROLES
 from flywheel_core.data.ingest import IngestReport, PreparedImport, prepare_import, preview_file
 from flywheel_core.data.reading import Limits
-from flywheel_core.data.signals import SignalDictionary, SignalSpec
-from flywheel_core.exceptions import ConflictError, InsufficientDataError
+from flywheel_core.data.signals import SignalDictionary, SignalRule, SignalSpec
+from flywheel_core.exceptions import ConflictError, DataValidationError, InsufficientDataError
 from flywheel_core.storage.files import stage_parquet
 from flywheel_core.storage.models import Dataset, DatasetBatch, as_utc
 from flywheel_core.storage.store import Store
@@ -52,6 +52,7 @@ __all__ = [
     "preview_file",
     "read_analysis_events",
     "read_events",
+    "remap_dataset",
     "store_frame",
     "store_import",
 ]
@@ -116,6 +117,42 @@ def read_analysis_events(store: Store, *, workspace_id: int, name: str, actor: s
     from flywheel_core.data.analytics import ANALYSIS_COLUMNS
 
     return read_events(store, workspace_id=workspace_id, name=name, actor=actor, columns=list(ANALYSIS_COLUMNS))
+
+
+def remap_dataset(
+    store: Store,
+    *,
+    workspace_id: int,
+    name: str,
+    actor: str,
+    signals: dict[str, SignalSpec] | None = None,
+    rules: list[SignalRule] | None = None,
+) -> DatasetInfo:
+    """Change what a stored dataset's events mean (their kind, polarity and weight, and the value rules)
+    without importing it again: this makes the next version of its signal dictionary. The stored events
+    are not rewritten; versions trained before keep the dictionary version they used (their registry
+    row says which).
+
+    ``signals`` change or add events' meanings; ``rules``, when given, replace the value rules.
+
+    Raises:
+        DataValidationError: a rule names an event the dataset does not have.
+    """
+    row = store.get_dataset(workspace_id=workspace_id, name=name, actor=actor)
+    current = SignalDictionary.from_json(row.signal_dictionary)
+    events = {**current.events, **(signals or {})}
+    new_rules = tuple(current.rules if rules is None else rules)
+    unknown = sorted({r.event for r in new_rules} - set(events))
+    if unknown:
+        raise DataValidationError(
+            f"A value rule names {', '.join(repr(u) for u in unknown)}, which this dataset's events do not "
+            f"include ({', '.join(sorted(events)[:10])}). Check the event name."
+        )
+    updated = SignalDictionary(events=events, rules=new_rules, version=current.version + 1)
+    stored = store.set_signal_dictionary(
+        workspace_id=workspace_id, name=name, signal_dictionary=updated.to_json(), actor=actor
+    )
+    return DatasetInfo.from_row(stored)
 
 
 def delete_dataset(store: Store, *, workspace_id: int, name: str, actor: str) -> None:

@@ -30,6 +30,7 @@ __all__ = [
     "SignalSpec",
     "confidence_weights",
     "default_dictionary",
+    "parse_rule_option",
     "parse_signal_option",
 ]
 
@@ -110,9 +111,11 @@ def _key(event: str) -> str:
 class SignalDictionary:
     events: dict[str, SignalSpec]
     rules: tuple[SignalRule, ...] = field(default_factory=tuple)
+    version: int = 1  # each re-map of a stored dataset's meanings makes the next version
 
     def to_json(self) -> dict[str, Any]:
         return {
+            "version": self.version,
             "events": {
                 name: {"kind": s.kind, "polarity": s.polarity, "weight": s.weight} for name, s in self.events.items()
             },
@@ -151,10 +154,20 @@ class SignalDictionary:
             raise DataValidationError(
                 "The signal dictionary has problems: " + "; ".join(p.describe() for p in problems), problems
             )
-        return cls(events=events, rules=tuple(rules))
+        version = data.get("version", 1)
+        if not isinstance(version, int) or isinstance(version, bool) or version < 1:
+            raise DataValidationError(f"The signal dictionary's version must be a whole number ≥ 1, got {version!r}.")
+        return cls(events=events, rules=tuple(rules), version=version)
 
     def with_signal(self, event: str, spec: SignalSpec) -> SignalDictionary:
-        return SignalDictionary(events={**self.events, event: spec}, rules=self.rules)
+        return SignalDictionary(events={**self.events, event: spec}, rules=self.rules, version=self.version)
+
+    def explain_rules(self) -> list[str]:
+        """Each value rule as a sentence, for reports and pages."""
+        return [
+            f"'{r.event}' with value {r.op} {r.threshold:g} counts as {r.polarity} (weight {r.weight:g})"
+            for r in self.rules
+        ]
 
     def annotate(self, events: pd.Series, values: pd.Series | None = None) -> pd.DataFrame:
         """Per row: ``kind`` (explicit/implicit/unknown), ``polarity`` (+1, 0, -1) and ``weight``.
@@ -236,6 +249,32 @@ def _rating_scale(event_names: list[str]) -> dict[str, float]:
             return {}
         numbers[name] = value
     return numbers if len(numbers) >= 3 and max(numbers.values()) >= 4 else {}
+
+
+_RULE = re.compile(
+    r"^\s*(?P<event>[^:]+?)\s*:\s*value\s*(?P<op><=|>=|==|<|>)\s*(?P<value>[-+0-9.eE]+)\s*->\s*"
+    r"(?P<polarity>positive|negative|neutral)(?::(?P<weight>[-+0-9.eE]+))?\s*$"
+)
+
+
+def parse_rule_option(option: str) -> SignalRule:
+    """Parse a value rule such as ``stream: value < 30 -> negative`` or ``purchase: value >= 50 -> positive:4``.
+
+    Raises:
+        DataValidationError: the rule does not read as ``EVENT: value OP NUMBER -> POLARITY[:WEIGHT]``.
+    """
+    match = _RULE.match(option)
+    if match is None:
+        raise DataValidationError(
+            f"--rule {option!r}: expected 'EVENT: value OP NUMBER -> POLARITY[:WEIGHT]' with OP one of "
+            f"{', '.join(_OPS)}, e.g. 'stream: value < 30 -> negative' or 'purchase: value >= 50 -> positive:4'."
+        )
+    try:
+        threshold = float(match["value"])
+        spec = _spec("implicit", match["polarity"], float(match["weight"]) if match["weight"] else 1.0)
+    except ValueError as exc:
+        raise DataValidationError(f"--rule {option!r}: {exc}.") from exc
+    return SignalRule(match["event"].strip(), match["op"], threshold, spec.polarity, spec.weight)
 
 
 def parse_signal_option(option: str) -> tuple[str, SignalSpec]:

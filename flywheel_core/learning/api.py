@@ -79,10 +79,12 @@ def run_training(
     min_positives: int = MIN_POSITIVES.default or 10,
     min_negatives: int = MIN_NEGATIVES.default or 10,
     exclude_seen: bool = True,
+    weight_by_signal: bool = False,
 ) -> list[ModelVersion]:
     """Read a dataset, train one version per turn for the task, store them; returns the stored versions.
 
     ``exclude_seen`` (recommend task): items a user had before a cut are neither recommended to them nor hits.
+    ``weight_by_signal`` (feedback task): each example's loss is weighted by its signal's dictionary weight.
 
     Raises:
         DataValidationError: a task, model, number of turns or cut not among the declared ones
@@ -115,6 +117,7 @@ def run_training(
             progress=progress,
             min_positives=min_positives,
             min_negatives=min_negatives,
+            weight_by_signal=weight_by_signal,
         )
     else:
         result = train_recommend_versions(
@@ -144,7 +147,12 @@ def store_versions(
             run_id=result.run_id,
             task=result.task,
             algorithm=result.algorithm,
-            params={**result.params, "evaluation": v.evaluation},
+            params={
+                **result.params,
+                "evaluation": v.evaluation,
+                # the meanings it learnt from: a later re-map of the dataset does not change this version
+                "signal_dictionary_version": int((dataset.signal_dictionary or {}).get("version", 1)),
+            },
             turn=v.turn,
             train_rows=v.train_rows,
             metrics=v.metrics,

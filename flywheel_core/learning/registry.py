@@ -155,6 +155,7 @@ class VersionInfo:
     shift: str  # "none" | "moderate" | "major" | "" (first version, or stored before shifts were judged)
     curves: Mapping[str, Mapping[str, tuple[float, ...]]]
     segments: Mapping[str, Mapping[str, float | None]]
+    signal_dictionary_version: int | None = None  # the dataset's meanings it learnt from (None: not recorded)
 
     @classmethod
     def from_row(cls, row: Any) -> VersionInfo:
@@ -200,6 +201,7 @@ class VersionInfo:
                 name: {k: _number(v) for k, v in scores.items() if _scalar(v)}
                 for name, scores in (evaluation.get("segments") or {}).items()
             },
+            signal_dictionary_version=_whole((row.params or {}).get("signal_dictionary_version")),
         )
 
     def value_text(self, metric: str, digits: int = 3) -> str:
@@ -220,6 +222,10 @@ def _scalar(value: Any) -> bool:
 
 def _series(values: Any) -> bool:
     return isinstance(values, list) and all(isinstance(v, int | float) for v in values)
+
+
+def _whole(value: Any) -> int | None:
+    return int(value) if isinstance(value, int) and not isinstance(value, bool) else None
 
 
 def _number(value: Any) -> float | None:
@@ -248,6 +254,7 @@ def version_row(version: Any) -> dict[str, Any]:
         "counts": {k: {"rows": c.rows, "positives": c.positives} for k, c in v.counts.items()},
         "unscored": dict(v.unscored),
         "holdout_auc_delta": None if delta is None else dict(delta.__dict__),
+        "signal_dictionary_version": v.signal_dictionary_version,
         "drift": {
             "shift": v.shift or None,
             "target_psi": v.target_psi,
@@ -381,6 +388,7 @@ def registry_table(versions: Sequence[VersionInfo]) -> pd.DataFrame:
                 **{f"{k} 95% CI": f"{lo:.3f}–{hi:.3f}" for k, (lo, hi) in v.intervals.items() if k in main},
                 "not scored": "; ".join(sorted(set(v.unscored.values()))),
                 "drift": v.shift or "—",
+                "meanings": "—" if v.signal_dictionary_version is None else f"v{v.signal_dictionary_version}",
                 "train_seconds": v.train_seconds,
                 "author": v.author,
                 "created_at": v.created_at,

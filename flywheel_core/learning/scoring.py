@@ -46,19 +46,28 @@ class _Constant:
         return np.column_stack([1 - p, p])
 
 
-def fit_model(model: str, X: np.ndarray, y: np.ndarray, *, random_state: int = 0) -> tuple[Any, float]:
-    """Fit one estimator; returns it and the seconds the fit took."""
+def fit_model(
+    model: str, X: np.ndarray, y: np.ndarray, *, random_state: int = 0, sample_weight: np.ndarray | None = None
+) -> tuple[Any, float]:
+    """Fit one estimator; returns it and the seconds the fit took.
+
+    ``sample_weight`` (one per row, e.g. the signal dictionary's weights) weights each example's loss.
+    """
     started = time.perf_counter()
     if len(np.unique(y)) < 2:
         return _Constant(float(np.mean(y)) if len(y) else 0.5), time.perf_counter() - started
     estimator = make_model(model, random_state=random_state)
+    fit_params: dict[str, Any] = {}
+    if sample_weight is not None:  # a pipeline routes it to its last step; a bare estimator takes it as is
+        key = f"{estimator.steps[-1][0]}__sample_weight" if hasattr(estimator, "steps") else "sample_weight"
+        fit_params[key] = sample_weight
     if len(y) < 10_000:  # threads cost more than they bring on small fits, and starve on a busy machine
         from threadpoolctl import threadpool_limits
 
         with threadpool_limits(limits=1):
-            estimator.fit(X, y)
+            estimator.fit(X, y, **fit_params)
     else:
-        estimator.fit(X, y)
+        estimator.fit(X, y, **fit_params)
     return estimator, time.perf_counter() - started
 
 

@@ -101,6 +101,7 @@ class FeedbackTask:
     feature_names: tuple[str, ...]
     row_index: np.ndarray  # position of each example in the event frame
     user_first_ns: np.ndarray  # per user code: time of the user's first event (any event)
+    weight: np.ndarray | None = None  # per example: the signal dictionary's weight of its event (loss weight)
 
 
 def _time_ns(events: pd.DataFrame) -> np.ndarray:
@@ -147,8 +148,11 @@ def build_feedback_task(
     """
     if len(events) == 0:
         raise InsufficientDataError("The dataset has no events. Import a log first.")
+    weight = None
     if polarity is None:
-        polarity = dictionary.annotate(events["event"], events.get("value"))["polarity"].to_numpy()
+        meaning = dictionary.annotate(events["event"], events.get("value"))
+        polarity = meaning["polarity"].to_numpy()
+        weight = meaning["weight"].to_numpy(dtype=float)
     labelled = polarity != 0
     positive = polarity > 0
     if not labelled.any() or positive[labelled].all() or not positive[labelled].any():
@@ -186,6 +190,7 @@ def build_feedback_task(
         feature_names=tuple(names),
         row_index=rows,
         user_first_ns=first,
+        weight=None if weight is None else weight[labelled],
     )
 
 
@@ -330,8 +335,10 @@ def _segments(
     return out
 
 
-def _fit_version(model: str, X: np.ndarray, y: np.ndarray, random_state: int) -> tuple[Any, float]:
-    return fit_model(model, X, y, random_state=random_state)
+def _fit_version(
+    model: str, X: np.ndarray, y: np.ndarray, random_state: int, weight: np.ndarray | None = None
+) -> tuple[Any, float]:
+    return fit_model(model, X, y, random_state=random_state, sample_weight=weight)
 
 
 def train_feedback_versions(
@@ -349,6 +356,7 @@ def train_feedback_versions(
     labels: np.ndarray | None = None,
     min_positives: int = MIN_POSITIVES.default or 10,
     min_negatives: int = MIN_NEGATIVES.default or 10,
+    weight_by_signal: bool = False,
 ) -> TrainingResult:
     """Train one feedback-prediction version per turn and score each on the next turn and the holdout.
 
@@ -357,6 +365,8 @@ def train_feedback_versions(
     Each version after the first also carries the paired DeLong delta of its holdout AUC against the
     version before it (same rows), in ``evaluation["holdout_auc_delta"]``.
 
+    ``weight_by_signal`` weights each example's loss by its signal's weight in the dictionary (a "save" of
+    weight 3 counts as three "clicks"); off by default, so versions stay comparable with earlier runs.
     ``task`` may be passed when already built; ``labels`` replaces the training targets (experiments).
 
     Raises:
@@ -389,7 +399,16 @@ def train_feedback_versions(
     windows = [turn <= k for k in range(1, n_turns + 1)]
     if n_jobs is None and len(task.y) < 100_000:
         n_jobs = 1  # starting worker processes costs more than small fits
-    jobs = (joblib.delayed(_fit_version)(model, task.X[w], y_train[w], random_state) for w in windows)
+    # Each example's loss is weighted by its signal's weight (a "save" at 3 counts three "clicks"); weights
+    # of 0 would drop examples, so they count at a small floor instead. Experiments that swap labels pass none.
+    use = weight_by_signal and task.weight is not None and labels is None
+    weights = np.maximum(task.weight, 0.05) if use and task.weight is not None else None
+    jobs = (
+        joblib.delayed(_fit_version)(
+            model, task.X[w], y_train[w], random_state, None if weights is None else weights[w]
+        )
+        for w in windows
+    )
     fitted: list[tuple[Any, float]] = []
     report(0.05, f"Training turn 1 of {n_turns}")
     with parallel_backend(n_jobs) as workers:
@@ -455,6 +474,7 @@ def train_feedback_versions(
         "by": by,
         "holdout_fraction": holdout_fraction,
         "random_state": random_state,
+        "weight_by_signal": weight_by_signal,
         "features": list(task.feature_names),
         "turn_ends": [pd.Timestamp(e, tz="UTC").isoformat() for e in plan.edges_ns],
     }

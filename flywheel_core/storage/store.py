@@ -596,6 +596,27 @@ class Store:
             table = table.drop_columns([c for c in table.column_names if c not in columns])
         return table.to_pandas()
 
+    def set_signal_dictionary(
+        self, *, workspace_id: int, name: str, signal_dictionary: dict[str, Any], actor: str
+    ) -> Dataset:
+        """Replace a dataset's signal dictionary (its meanings); the stored events are not rewritten."""
+        with self.unit(workspace_id=workspace_id, actor=actor, needs="editor") as session:
+            dataset = repo.get_dataset(session=session, workspace_id=workspace_id, name=name)
+            before = int((dataset.signal_dictionary or {}).get("version", 1))
+            dataset.signal_dictionary = signal_dictionary
+            session.add(dataset)
+            repo.record_audit(
+                session=session,
+                workspace_id=workspace_id,
+                actor=actor,
+                action="remap",
+                entity="dataset",
+                entity_id=dataset.id,
+                detail=f"{name}: signal dictionary v{before} -> v{signal_dictionary.get('version')}",
+            )
+            session.flush()
+            return dataset
+
     def delete_dataset(self, *, workspace_id: int, name: str, actor: str) -> None:
         with self.unit(workspace_id=workspace_id, actor=actor, needs="editor") as session:
             versions = repo.list_model_versions(session=session, workspace_id=workspace_id)

@@ -113,3 +113,26 @@ def test_dropping_duplicates_on_the_page(make_app, app_env) -> None:
     warnings = [shown(w.value) for w in at.warning]
     assert any("were exact duplicates of another row and were dropped" in w for w in warnings)
     assert any("One anonymous user for all rows" in w for w in warnings)
+
+
+def test_the_datasets_tab_remaps_meanings_without_a_new_import(make_app, demo_instance) -> None:
+    from flywheel_core.config import load_settings as _settings
+    from flywheel_core.data import api as data_api
+    from flywheel_core.storage.store import Store as _Store
+
+    at = make_app(PAGE, workspace=demo_instance)
+    at.selectbox(key="data.meanings.dataset").set_value("Music streaming (demo)").run()
+    rules = next(a for a in at.text_area if a.key and a.key.startswith("data.meanings.rules."))
+    rules.set_value("stream: value < 45 -> negative:2").run()
+    at.button(key="data.meanings.save").click().run()
+    assert not at.exception, at.exception
+    assert any("Saved signal dictionary v2" in s.value for s in at.success)
+    store = _Store(_settings())
+    ws = store.get_workspace(name=demo_instance)
+    info = data_api.get_dataset(store, workspace_id=ws.id, name="Music streaming (demo)", actor="local")
+    assert info.signals.version == 2 and info.signals.explain_rules() == [
+        "'stream' with value < 45 counts as negative (weight 2)"
+    ]
+    rules.set_value("stream < 45").run()
+    at.button(key="data.meanings.save").click().run()
+    assert any("expected 'EVENT: value OP NUMBER" in shown(e.value) for e in at.error)

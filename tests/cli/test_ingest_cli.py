@@ -158,3 +158,33 @@ def test_invalid_utf8_exits_2_with_line_and_byte_and_no_traceback(run, tmp_path:
     assert "Traceback" not in result.stderr and "Exception ignored" not in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1
     assert json.loads(run("datasets", "--json").stdout)["datasets"] == []
+
+
+def test_dataset_remap_and_delete_from_the_command_line(run, tmp_path) -> None:
+    log = tmp_path / "plays.csv"
+    log.write_text(
+        "user,item,timestamp,event,value\n"
+        + "".join(f"u{i % 9},i{i % 7},2026-01-{1 + i % 28:02d}T10:00:00Z,stream,{(i * 37) % 240}\n" for i in range(300))
+    )
+    run("ingest", str(log), "--dataset", "plays")
+    out = json.loads(
+        run(
+            "dataset",
+            "remap",
+            "plays",
+            "--rule",
+            "stream: value < 30 -> negative",
+            "--signal",
+            "save=positive:3",
+            "--json",
+        ).stdout
+    )
+    assert out["signal_dictionary_version"] == 2
+    assert out["rules"] == ["'stream' with value < 30 counts as negative (weight 1)"]
+    bad = run("dataset", "remap", "plays", "--rule", "stream < 30", check=False)
+    assert bad.returncode == 2 and "expected 'EVENT: value OP NUMBER" in bad.stderr and "Traceback" not in bad.stderr
+    assert json.loads(run("dataset", "delete", "plays", "--yes", "--json").stdout) == {
+        "dataset": "plays",
+        "deleted": True,
+    }
+    assert json.loads(run("datasets", "--json").stdout)["datasets"] == []
