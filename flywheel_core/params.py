@@ -25,6 +25,7 @@ from typing import Any, Generic, Literal, TypeVar
 from flywheel_core.exceptions import DataValidationError
 
 __all__ = [
+    "ALPHA",
     "BOUNDS",
     "EXPERIMENT",
     "FEEDBACK_MODEL",
@@ -290,6 +291,13 @@ HOLDOUT_FRACTION: Param[float] = Param(
     help="Share of the log, at its end, kept as the fixed final holdout.",
     scope="learning",
 )
+ALPHA: Param[float] = Param(
+    "alpha",
+    Interval(float, 0, 1_000),
+    default=40.0,
+    help="recommend: confidence of implicit feedback, c = 1 + alpha * strength (Hu, Koren & Volinsky 2008).",
+    scope="learning.recommend",
+)
 MIN_POSITIVES: Param[int] = Param(
     "min_positives",
     Interval(int, 1, 10_000),
@@ -461,6 +469,7 @@ PARAMS: Mapping[str, Param[Any]] = _declare(
     HOLDOUT_FRACTION,
     MIN_POSITIVES,
     MIN_NEGATIVES,
+    ALPHA,
     EXPERIMENT,
     REPEATS,
     LABEL_BUDGET,

@@ -8,6 +8,7 @@ import click
 
 from flywheel_core.cli._common import ACTOR, Context, click_type, emit, json_option, workspace_option
 from flywheel_core.params import (
+    ALPHA,
     EXPERIMENT,
     FEEDBACK_MODEL,
     LABEL_BUDGET,
@@ -69,6 +70,7 @@ def _metric_line(row: dict[str, object]) -> str:
               help=MIN_POSITIVES.help)  # fmt: skip
 @click.option("--min-negatives", type=click_type(MIN_NEGATIVES), default=MIN_NEGATIVES.default, show_default=True,
               help=MIN_NEGATIVES.help)  # fmt: skip
+@click.option("--alpha", type=click_type(ALPHA), default=ALPHA.default, show_default=True, help=ALPHA.help)
 @workspace_option
 @json_option
 @click.pass_obj
@@ -85,6 +87,7 @@ def train_command(
     weight_by_signal: bool,
     min_positives: int,
     min_negatives: int,
+    alpha: float,
     workspace: str | None,
     as_json: bool,
 ) -> None:
@@ -110,6 +113,7 @@ def train_command(
         weight_by_signal=weight_by_signal,
         min_positives=min_positives,
         min_negatives=min_negatives,
+        alpha=alpha,
     )
     rows = [version_row(v) for v in versions]
     emit({"dataset": name, "versions": rows}, as_json, lambda: "\n".join(_metric_line(r) for r in rows))

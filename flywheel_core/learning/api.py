@@ -23,7 +23,7 @@ from flywheel_core.learning.registry import (
     version_infos,
 )
 from flywheel_core.learning.turns import Progress, TrainingResult, train_feedback_versions
-from flywheel_core.params import MIN_NEGATIVES, MIN_POSITIVES, N_TURNS, TASK, TURN_BY, check, model_param
+from flywheel_core.params import ALPHA, MIN_NEGATIVES, MIN_POSITIVES, N_TURNS, TASK, TURN_BY, check, model_param
 from flywheel_core.storage.models import ModelVersion
 from flywheel_core.storage.store import Store
 
@@ -80,6 +80,7 @@ def run_training(
     min_negatives: int = MIN_NEGATIVES.default or 10,
     exclude_seen: bool = True,
     weight_by_signal: bool = False,
+    alpha: float = ALPHA.default or 40.0,
 ) -> list[ModelVersion]:
     """Read a dataset, train one version per turn for the task, store them; returns the stored versions.
 
@@ -100,6 +101,7 @@ def run_training(
         (TURN_BY, by),
         (MIN_POSITIVES, min_positives),
         (MIN_NEGATIVES, min_negatives),
+        (ALPHA, alpha),
     ):
         check(param, value, caller="run_training")
     dataset = store.get_dataset(workspace_id=workspace_id, name=dataset_name, actor=actor)
@@ -129,6 +131,7 @@ def run_training(
             exclude_seen=exclude_seen,
             random_state=random_state,
             progress=progress,
+            alpha=alpha,
         )
     return store_versions(store, workspace_id=workspace_id, dataset=dataset, result=result, actor=actor)
 

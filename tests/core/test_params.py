@@ -71,6 +71,7 @@ CASES: dict[str, Call] = {
     "learning.holdout_fraction": lambda v: cut_turns(TIMES, n_turns=3, holdout_fraction=v),  # type: ignore[arg-type]
     "learning.min_positives": lambda v: _train(min_positives=v),
     "learning.min_negatives": lambda v: _train(min_negatives=v),
+    "learning.recommend.alpha": lambda v: _train(alpha=v),
     "production.material": lambda v: learning_api.production_comparison(
         STORE, workspace_id=1, dataset_name="d", actor="a", material=v
     ),
