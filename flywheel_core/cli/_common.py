@@ -19,6 +19,8 @@ if TYPE_CHECKING:
 from flywheel_core.params import Interval, Options, Param
 
 F = TypeVar("F", bound=Callable[..., Any])
+
+
 def _cli_actor() -> str:
     """Who the command line acts as in the audit: ``cli:<name>``, from FLYWHEEL_ACTOR or the OS user.
 
