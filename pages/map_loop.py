@@ -15,8 +15,10 @@ from ui.loop_diagram import loop_dot
 from ui.loop_widgets import (
     cold_start_card,
     component_card,
+    confirm_discard,
     diagnosis_panel,
     diff_rows,
+    draft_changed,
     ensure_draft,
     lint_rows,
     load_into_state,
@@ -25,6 +27,7 @@ from ui.loop_widgets import (
     risks_table,
     signals_table,
     velocity_card,
+    version_caption,
     version_rows,
 )
 from ui.text import md_escape
@@ -41,40 +44,44 @@ loops = loop_api.list_loops(store, workspace_id=ws, actor=actor)
 latest = {loop.name: loop.latest_version for loop in loops}
 
 
-def open_saved(name: str | None = None) -> None:
-    name = name or state["map.open"]
-    saved = loop_api.get_loop_version(store, workspace_id=ws, name=name, actor=actor)
-    load_into_state(saved.require_map(), base_version=saved.version, saved_name=name)
-
-
-def open_template() -> None:
-    load_into_state(template_map(state["map.template"]), base_version=None, saved_name=None)
-
-
 def open_version(name: str) -> None:
     version = state["map.history.version"]
     saved = loop_api.get_loop_version(store, workspace_id=ws, name=name, version=version, actor=actor)
     load_into_state(saved.require_map(), base_version=latest.get(name), saved_name=name)
 
 
-if ensure_draft(ctx.workspace_id) and loops:  # first visit: open the first saved map
-    open_saved(loops[0].name)
+def ask(kind: str) -> None:  # a map replaces the draft only once the page knows the draft has no unsaved edits
+    state["map.request"] = (kind, {"saved": state.get("map.open"), "template": state.get("map.template")}.get(kind))
+
+
+def saved_map(name: str) -> tuple[LoopMap, int | None, str | None]:
+    saved = loop_api.get_loop_version(store, workspace_id=ws, name=name, actor=actor)
+    return saved.require_map(), saved.version, name
+
+
+def requested() -> tuple[LoopMap, int | None, str | None]:
+    kind, arg = state.pop("map.request")
+    if kind == "saved":
+        return saved_map(arg)
+    return template_map(arg) if kind == "template" else empty_map(), None, None
+
+
+if "map.name" not in state and loops:  # first visit: open the first saved map
+    state["map.pending"] = saved_map(loops[0].name)
+ensure_draft(ctx.workspace_id)
 bar = st.columns(3, vertical_alignment="bottom")
 with bar[0]:
     if loops:
         st.selectbox("Open a saved map", list(latest), key="map.open")
-        st.button("Open", key="map.open_button", on_click=open_saved)
+        st.button("Open", key="map.open_button", on_click=ask, args=("saved",))
     else:
         st.caption("No saved maps in this workspace yet: start from a seed case or a blank sheet.")
 with bar[1]:
-    st.selectbox("Start from a seed case", TEMPLATES, key="map.template", format_func=str.title)
-    st.button("Start from template", key="map.template_button", on_click=open_template)
+    st.selectbox("Start from a seed case", TEMPLATES, key="map.template", format_func=str.capitalize)
+    st.button("Start from template", key="map.template_button", on_click=ask, args=("template",))
 with bar[2]:
-    st.button(
-        "New blank map",
-        key="map.blank",
-        on_click=lambda: load_into_state(empty_map(), base_version=None, saved_name=None),
-    )
+    st.button("New blank map", key="map.blank", on_click=ask, args=("blank",))
+asking = st.container()
 
 locked = not ctx.can_edit
 left, right = st.columns([1, 1], gap="large")
@@ -86,33 +93,43 @@ with left:
     }
     st.subheader("The five components")
     draft["components"] = {stage: component_card(stage, disabled=locked) for stage in STAGES}
+with st.container():  # full width, so the tables show their columns
     st.subheader("Signals, learning and risks")
     draft["signals"] = signals_table(disabled=locked)
-    draft["network_learning"] = network_card(disabled=locked)
-    draft["cold_start"] = cold_start_card(disabled=locked)
+    a, b = st.columns(2)
+    with a:
+        draft["network_learning"] = network_card(disabled=locked)
+    with b:
+        draft["cold_start"] = cold_start_card(disabled=locked)
     draft["risks"] = risks_table(disabled=locked)
     draft["velocity"] = velocity_card(disabled=locked)
 
 loop_map = parse_draft(draft)
+if (request := state.get("map.request")) is not None:
+    if not draft_changed(loop_map):  # the widgets are drawn already: load it from the top of a rerun
+        state["map.pending"] = requested()
+        st.rerun()
+    what = {"saved": f"Opening '{request[1]}'", "template": f"The {str(request[1]).capitalize()} template"}
+    with asking:
+        confirm_discard(
+            what.get(request[0], "A blank map"),
+            on_confirm=lambda: state.update({"map.pending": requested()}),
+            on_cancel=lambda: state.pop("map.request"),
+        )
 with right:
     if loop_map is None:
         st.info("Fix the fields above to see the diagram and the diagnosis.", icon=":material/edit:")
         st.stop()
     diagnosis = diagnose(loop_map)
-    st.graphviz_chart(loop_dot(loop_map, diagnosis), width="stretch")
+    st.graphviz_chart(loop_dot(loop_map, diagnosis), width="content")  # natural size: text 12.8 px (see loop_diagram)
     st.caption("Green: the link flows. Orange dashed: weak or carried by hand. Red dashed: missing.")
-    diagnosis_panel(diagnosis)
+    diagnosis_panel(diagnosis, loop_map)
     st.divider()
     same_map = state.get("map.saved_name") == loop_map.name
     base = state.get("map.base_version") if same_map else None
-    if loop_map.name in latest and base is None:
-        st.caption(
-            f"A map named '{md_escape(loop_map.name)}' already exists: rename this draft, or open that map first."
-        )
-    elif loop_map.name in latest:
-        st.caption(
-            f"Saving makes version {(base or 0) + 1} of '{md_escape(loop_map.name)}' (latest: {latest[loop_map.name]})."
-        )
+    about_versions = st.empty()  # filled after a save attempt, so it names the version a save would make now
+    if state.pop("map.note_clear", False):
+        state["map.note"] = ""
     note = st.text_input("Note for this version", key="map.note", disabled=locked, placeholder="What changed?")
     if st.button("Save version", key="map.save", type="primary", disabled=locked):
         try:
@@ -120,19 +137,20 @@ with right:
                 store, workspace_id=ws, loop_map=loop_map, actor=actor, base_version=base, note=note
             )
         except ConflictError as error:
-            show_error(error)
-            if loop_map.name in latest:  # show what changed meanwhile; offer to keep the draft on top of it
-                row = loop_api.get_loop_version(store, workspace_id=ws, name=loop_map.name, actor=actor)
-                st.caption(f"Your draft compared with version {row.version} by {md_escape(row.author)}:")
-                st.dataframe(diff_rows(diff_loops(row.require_map(), loop_map)), hide_index=True)
-                st.button(
-                    f"Keep my draft on top of version {row.version}", key="map.rebase",
-                    on_click=state.update, args=({"map.base_version": row.version, "map.saved_name": loop_map.name},),
-                )  # fmt: skip
+            show_error(error)  # show what changed meanwhile; offer to keep the draft on top of it
+            row = loop_api.get_loop_version(store, workspace_id=ws, name=loop_map.name, actor=actor)
+            latest[loop_map.name] = row.version
+            st.caption(f"Your draft compared with version {row.version} by {md_escape(row.author)}:")
+            st.dataframe(diff_rows(diff_loops(row.require_map(), loop_map)), hide_index=True)
+            st.button(
+                f"Keep my draft on top of version {row.version}", key="map.rebase",
+                on_click=state.update, args=({"map.base_version": row.version, "map.saved_name": loop_map.name},),
+            )  # fmt: skip
         else:
             state["map.base_version"], state["map.saved_name"] = saved.version, loop_map.name
-            state["map.flash"] = f"Saved '{loop_map.name}' as version {saved.version}."
+            state["map.flash"], state["map.note_clear"] = f"Saved '{loop_map.name}' as version {saved.version}.", True
             st.rerun()  # so the history, the captions and the Overview all show the new version
+    about_versions.caption(version_caption(loop_map.name, base, latest.get(loop_map.name)))
     if flash := state.pop("map.flash", None):
         st.success(md_escape(flash), icon=":material/check:")
 

@@ -8,6 +8,7 @@ import streamlit as st
 
 from flywheel_core.charts import data as charts
 from flywheel_core.data.api import DatasetInfo
+from flywheel_core.exceptions import InsufficientDataError
 from flywheel_core.numbers import count, percent
 from ui.context import AppContext
 from ui.data_cache import explore
@@ -57,13 +58,21 @@ def render_explore(ctx: AppContext, datasets: list[DatasetInfo]) -> None:
     left, right = st.columns(2)
     left.plotly_chart(charts.activity(results.activity), width="stretch")
     right.plotly_chart(charts.new_vs_returning(results.new_returning), width="stretch")
-    st.plotly_chart(charts.retention(results.retention), width="stretch")
+    heatmap, curve = st.columns([2, 1])
+    try:  # a chart that would mislead for this data says why instead
+        heatmap.plotly_chart(charts.retention(results.retention), width="stretch")
+        curve.plotly_chart(charts.retention_curve(results.retention), width="stretch")
+    except InsufficientDataError as why:
+        heatmap.info(md_escape(str(why)), icon=":material/event_repeat:")
     left, right = st.columns(2)
     with left:
         if results.long_tail is None:
             st.info(results.long_tail_note)
         else:
-            st.plotly_chart(charts.long_tail(results.long_tail), width="stretch")
+            try:
+                st.plotly_chart(charts.long_tail(results.long_tail), width="stretch")
+            except InsufficientDataError as why:
+                st.info(md_escape(str(why)), icon=":material/bar_chart_off:")
     with right:
         if results.ratings is None:
             st.info(f"Rating bias: {results.ratings_note}", icon=":material/star_half:")

@@ -3,7 +3,9 @@
 Every builder takes result objects from :mod:`flywheel_core.curves` and :mod:`flywheel_core.simulate`
 (already aggregated: curves on a fixed grid, simulations as weekly percentile bands thinned to at most
 ~400 points) and returns a titled figure. The Compounding vs plateau page and the report's learning curve
-are the same :func:`curve_figure`.
+are the same :func:`curve_figure`. Measured points always stay legible: the y axis shows their span with
+some headroom, and a forecast that runs far beyond it is clipped and its end named in a note, never
+allowed to squash the data to a flat line.
 """
 
 from __future__ import annotations
@@ -13,7 +15,9 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from flywheel_core.charts.palette import BAD, GOOD, INK, REFERENCE, SERIES_COLORS, verdict_color
+from flywheel_core.charts.layout import log_axis, style_figure
+from flywheel_core.charts.palette import BAD, GOOD, INK, MUTED, REFERENCE, SERIES_COLORS, verdict_color
+from flywheel_core.numbers import compact_number
 
 if TYPE_CHECKING:
     import plotly.graph_objects as go
@@ -23,7 +27,7 @@ if TYPE_CHECKING:
     from flywheel_core.simulate.flywheel import SimulationResult
     from flywheel_core.simulate.scenarios import SensitivityReport
 
-__all__ = ["MAX_POINTS", "curve_figure", "simulation_figure", "tornado_figure"]
+__all__ = ["HEADROOM_SPANS", "MAX_POINTS", "curve_figure", "curve_view", "simulation_figure", "tornado_figure"]
 
 _NAMES = {
     "power": "power law + ceiling",
@@ -34,6 +38,8 @@ _NAMES = {
     "linear": "linear",
 }
 MAX_POINTS = 400
+HEADROOM_SPANS = 1.0
+"""How far beyond the measured span (in spans) the y axis may reach to show a forecast or a ceiling."""
 
 
 def _grid(report: CurveReport, forecast: CurveForecast | None) -> np.ndarray:
@@ -49,10 +55,36 @@ def _rgba(color: str, alpha: float) -> str:
     return f"rgba({r},{g},{b},{alpha})"
 
 
+def curve_view(report: CurveReport, forecast: CurveForecast | None = None) -> tuple[float, float]:
+    """The y range of :func:`curve_figure`: the measured span with headroom, widened toward the forecast and
+    the fitted ceiling by at most :data:`HEADROOM_SPANS` spans, so the measured points are never squashed."""
+    measured = np.asarray(report.y, dtype=float)
+    measured = measured[np.isfinite(measured)]
+    lo, hi = float(measured.min()), float(measured.max())
+    span = (hi - lo) or 0.1 * abs(hi) or 1.0
+    view_lo, view_hi = lo - 0.12 * span, hi + 0.12 * span
+    cap_lo, cap_hi = lo - HEADROOM_SPANS * span, hi + HEADROOM_SPANS * span
+    extras = [] if forecast is None else [float(v) for v in forecast.y if np.isfinite(v)]
+    if report.asymptote is not None and np.isfinite(report.asymptote):
+        extras.append(float(report.asymptote))
+    for v in extras:
+        view_lo, view_hi = min(view_lo, max(v, cap_lo)), max(view_hi, min(v, cap_hi))
+    pad = 0.05 * (view_hi - view_lo)
+    view_lo, view_hi = view_lo - pad * (view_lo < lo - 0.12 * span), view_hi + pad * (view_hi > hi + 0.12 * span)
+    if report.bounds is not None:
+        b_lo, b_hi = report.bounds
+        edge = 0.02 * (b_hi - b_lo)
+        view_lo, view_hi = max(view_lo, b_lo - edge), min(view_hi, b_hi + edge)
+    return view_lo, view_hi
+
+
 def curve_figure(
     report: CurveReport, forecast: CurveForecast | None = None, *, x_label: str = "x", y_label: str = "metric"
 ) -> go.Figure:
-    """Points, every candidate fitted (the chosen one bold), the forecast band and the ceiling."""
+    """Points, every candidate fitted (the chosen one bold), the forecast band and the ceiling.
+
+    The y axis is :func:`curve_view`; a forecast or a ceiling beyond it is named in a note under the title.
+    """
     import plotly.graph_objects as go
 
     fig = go.Figure()
@@ -67,6 +99,7 @@ def curve_figure(
                 line={"width": 0},
                 fillcolor=_rgba(SERIES_COLORS[0], 0.18),
                 name=f"forecast band ({forecast.level:.0%})",
+                hoverinfo="skip",
             )
         )
     for i, cand in enumerate(sorted(report.candidates, key=lambda c: -c.weight)):
@@ -75,43 +108,63 @@ def curve_figure(
             y = report.predict(grid, model=cand.model)
         label = f"{_NAMES[cand.model]} (weight {cand.weight:.0%})" if report.rule == "aicc" else _NAMES[cand.model]
         color = SERIES_COLORS[i % len(SERIES_COLORS)]
+        values = [float(v) if np.isfinite(v) else None for v in y]
         fig.add_trace(
             go.Scatter(
                 x=grid,
-                y=[float(v) if np.isfinite(v) else None for v in y],
+                y=values,
                 mode="lines",
                 name=label + (" ← chosen" if chosen else ""),
                 line={"width": 3 if chosen else 1, "dash": "solid" if chosen else "dot", "color": color},
                 visible=True if chosen or cand.weight > 0.01 else "legendonly",
+                customdata=[compact_number(v, 4) if v is not None else "" for v in values],
+                hovertemplate=f"{_NAMES[cand.model]}: %{{customdata}}<extra></extra>",
             )
         )
-    fig.add_trace(go.Scatter(x=report.x, y=report.y, mode="markers", name="measured", marker={"size": 9, "color": INK}))
-    if report.asymptote is not None:
-        fig.add_hline(
-            y=report.asymptote,
-            line_dash="dash",
-            line_color=REFERENCE,
-            annotation_text=f"fitted ceiling {report.asymptote:.4g}",
+    fig.add_trace(
+        go.Scatter(
+            x=report.x,
+            y=report.y,
+            mode="markers",
+            name="measured",
+            marker={"size": 9, "color": INK},
+            customdata=[
+                [compact_number(float(a), 4), compact_number(float(b), 4)]
+                for a, b in zip(report.x, report.y, strict=True)
+            ],
+            hovertemplate=f"{x_label} %{{customdata[0]}}: {y_label} %{{customdata[1]}}<extra>measured</extra>",
         )
+    )
+    view_lo, view_hi = curve_view(report, forecast)
+    beyond: list[str] = []
+    if forecast is not None and len(forecast.y) and np.isfinite(forecast.y[-1]):
+        end = float(forecast.y[-1])
+        if not view_lo <= end <= view_hi:
+            beyond.append(f"the forecast reaches {compact_number(end)} by x = {compact_number(float(forecast.x[-1]))}")
+    if report.asymptote is not None:
+        ceiling = compact_number(report.asymptote, 4)
+        if view_lo <= report.asymptote <= view_hi:
+            fig.add_hline(
+                y=report.asymptote, line_dash="dash", line_color=REFERENCE, annotation_text=f"fitted ceiling {ceiling}"
+            )
+        else:
+            beyond.append(f"the fitted ceiling is {ceiling}")
     color = verdict_color(report.verdict)
-    fig.update_layout(
-        title={"text": f"{y_label} vs {x_label}: <span style='color:{color}'>{report.verdict.label.lower()}</span>"},
-        xaxis_title=x_label,
-        yaxis_title=y_label,
-        legend={"orientation": "h", "y": -0.25},
-        height=460,
-        margin={"t": 60, "b": 10},
+    said = "; ".join(beyond)
+    note = f"<span style='color:{MUTED}'>Off the chart: {said} (double-click to see it all)</span>" if beyond else None
+    style_figure(
+        fig,
+        f"{y_label} vs {x_label}: <span style='color:{color}'>{report.verdict.label.lower()}</span>",
+        subtitle=note,
+        x=x_label,
+        y=y_label,
+        height=480,
+        legend="below",
     )
     if report.x[0] > 0 and report.x[-1] / report.x[0] > 20:
-        fig.update_xaxes(type="log")
-    # Keep the data in view: a wide bootstrap band (few points) is clipped rather than squashing the points.
-    seen = np.concatenate([report.y, forecast.y if forecast is not None else report.y])
-    seen = seen[np.isfinite(seen)]
-    if report.asymptote is not None:
-        seen = np.append(seen, report.asymptote)
-    lo, hi = float(seen.min()), float(seen.max())
-    pad = 0.15 * (hi - lo) or 0.05 * abs(hi) or 1.0
-    fig.update_yaxes(range=[lo - pad, hi + pad])
+        xs = [*report.x, *(forecast.x if forecast is not None else [])]
+        log_axis(fig, "x", xs)
+    fig.update_yaxes(range=[view_lo, view_hi])
     return fig
 
 
@@ -160,16 +213,10 @@ def simulation_figure(results: Sequence[SimulationResult], *, series: str = "pro
             )
         )
     label = _SERIES_LABELS.get(series, series)
-    fig.update_layout(
-        title={"text": f"Simulated {label} by week"},
-        xaxis_title="week",
-        yaxis_title=label,
-        height=420,
-        legend={"orientation": "h", "y": -0.25},
-        margin={"t": 60, "b": 10},
-    )
+    style_figure(fig, f"Simulated {label} by week", x="week", y=label, height=440, legend="below")
     if series in ("users", "usable_rows"):
-        fig.update_yaxes(type="log")
+        shown = [float(v) for r in results for v in np.asarray(r.bands[series]).ravel()]
+        log_axis(fig, "y", shown)
     return fig
 
 
@@ -198,13 +245,15 @@ def tornado_figure(report: SensitivityReport) -> go.Figure:
             marker_color=GOOD,
         )
     )
-    fig.update_layout(
-        title={"text": f"Which component drags most: change in {report.outcome} (baseline {report.baseline:.3f})"},
-        xaxis_title="change in median product quality (0–1 scale)",
-        yaxis_title="component",
-        barmode="overlay",
-        height=380,
-        legend={"orientation": "h", "y": -0.25},
-        margin={"t": 60, "b": 10},
+    fig.update_layout(barmode="overlay")
+    fig.update_traces(hovertemplate="%{y}: %{x:+.3f}<extra>%{fullData.name}</extra>")
+    return style_figure(
+        fig,
+        f"Which component drags most: change in {report.outcome} (baseline {report.baseline:.3f})",
+        subtitle="the simulator's parameters halved and doubled one at a time "
+        "(the loop map's weakest stage reads your answers instead)",
+        x="change in median product quality (0–1 scale)",
+        y="component",
+        height=400,
+        legend="below",
     )
-    return fig

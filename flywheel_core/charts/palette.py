@@ -26,6 +26,8 @@ __all__ = [
     "NEW_RETURNING_COLORS",
     "PAPER",
     "REFERENCE",
+    "RETENTION_SCALE",
+    "RETENTION_WEEK0",
     "SERIES_COLORS",
     "SIGNAL_COLORS",
     "THEME",
@@ -81,6 +83,11 @@ HEALTH_FILLS: Mapping[int | None, str] = MappingProxyType(
     {None: "#eeeeee", 1: "#f8c9c9", 2: "#fde0c2", 3: "#fff4cc", 4: "#e3f2d5", 5: "#cfe9cf"}
 )
 """A loop stage's fill by its health (1 poor to 5 good; None not rated), red through amber to green."""
+
+RETENTION_SCALE: tuple[tuple[float, str], ...] = ((0.0, "#f3f8f5"), (0.5, "#7FB8A4"), (1.0, THEME))
+"""The retention heatmap's colours, pale to the theme green (its range excludes week 0, which is always 100%)."""
+RETENTION_WEEK0 = "#e6e6e6"
+"""Week 0 of the retention heatmap: grey, outside the colour scale."""
 
 SERIES_COLORS: tuple[str, ...] = ("#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b")
 """Lines that are only told apart (candidate curves, scenarios), in order."""

@@ -15,10 +15,14 @@ Every rule comes from the seed documents:
   "insights die in slide decks"; no Feedback link: "you ship but don't know if it worked".
 - **Weakest stage.** Weakness in any one stage creates drag for the whole: the lowest health, then done by
   hand, then slowest.
-- **Velocity.** Cycle time is the sum of the stages' latencies, placed on the seed's scale: Netflix deploys
-  in under 15 minutes; traditional enterprises take 8 to 90 days; some Fortune 100 banks nine months.
+- **Velocity.** Cycle time is the sum of the stages' latencies (the one definition everywhere; the
+  end-to-end figure a team enters under Velocity is shown beside it, labelled), placed on the seed's scale:
+  Netflix deploys in under 15 minutes; traditional enterprises take 8 to 90 days; some Fortune 100 banks
+  nine months.
 - **Signals.** Explicit only: biased toward extremes; implicit only: noisy; none: no feedback at all.
 - **Risks** without a mitigation are listed, the likeliest and most harmful first.
+- **Ownership.** A mapped stage with no owner is a finding of its own: nobody is named to act on what it
+  produces, the classic reason insights die in slide decks.
 
 The result types (:class:`LoopDiagnosis`, :class:`LinkStatus`, :class:`Break`) are defined in
 :mod:`flywheel_core.loop.findings`, which the Markdown brief reads too; they are re-exported here.
@@ -28,14 +32,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from flywheel_core.loop.findings import Break, LinkStatus, LoopDiagnosis, label, link_name
+from flywheel_core.loop.findings import Break, LinkStatus, LoopDiagnosis, label, link_name, risk_label
 from flywheel_core.loop.markdown import render_markdown
-from flywheel_core.loop.model import COLD_START, RISKS, STAGES, LoopMap
-
-if TYPE_CHECKING:
-    pass
+from flywheel_core.loop.model import COLD_START, STAGES, LoopMap
+from flywheel_core.numbers import hours
 
 __all__ = [
     "LINKS",
@@ -136,7 +138,7 @@ def _weakest(loop_map: LoopMap) -> tuple[str | None, str]:
     if c.automated != "yes":
         reasons.append("done by hand every cycle" if c.automated == "no" else "partly by hand")
     if c.latency_hours:
-        reasons.append(f"{c.latency_hours:g} h per cycle")
+        reasons.append(f"{hours(c.latency_hours)} per cycle")
     return stage, f"{label(stage)} is the drag: {', '.join(reasons)}."
 
 
@@ -166,14 +168,10 @@ def _signal_warnings(loop_map: LoopMap) -> tuple[str, ...]:
     return tuple(warnings)
 
 
-def _risk_label(key: str) -> str:
-    return RISKS.get(key, key).split(":")[0]
-
-
 def _unmitigated(loop_map: LoopMap) -> tuple[str, ...]:
     open_risks = [r for r in loop_map.risks if not r.mitigation.strip()]
     open_risks.sort(key=lambda r: -_LEVEL[r.likelihood] * _LEVEL[r.impact])
-    return tuple(f"{_risk_label(r.risk)} (likelihood {r.likelihood}, impact {r.impact})" for r in open_risks)
+    return tuple(f"{risk_label(r.risk)} (likelihood {r.likelihood}, impact {r.impact})" for r in open_risks)
 
 
 def diagnose(loop_map: LoopMap) -> LoopDiagnosis:
@@ -217,9 +215,11 @@ def diagnose(loop_map: LoopMap) -> LoopDiagnosis:
     cold = tuple(k for k in COLD_START if loop_map.cold_start.get(k) and loop_map.cold_start[k].used)
     signal_warnings = _signal_warnings(loop_map)
     unmitigated = _unmitigated(loop_map)
+    unowned = tuple(s for s in mapped if not loop_map.component(s).owner.strip())
     steps = _next_steps(
-        loop_map, missing, manual, breaks, weakest, moat, plateau, cycle, band, cold, signal_warnings, unmitigated
-    )
+        loop_map, missing, manual, breaks, unowned, weakest, moat, plateau, cycle, band, cold, signal_warnings,
+        unmitigated,
+    )  # fmt: skip
     return LoopDiagnosis(
         verdict=verdict,
         verdict_reason=reason,
@@ -239,6 +239,7 @@ def diagnose(loop_map: LoopMap) -> LoopDiagnosis:
         signal_warnings=signal_warnings,
         unmitigated_risks=unmitigated,
         next_steps=steps,
+        unowned_stages=unowned,
     )
 
 
@@ -257,6 +258,7 @@ def _next_steps(
     missing: tuple[LinkStatus, ...],
     manual: tuple[str, ...],
     breaks: tuple[Break, ...],
+    unowned: tuple[str, ...],
     weakest: str | None,
     moat: str,
     plateau: bool,
@@ -274,6 +276,13 @@ def _next_steps(
                 f"Map {info.label}: what here {info.does[0].lower()}{info.does[1:]} Without it: {info.breaks_without}"
             )
     steps += [_BREAK_STEPS[b.key] for b in breaks]
+    if unowned:  # right after the breaks: naming an owner is the cheapest fix there is
+        names = [label(s) for s in unowned]
+        listed = " and ".join(names) if len(names) < 3 else ", ".join(names[:-1]) + " and " + names[-1]
+        steps.append(
+            f"Name an owner for {listed}: a stage nobody owns is where insights die, since nobody is asked to act "
+            "on what it produces."
+        )
     for stage in manual:
         steps.append(
             f"Automate {label(stage)}: it needs a person every cycle, which makes this a feedback loop, not a "
@@ -302,8 +311,8 @@ def _next_steps(
             key=lambda s: loop_map.component(s).latency_hours or 0.0,
         )
         steps.append(
-            f"Cut the cycle time ({cycle / 24:,.0f} days now; Netflix deploys in under 15 minutes): start with "
-            f"{label(slowest)} ({loop_map.component(slowest).latency_hours or 0:,.0f} h)."
+            f"Cut the cycle time ({hours(cycle)} now, the sum of the stages' latencies; Netflix deploys in under 15 "
+            f"minutes): start with {label(slowest)} ({hours(loop_map.component(slowest).latency_hours or 0)})."
         )
     elif band == "unknown":
         steps.append("Give each stage a latency in hours to place the loop on the velocity scale.")

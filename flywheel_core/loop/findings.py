@@ -10,9 +10,22 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
-from flywheel_core.loop.model import STAGES
+from flywheel_core.loop.model import COLD_START, RISKS, STAGES
 
-__all__ = ["Break", "LinkStatus", "LoopDiagnosis", "LoopVerdict", "label", "link_name"]
+__all__ = [
+    "NO_OWNER_WHY",
+    "Break",
+    "LinkStatus",
+    "LoopDiagnosis",
+    "LoopVerdict",
+    "cold_start_label",
+    "label",
+    "link_name",
+    "risk_label",
+]
+
+NO_OWNER_WHY = "nobody is named to act on what this stage produces, the classic reason insights die in slide decks"
+"""Why a stage without an owner is a finding, said the same way in the app, the brief and the CLI."""
 
 
 class LoopVerdict(StrEnum):
@@ -48,6 +61,20 @@ def label(stage: str) -> str:
 
 def link_name(source: str, target: str) -> str:
     return f"{label(source)}→{label(target)}"
+
+
+def _short(text: str) -> str:
+    return text.split(" (")[0].split(":")[0]
+
+
+def risk_label(key: str) -> str:
+    """A risk's name for people ("Model collapse"); a risk typed as free text is its own name."""
+    return _short(RISKS[key]) if key in RISKS else key
+
+
+def cold_start_label(key: str) -> str:
+    """A cold-start strategy's name for people ("Expert seeding over data hoarding")."""
+    return _short(COLD_START[key]) if key in COLD_START else key
 
 
 @dataclass(frozen=True)
@@ -97,6 +124,12 @@ class LoopDiagnosis:
     signal_warnings: tuple[str, ...]
     unmitigated_risks: tuple[str, ...]
     next_steps: tuple[str, ...]
+    unowned_stages: tuple[str, ...] = ()  # mapped stages with no owner named, in loop order
+
+    @property
+    def ownership_findings(self) -> tuple[str, ...]:
+        """One sentence per stage nobody owns: "Analysis has no owner: ..." (empty when every stage has one)."""
+        return tuple(f"{label(stage)} has no owner: {NO_OWNER_WHY}" for stage in self.unowned_stages)
 
     @property
     def headline(self) -> str:
@@ -122,4 +155,5 @@ class LoopDiagnosis:
             "signal_warnings": list(self.signal_warnings),
             "unmitigated_risks": list(self.unmitigated_risks),
             "next_steps": list(self.next_steps),
+            "unowned_stages": list(self.unowned_stages),
         }

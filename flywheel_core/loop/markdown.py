@@ -6,10 +6,11 @@ brief back exactly.
 
 from __future__ import annotations
 
-from flywheel_core.loop.findings import LoopDiagnosis, LoopVerdict
+from flywheel_core.loop.findings import NO_OWNER_WHY, LoopDiagnosis, LoopVerdict
 from flywheel_core.loop.model import COLD_START, RISKS, STAGES, LoopMap
+from flywheel_core.numbers import hours
 
-__all__ = ["render_markdown"]
+__all__ = ["cycle_time_text", "render_markdown"]
 
 
 def _cell(text: object) -> str:
@@ -17,8 +18,13 @@ def _cell(text: object) -> str:
     return value.replace("|", "\\|").replace("\n", " ") or "—"
 
 
-def _hours(value: float | None) -> str:
-    return "—" if value is None else f"{value:,.2f} h" if value < 10 else f"{value:,.0f} h"
+def cycle_time_text(diagnosis: LoopDiagnosis, loop_map: LoopMap) -> str:
+    """The cycle time with its definition, and the end-to-end figure entered under Velocity beside it."""
+    text = f"{hours(diagnosis.cycle_time_hours)} (cycle time = the sum of the stages' latencies)"
+    entered = loop_map.velocity.event_to_production_hours
+    if entered is not None:
+        text += f"; entered as event to model in production: {hours(entered)}"
+    return text
 
 
 def render_markdown(loop_map: LoopMap, diagnosis: LoopDiagnosis) -> str:
@@ -32,12 +38,14 @@ def render_markdown(loop_map: LoopMap, diagnosis: LoopDiagnosis) -> str:
         f"- **Moat:** {d.moat} learning"
         + (f" — {loop_map.network_learning.why}" if loop_map.network_learning.why else ""),
         f"- **Weakest stage:** {d.weakest_reason}",
-        f"- **Cycle time:** {_hours(d.cycle_time_hours)} — {d.velocity_text}",
+        f"- **Cycle time:** {cycle_time_text(d, loop_map)} — {d.velocity_text}",
     ]
     if d.plateau:
         lines.append(f"- **Plateau risk:** {d.plateau_reason}")
     for b in d.breaks:
         lines.append(f"- **Break, {b.link}:** {b.name} ({b.why})")
+    for stage in d.unowned_stages:
+        lines.append(f"- **No owner, {STAGES[stage].label}:** {NO_OWNER_WHY}")
     lines += ["", "## Next steps", ""]
     lines += [f"{i}. {step}" for i, step in enumerate(d.next_steps, start=1)] or ["Nothing pressing."]
     lines += [
@@ -50,9 +58,10 @@ def render_markdown(loop_map: LoopMap, diagnosis: LoopDiagnosis) -> str:
     for stage, info in STAGES.items():
         c = loop_map.component(stage)
         health = "—" if c.health is None else f"{c.health}/5"
+        owner = _cell(c.owner) if c.owner.strip() or c.is_empty else "**no owner**"
         lines.append(
-            f"| {info.label} | {_cell(c.description)} | {_cell(c.system)} | {_cell(c.owner)} | "
-            f"{'—' if c.is_empty else c.automated} | {_hours(c.latency_hours)} | {health} | {_cell(c.evidence)} |"
+            f"| {info.label} | {_cell(c.description)} | {_cell(c.system)} | {owner} | "
+            f"{'—' if c.is_empty else c.automated} | {hours(c.latency_hours)} | {health} | {_cell(c.evidence)} |"
         )
     lines += ["", "Links: " + ", ".join(f"{link.name} {link.status}" for link in d.links), ""]
     lines += ["## Signals", ""]
@@ -98,7 +107,8 @@ def render_markdown(loop_map: LoopMap, diagnosis: LoopDiagnosis) -> str:
         "",
         "## Velocity",
         "",
-        f"Event to model in production: {_hours(v.event_to_production_hours)}; deploys per week: "
+        f"Event to model in production (entered): {hours(v.event_to_production_hours)}; the stages' latencies sum "
+        f"to {hours(d.cycle_time_hours)}; deploys per week: "
         f"{'—' if v.deploys_per_week is None else f'{v.deploys_per_week:,g}'}.",
         "",
         "## Map data",

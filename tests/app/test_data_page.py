@@ -136,3 +136,28 @@ def test_the_datasets_tab_remaps_meanings_without_a_new_import(make_app, demo_in
     rules.set_value("stream < 45").run()
     at.button(key="data.meanings.save").click().run()
     assert any("expected 'EVENT: value OP NUMBER" in shown(e.value) for e in at.error)
+
+
+def test_explore_retention_shows_a_percentage_in_every_cell_and_a_curve_beside_it(make_app, demo_instance) -> None:
+    at = make_app(PAGE, workspace="Demo")
+    specs = {
+        json.loads(c.proto.spec)["layout"]["title"]["text"]: json.loads(c.proto.spec) for c in at.get("plotly_chart")
+    }
+    heatmap = specs["Weekly retention by first-week cohort"]
+    week0, later = heatmap["data"]
+    assert later["texttemplate"] == "%{text}" and all(cell.endswith("%") for cell in week0["text"][0])
+    assert later["zmin"] == 0 and later["x"][0] == 1  # the colour scale starts at week 1
+    assert "Retention curve" in specs
+
+
+def test_explore_a_one_item_catalogue_says_why_there_is_no_long_tail(make_app, app_env) -> None:
+    at = make_app(PAGE)
+    rows = "".join(f"u{i % 7},2026-01-{1 + i % 20:02d},click,only-item\n" for i in range(60))
+    at.get("file_uploader")[0].upload("one.csv", ("user,timestamp,event,item\n" + rows).encode(), "text/csv").run()
+    at.text_input(key="data.name").set_value("one item")
+    at.button(key="data.import").click().run()
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    at.run()
+    titles = [json.loads(c.proto.spec)["layout"]["title"]["text"] for c in at.get("plotly_chart")]
+    assert not any(t.startswith("Item popularity long tail") for t in titles)
+    assert any("No long tail to draw" in shown(i.value) and "1 item" in shown(i.value) for i in at.info)

@@ -7,7 +7,9 @@ from typing import Any
 
 import pytest
 
-from flywheel_core.loop.diagnosis import diagnose, velocity_band
+from flywheel_core.loop.diagnosis import diagnose, to_markdown, velocity_band
+from flywheel_core.loop.diff import field_label, value_text
+from flywheel_core.loop.markdown import render_markdown
 from flywheel_core.loop.model import STAGES, LoopMap, template_map
 
 
@@ -233,3 +235,41 @@ def test_diagnosis_spotify_compounds_with_the_30_second_rule() -> None:
     loop_map, d = template_map("spotify"), diagnose(template_map("spotify"))
     assert not d.plateau and d.signal_warnings == ()
     assert any("30 s" in s.rule for s in loop_map.signals)
+
+
+def test_diagnosis_names_every_mapped_stage_without_an_owner() -> None:
+    data = _good()
+    data["components"]["analysis"]["owner"] = ""
+    data["components"]["feedback"]["owner"] = "   "
+    loop_map = LoopMap.from_json(data)
+    d = diagnose(loop_map)
+    assert d.unowned_stages == ("analysis", "feedback") and d.verdict == "flywheel"  # a finding, not a new verdict
+    assert d.ownership_findings[0].startswith("Analysis has no owner: nobody is named to act")
+    assert any(s.startswith("Name an owner for Analysis and Feedback") for s in d.next_steps)
+    assert d.to_json()["unowned_stages"] == ["analysis", "feedback"]
+    assert _diag().unowned_stages == ()
+    brief = render_markdown(loop_map, d)
+    assert "- **No owner, Analysis:** nobody is named to act" in brief and "| **no owner** |" in brief
+
+
+def test_diagnosis_a_stage_not_mapped_is_missing_not_unowned() -> None:
+    d = _diag(lambda m: m["components"].pop("storage"))
+    assert "storage" not in d.unowned_stages
+
+
+def test_brief_labels_the_cycle_time_and_the_entered_end_to_end_time() -> None:
+    text = to_markdown(LoopMap.from_json(_good() | {"velocity": {"event_to_production_hours": 168}}))
+    assert "**Cycle time:** 5 h (cycle time = the sum of the stages' latencies); entered as event to model" in text
+    assert "in production: 7 days" in text
+    assert "| 1 h |" in text  # latencies said by the one formatter, never "1.00 h"
+
+
+def test_diff_fields_are_said_for_people() -> None:
+    assert field_label("components.analysis.owner") == "Analysis · owner"
+    assert field_label("components.storage.latency_hours") == "Storage · latency (hours)"
+    assert field_label("signals[skip].weight") == "Signal 'skip' · weight"
+    assert field_label("risks[model_collapse].mitigation") == "Risk 'Model collapse' · mitigation"
+    assert field_label("cold_start.expert_seeding.used") == "Cold start · Expert seeding over data hoarding · in use"
+    assert field_label("velocity.event_to_production_hours") == "Velocity · event to model in production (hours)"
+    assert value_text("risks[model_collapse].risk", "model_collapse") == "Model collapse"
+    assert (value_text("x", True), value_text("x", None), value_text("x", 336.0)) == ("yes", "—", "336")
