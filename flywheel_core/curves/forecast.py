@@ -16,8 +16,14 @@ import numpy as np
 from flywheel_core.curves.fits import NEEDS_POSITIVE_X, _predict, refit_many
 from flywheel_core.curves.judge import CurveReport
 from flywheel_core.exceptions import DataValidationError
+from flywheel_core.numbers import compact_number
 
 __all__ = ["CurveForecast", "TargetResult", "forecast_curve", "x_for_target"]
+
+
+def _n(value: float) -> str:
+    """A number in a sentence for people: 312M, 1.4B, 0.8123 (never 9.665e+11)."""
+    return compact_number(float(value))
 
 
 @dataclass(frozen=True, eq=False)
@@ -102,7 +108,7 @@ def x_for_target(
         return TargetResult(target, False, None, None, None, f"Not reachable: this metric cannot {side} {edge:g}.")
     if report.asymptote is not None and sign * report.asymptote <= goal:
         return TargetResult(
-            target, False, None, None, None, f"Not reachable: the fitted ceiling is at {report.asymptote:.4g}."
+            target, False, None, None, None, f"Not reachable: the fitted ceiling is at {_n(report.asymptote)}."
         )
     fitted_end = sign * float(report.predict(x[-1:])[0])
     if fitted_end >= goal:
@@ -112,7 +118,7 @@ def x_for_target(
             float(x[-1]),
             None,
             None,
-            f"Already reached: the fitted curve is at {sign * fitted_end:.4g} at x = {x[-1]:.4g}.",
+            f"Already reached: the fitted curve is at {_n(sign * fitted_end)} at x = {_n(x[-1])}.",
         )
     if x[0] > 0:
         grid = np.geomspace(x[-1], x[-1] * max_factor, 600)
@@ -132,11 +138,11 @@ def x_for_target(
     band = ""
     if low is not None:
         band = (
-            f" (90% band {low:.4g} to {high:.4g})"
+            f" (90% band {_n(low)} to {_n(high)})"
             if high is not None
-            else f" (90% band from {low:.4g}; some bootstrap curves never reach it)"
+            else f" (90% band from {_n(low)}; some bootstrap curves never reach it)"
         )
-    return TargetResult(target, True, point, low, high, f"Reaches {target:.4g} at x ≈ {point:.4g}{band}.")
+    return TargetResult(target, True, point, low, high, f"Reaches {_n(target)} at x ≈ {_n(point)}{band}.")
 
 
 def _first_crossing(grid: np.ndarray, curves: np.ndarray, goal: float) -> np.ndarray:

@@ -12,7 +12,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from flywheel_core.loop.findings import LoopVerdict
-from flywheel_core.numbers import count, percent, significant, when
+from flywheel_core.numbers import count, counted, percent, significant, when
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -208,6 +208,6 @@ def verdict_sentence(section: DatasetSection) -> str:
 def summary_line(report: WorkspaceReport) -> str:
     events = sum(d.rows for d in report.datasets)
     return (
-        f"{count(len(report.loops))} loop maps, {count(len(report.datasets))} datasets "
-        f"({count(events)} events), {count(report.n_versions)} model versions."
+        f"{counted(len(report.loops), 'loop map')}, {counted(len(report.datasets), 'dataset')} "
+        f"({counted(events, 'event')}), {counted(report.n_versions, 'model version')}."
     )
