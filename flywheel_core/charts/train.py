@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING
 
+from flywheel_core.charts.layout import style_figure
 from flywheel_core.charts.palette import REFERENCE
 
 if TYPE_CHECKING:
@@ -46,15 +47,7 @@ def metric_label(metric: str) -> str:
 
 
 def _layout(fig: go.Figure, title: str, x: str, y: str) -> go.Figure:
-    fig.update_layout(
-        title=title,
-        xaxis_title=x,
-        yaxis_title=y,
-        height=380,
-        margin={"t": 60, "b": 40},
-        legend={"orientation": "h", "y": -0.2},
-    )
-    return fig
+    return style_figure(fig, title, x=x, y=y, height=380, legend="below")  # the title clear of the toolbar
 
 
 def metric_by_version_chart(versions: Sequence[VersionInfo], metric: str) -> go.Figure:

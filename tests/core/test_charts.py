@@ -335,3 +335,12 @@ def test_one_number_formatter_for_counts_durations_and_compact_values() -> None:
         "1M",
         "1.5k",
     )
+
+
+def test_the_model_version_figures_keep_their_titles_clear_of_the_toolbar_too() -> None:
+    from flywheel_core.charts.layout import MODEBAR_PX
+    from flywheel_core.charts.train import calibration_chart, pr_chart, roc_chart
+
+    for build in (roc_chart, pr_chart, calibration_chart):
+        title = _layout(build({}))["title"]
+        assert (title["yref"], title["yanchor"]) == ("container", "top") and title["pad"]["t"] >= MODEBAR_PX
