@@ -66,6 +66,7 @@ class JobInfo:
     error: str
     created_by: str
     created_at: datetime
+    made: str = ""  # what a finished run made, for people: "versions 7–11", "experiment: capture"
 
     @property
     def status(self) -> str:
@@ -85,7 +86,20 @@ class JobInfo:
             error=str(job.error or ""),
             created_by=str(job.created_by),
             created_at=as_utc(job.created_at) or job.created_at,
+            made=_made(job),
         )
+
+
+def _made(job: Any) -> str:
+    result = job.result or {}
+    if job.status != "done":
+        return ""
+    numbers = [int(v["version"]) for v in result.get("versions", []) if isinstance(v, dict) and "version" in v]
+    if numbers:
+        return f"version {numbers[0]}" if len(numbers) == 1 else f"versions {min(numbers)}–{max(numbers)}"
+    if job.kind == "experiment":
+        return f"experiment: {result.get('kind') or (job.params or {}).get('kind', '')}".rstrip(": ")
+    return "nothing new"
 
 
 def list_jobs(store: Store, *, workspace_id: int, actor: str, limit: int = 50) -> list[JobInfo]:

@@ -109,6 +109,7 @@ with train_tab:
                     "Status": j.state,
                     "Progress": percent(j.progress, 0),
                     "Message": j.error or j.message,
+                    "Made": j.made,
                     "By": j.created_by,
                     "Started": when(j.created_at),
                 }

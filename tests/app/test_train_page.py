@@ -42,6 +42,8 @@ def test_train_page_trains_then_shows_registry_chart_and_compare(make_app, demo:
     job = demo.list_jobs(workspace_id=workspace.id)[0]
     assert job.status == "done" and len(job.result["versions"]) == 3
     at.run()
+    runs = next(df.value for df in at.dataframe if "Made" in df.value.columns)
+    assert runs["Made"].iloc[0] == f"versions {before + 1}–{before + 3}"  # a finished run says what it made
     registry = next(df.value for df in at.dataframe if "train_rows" in df.value.columns)
     assert list(registry["version"]) == list(range(1, before + 4))  # numbering continues after the demo's versions
     assert {"holdout rows", "holdout positives", "holdout_auc 95% CI"} <= set(registry.columns)
