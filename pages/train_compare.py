@@ -327,7 +327,7 @@ with production_tab:
             st.markdown(f"**{comparison.conclusion.replace('_', ' ')}** · {md_escape(comparison.sentence)}")
         with user_errors():
             online = learning_api.judge_production(production)
-            st.caption(f"Online verdict: {online.verdict.value.upper()} ({online.confidence:.0%}): {online.reason}")
+            st.caption(f"Online verdict: {online.verdict.label} ({online.confidence:.0%}): {md_escape(online.reason)}")
         st.subheader("Off-policy: what would another version have earned?")
         served = [v.version for v in production.versions]
         pick, base = st.columns(2)

@@ -75,7 +75,7 @@ def render_explore(ctx: AppContext, datasets: list[DatasetInfo]) -> None:
                 st.info(md_escape(str(why)), icon=":material/bar_chart_off:")
     with right:
         if results.ratings is None:
-            st.info(f"Rating bias: {results.ratings_note}", icon=":material/star_half:")
+            st.info(f"Rating bias: {md_escape(results.ratings_note)}", icon=":material/star_half:")
         else:
             st.plotly_chart(charts.rating_distribution(results.ratings), width="stretch")
     outliers = results.outliers
