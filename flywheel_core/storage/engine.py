@@ -12,7 +12,7 @@ from sqlalchemy.exc import ArgumentError, OperationalError, SQLAlchemyError
 from sqlmodel import Session
 
 from flywheel_core.exceptions import ConfigurationError, StorageError
-from flywheel_core.storage.errors import translate
+from flywheel_core.storage.errors import BUSY_MESSAGE, is_busy, translate
 
 __all__ = ["make_engine", "session_scope", "upgrade_database"]
 
@@ -26,7 +26,8 @@ _WRITE = "flywheel_write"  # execution option: does this transaction write?
 
 def _at_head(engine: Engine) -> bool:
     try:
-        with engine.connect() as connection:
+        # a read: on SQLite it begins deferred, so a long writer elsewhere does not hold up start-up
+        with engine.connect().execution_options(**{_WRITE: False}) as connection:
             rows = connection.exec_driver_sql("SELECT version_num FROM alembic_version").fetchall()
     except SQLAlchemyError:
         return False
@@ -118,6 +119,8 @@ def upgrade_database(engine: Engine) -> None:
             config.attributes["connection"] = connection
             command.upgrade(config, "head")
     except OperationalError as exc:
+        if is_busy(exc):
+            raise StorageError(BUSY_MESSAGE.replace("{reason}", str(exc.orig))) from exc
         raise StorageError(f"Cannot reach the database to migrate it: {exc.orig}") from exc
     except SQLAlchemyError as exc:  # pragma: no cover - a migration bug
         raise StorageError(f"Migrating the database failed: {exc}") from exc

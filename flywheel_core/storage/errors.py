@@ -25,7 +25,7 @@ from flywheel_core.exceptions import (
     StorageError,
 )
 
-__all__ = ["STORAGE_ERRORS", "map_exceptions", "translate"]
+__all__ = ["BUSY_MESSAGE", "STORAGE_ERRORS", "is_busy", "map_exceptions", "translate"]
 
 # class of the third-party error -> (Flywheel error, message; {reason} is the driver's or the system's words)
 STORAGE_ERRORS: Mapping[type[BaseException], tuple[type[FlywheelError], str] | None] = {
@@ -64,6 +64,22 @@ STORAGE_ERRORS: Mapping[type[BaseException], tuple[type[FlywheelError], str] | N
 
 _REASON_CHARS = 300
 
+# Driver words for "another transaction holds the lock and the wait ran out": SQLite's busy timeout, and
+# PostgreSQL's lock_timeout / statement_timeout. Said as "busy", not as a failure of the database.
+_BUSY_WORDS = ("database is locked", "database table is locked", "lock timeout", "canceling statement due to")
+BUSY_MESSAGE = (
+    "The database is busy with another change and the wait ran out ({reason}). "
+    "Nothing was saved; try again in a moment."
+)
+
+
+def is_busy(exc: BaseException) -> bool:
+    """Whether ``exc`` is a lock wait that timed out (another writer held the database), not a failure."""
+    if not isinstance(exc, sa.OperationalError):
+        return False
+    text = _reason(exc).lower()
+    return any(word in text for word in _BUSY_WORDS)
+
 
 def _reason(exc: BaseException) -> str:
     if isinstance(exc, OSError) and exc.strerror:
@@ -97,6 +113,8 @@ def translate(
     if entry is None:
         return None
     target, template = entry
+    if is_busy(exc):
+        template = BUSY_MESSAGE
     # replace, not str.format: a site's message may hold user text with braces in it
     message = (messages or {}).get(target, template).replace("{reason}", _reason(exc))
     if issubclass(target, ConflictError | NotFoundError):
