@@ -15,6 +15,7 @@ import pandas as pd
 from flywheel_core.curves.judge import MIN_POINTS, CurveReport, judge_curve, judge_curves
 from flywheel_core.curves.terms import Verdict
 from flywheel_core.exceptions import DataValidationError, FlywheelError
+from flywheel_core.limits import MAX_SERIES_FILE_BYTES, check_file_size
 
 MAX_SERIES = 100_000
 
@@ -48,6 +49,13 @@ class SeriesData:
 
 def _read_frame(source: Path | bytes, name: str) -> tuple[pd.DataFrame, Path]:
     path = Path(name) if isinstance(source, bytes) else source
+    check_file_size(
+        source,
+        limit=MAX_SERIES_FILE_BYTES,
+        what="a learning-curve file",
+        name=path.name,
+        hint="Aggregate the series first (one row per model version or data size).",
+    )
     try:
         frame = pd.read_csv(io.BytesIO(source) if isinstance(source, bytes) else source)
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:

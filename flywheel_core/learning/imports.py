@@ -29,6 +29,7 @@ import numpy as np
 
 from flywheel_core.exceptions import ConfigurationError, DataValidationError, NotFoundError, Problem
 from flywheel_core.learning.evidence import MIN_NEGATIVES, MIN_POSITIVES, not_enough
+from flywheel_core.limits import MAX_VERSIONS_FILE_BYTES, check_file_size
 
 __all__ = [
     "MAX_IMPORTED",
@@ -151,6 +152,13 @@ def _evidence(
 
 def _file_records(source: Path | bytes, name: str) -> tuple[list[dict[str, Any]], str]:
     """The file's rows as dicts of raw values, and how to name a row in messages ("row" or "item")."""
+    check_file_size(
+        source,
+        limit=MAX_VERSIONS_FILE_BYTES,
+        what="a file of model versions",
+        name=name,
+        hint="Give one row per model version.",
+    )
     raw = source if isinstance(source, bytes) else source.read_bytes()
     if name.lower().endswith(".json") or raw.lstrip()[:1] in (b"[", b"{"):
         try:

@@ -43,6 +43,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from flywheel_core.exceptions import DataValidationError, Problem
+from flywheel_core.limits import MAX_LOOP_FILE_BYTES, MAX_LOOP_LIST_ITEMS, check_file_size
 from flywheel_core.loop.seeds import read_templates
 
 __all__ = [
@@ -237,6 +238,13 @@ class LoopMap:
     @classmethod
     def from_json_text(cls, text: str | bytes) -> LoopMap:
         """Parse JSON text (or a Markdown brief exported by :func:`flywheel_core.loop.diagnosis.to_markdown`)."""
+        check_file_size(
+            text.encode("utf-8") if isinstance(text, str) else text,
+            limit=MAX_LOOP_FILE_BYTES,
+            what="a loop map file",
+            name="The file",
+            hint="Export the map from Flywheel Studio again; a real map is a few kilobytes.",
+        )
         if isinstance(text, bytes):
             try:
                 text = text.decode("utf-8-sig")
@@ -384,6 +392,9 @@ class _Reader:
         value = data.get(key) or []
         if not isinstance(value, list):
             self.fail(path, f"must be a list, got {type(value).__name__}")
+            return []
+        if len(value) > MAX_LOOP_LIST_ITEMS:
+            self.fail(path, f"has {len(value):,} entries; a map can have at most {MAX_LOOP_LIST_ITEMS}")
             return []
         good = []
         for i, item in enumerate(value):
