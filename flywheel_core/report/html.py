@@ -1,8 +1,9 @@
 """The workspace report as one self-contained HTML file (contents: :mod:`flywheel_core.report.contents`).
 
-plotly.js is embedded once, inline, in the document head; every chart is a plotly div drawn from inline
-JSON, so the file opens offline and its charts stay interactive (hover, zoom, legend toggles). No element
-loads anything from a URL. Every piece of user text is HTML-escaped; plotly escapes ``<``/``>`` in its JSON.
+A partial plotly.js bundle that draws exactly the report's trace types is embedded once, inline, in the
+document head (:mod:`flywheel_core.report.plotly_bundle`); every chart is a plotly div drawn from inline,
+trimmed JSON, so the file opens offline and its charts stay interactive (hover, zoom, legend toggles). No
+element loads anything from a URL. Every piece of user text is HTML-escaped; plotly escapes ``<``/``>`` in its JSON.
 The charts are the app's own builders from :mod:`flywheel_core.charts`, in the app's palette.
 """
 
@@ -10,7 +11,7 @@ from __future__ import annotations
 
 import html
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from flywheel_core.charts.palette import LOOP_VERDICT_COLORS, MUTED, verdict_color
 from flywheel_core.loop.diagnosis import label
@@ -26,13 +27,13 @@ from flywheel_core.report.contents import (
     verdict_sentence,
     version_rows,
 )
+from flywheel_core.report.plotly_bundle import bundle_js, chart_div, template_script
 
 if TYPE_CHECKING:
     import plotly.graph_objects as go
 
 __all__ = ["cycle_time_chart", "dataset_figures", "learning_chart", "render_html", "report_figures"]
 
-_CONFIG = {"displaylogo": False, "responsive": True, "modeBarButtonsToRemove": ["sendDataToCloud"]}
 _CSS = """
 body{font-family:-apple-system,"Segoe UI",Roboto,Helvetica,Arial,sans-serif;color:#1d2433;margin:0;background:#f6f7f9}
 main{max-width:1100px;margin:0 auto;padding:24px 32px 64px;background:#fff}
@@ -105,13 +106,22 @@ def report_figures(report: WorkspaceReport) -> list[go.Figure]:
     return [f for f in found if f is not None]
 
 
-def _chart(fig: go.Figure | None) -> str:
-    if fig is None:
-        return ""
-    import plotly.io as pio
+class _Charts:
+    """Numbers the report's charts; the first one also defines the template every chart shares."""
 
-    div: str = pio.to_html(fig, full_html=False, include_plotlyjs=False, config=_CONFIG, default_width="100%")
-    return f'<div class="chart">{div}</div>'
+    def __init__(self) -> None:
+        self.drawn = 0
+        self.template: dict[str, Any] | None = None
+
+    def __call__(self, fig: go.Figure | None) -> str:
+        if fig is None:
+            return ""
+        prelude = ""
+        if self.drawn == 0:
+            script, self.template = template_script(fig)
+            prelude = f"<script>{script}</script>"
+        self.drawn += 1
+        return f'{prelude}<div class="chart">{chart_div(fig, f"chart-{self.drawn}", self.template)}</div>'
 
 
 # --- sections -----------------------------------------------------------------------------------------
@@ -142,8 +152,8 @@ def _summary(report: WorkspaceReport) -> list[str]:
     return parts
 
 
-def _loops(report: WorkspaceReport) -> list[str]:
-    parts = [f'<h2 id="loops">{_e(SECTIONS[1])}</h2>', _chart(cycle_time_chart(report))]
+def _loops(report: WorkspaceReport, chart: _Charts) -> list[str]:
+    parts = [f'<h2 id="loops">{_e(SECTIONS[1])}</h2>', chart(cycle_time_chart(report))]
     for s in report.loops:
         d = s.diagnosis
         verdict = s.summary.verdict
@@ -174,7 +184,7 @@ def _loops(report: WorkspaceReport) -> list[str]:
     return parts
 
 
-def _data(report: WorkspaceReport) -> list[str]:
+def _data(report: WorkspaceReport, chart: _Charts) -> list[str]:
     parts = [f'<h2 id="data">{_e(SECTIONS[2])}</h2>']
     for ds in report.datasets:
         source = f" <span class='muted'>from {_e(ds.source_name)}</span>" if ds.source_name else ""
@@ -185,13 +195,13 @@ def _data(report: WorkspaceReport) -> list[str]:
         parts.append(_table(["Measure", "Value"], profile_rows(ds.profile), (1,)))
         counts = sorted(ds.profile.event_counts.items(), key=lambda kv: -kv[1])
         parts.append(_table(["Event", "Count"], [[name, count(n)] for name, n in counts], (1,)))
-        parts += [_chart(fig) for fig in dataset_figures(ds)]
+        parts += [chart(fig) for fig in dataset_figures(ds)]
     if not report.datasets:
         parts.append('<p class="note">No datasets yet.</p>')
     return parts
 
 
-def _models(report: WorkspaceReport) -> list[str]:
+def _models(report: WorkspaceReport, chart: _Charts) -> list[str]:
     parts = [f'<h2 id="models">{_e(SECTIONS[3])}</h2>']
     for ds in report.datasets:
         parts.append(f"<h3>{_e(ds.name)}</h3>")
@@ -202,7 +212,7 @@ def _models(report: WorkspaceReport) -> list[str]:
         if ds.verdict is not None:
             badge = _badge(ds.verdict.verdict.label, verdict_color(ds.verdict.verdict))
             parts.append(f"<p>{badge} {_e(verdict_sentence(ds))}</p>")
-            parts.append(_chart(learning_chart(ds)))
+            parts.append(chart(learning_chart(ds)))
         else:
             parts.append(f"<p class='note'>{_e(ds.verdict_note)}</p>")
     if not report.datasets:
@@ -212,8 +222,7 @@ def _models(report: WorkspaceReport) -> list[str]:
 
 def render_html(report: WorkspaceReport) -> str:
     """The report as one self-contained HTML file: plotly.js inline once, interactive charts, no URLs."""
-    from plotly.offline import get_plotlyjs
-
+    charts = _Charts()
     title = f"Workspace report: {report.workspace}"
     nav = "".join(
         f'<a href="#{anchor}">{_e(name)}</a>'
@@ -224,15 +233,15 @@ def render_html(report: WorkspaceReport) -> str:
         f"<p class='muted'>Generated {_e(when(report.generated_at))} by Flywheel Studio.</p>",
         f"<nav>{nav}</nav>",
         *_summary(report),
-        *_loops(report),
-        *_data(report),
-        *_models(report),
+        *_loops(report, charts),
+        *_data(report, charts),
+        *_models(report, charts),
         "<footer>Self-contained: charts are interactive (hover, zoom, click the legend) and need no network.</footer>",
     ]
     return (
         "<!DOCTYPE html>\n<html lang='en'><head><meta charset='utf-8'>"
         "<meta name='viewport' content='width=device-width, initial-scale=1'>"
         f"<title>{_e(title)}</title><style>{_CSS}</style>"
-        f"<script type='text/javascript'>{get_plotlyjs()}</script></head>"
+        f"<script type='text/javascript'>{bundle_js()}</script></head>"
         "<body><main>" + "\n".join(body) + "</main></body></html>\n"
     )

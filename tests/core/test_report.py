@@ -79,16 +79,16 @@ def filled(store: Store, workspace_id: int) -> int:
 
 
 def test_report_html_is_self_contained(store: Store, filled: int) -> None:
-    from plotly.offline import get_plotlyjs
+    from flywheel_core.report.plotly_bundle import bundle_js
 
     page = render_html(build_report(store, workspace_id=filled, actor="alice"))
-    plotly_js = get_plotlyjs()
-    assert page.count(plotly_js) == 1  # plotly.js inline, exactly once
+    plotly_js = bundle_js()
+    assert page.count(plotly_js) == 1  # the partial plotly.js bundle inline, exactly once
     rest = page.replace(plotly_js, "")  # the library's own source mentions URLs (help links it never loads)
     tags = re.findall(r"<(?:script|link|img|iframe|object|embed)\b[^>]*>", rest, flags=re.IGNORECASE)
     assert tags and all(not re.search(r"\b(?:src|href|data)\s*=", tag, flags=re.IGNORECASE) for tag in tags)
     assert "http://" not in rest and "https://" not in rest and "@import" not in rest
-    assert page.count("Plotly.newPlot(") == 6  # cycle times; activity and signal mix x2 datasets; one learning curve
+    assert page.count('flywheelPlot("') == 6  # cycle times; activity and signal mix x2 datasets; one learning curve
 
 
 def outside_scripts(page: str) -> str:
@@ -98,13 +98,13 @@ def outside_scripts(page: str) -> str:
 
 
 def embedded_figures(page: str) -> list[dict[str, Any]]:
-    """Each chart's ``data`` and ``layout``, parsed from the JSON of its ``Plotly.newPlot`` call."""
-    from plotly.offline import get_plotlyjs
+    """Each chart's ``data`` and ``layout``, parsed from the JSON of its ``flywheelPlot`` call."""
+    from flywheel_core.report.plotly_bundle import bundle_js
 
-    own = page.replace(get_plotlyjs(), "")
+    own = page.replace(bundle_js(), "")
     decoder = json.JSONDecoder()
     figures = []
-    for call in re.finditer(r'Plotly\.newPlot\(\s*"[^"]+",\s*', own):
+    for call in re.finditer(r'flywheelPlot\(\s*"[^"]+",\s*', own):
         data, end = decoder.raw_decode(own, call.end())
         comma = re.compile(r"\s*,\s*").match(own, end)
         assert comma is not None
@@ -202,7 +202,7 @@ def test_report_escapes_user_text(store: Store, workspace_id: int) -> None:
 
 def test_report_of_an_empty_workspace_says_what_to_do(store: Store, workspace_id: int) -> None:
     report = build_report(store, workspace_id=workspace_id, actor="alice")
-    assert "Plotly.newPlot(" not in render_html(report)
+    assert "flywheelPlot(" not in render_html(report)
     assert "map your loop on the Map the loop page" in render_markdown(report)
     assert "upload an interaction log" in render_html(report)
 
