@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from flywheel_core.exceptions import ConfigurationError
@@ -25,6 +25,9 @@ class Settings:
     max_rows: int = 20_000_000
     max_field_chars: int = 10_000
     default_workspace: str = "Default"
+    session_idle_minutes: int = 60
+    session_max_hours: int = 12
+    secret_key: str | None = field(default=None, repr=False)  # never printed with the settings
 
     @property
     def max_upload_bytes(self) -> int:
@@ -60,6 +63,29 @@ def _bool_env(env: dict[str, str], name: str) -> bool:
     )
 
 
+_MIN_SECRET_CHARS = 32
+
+
+def _secret_env(env: dict[str, str]) -> str | None:
+    raw = env.get("FLYWHEEL_SECRET_KEY")
+    if raw is None or raw == "":
+        return None
+    if len(raw.strip()) < _MIN_SECRET_CHARS:
+        raise ConfigurationError(
+            f"FLYWHEEL_SECRET_KEY must have at least {_MIN_SECRET_CHARS} characters, got {len(raw.strip())}: "
+            "make one with `python -c 'import secrets; print(secrets.token_urlsafe(32))'`, or unset it to use "
+            "the secret kept in the data folder."
+        )
+    return raw.strip()
+
+
+def _bounded_int_env(env: dict[str, str], name: str, default: int, most: int) -> int:
+    value = _int_env(env, name, default)
+    if value > most:
+        raise ConfigurationError(f"{name} can be at most {most}, got {value}.")
+    return value
+
+
 def load_settings(env: dict[str, str] | None = None) -> Settings:
     """Read settings from ``env`` (default: the process environment).
 
@@ -68,7 +94,11 @@ def load_settings(env: dict[str, str] | None = None) -> Settings:
     ``FLYWHEEL_HOSTED`` (``1``/``true``/``yes``/``on``: refuses to start without sign-in and shows no
     error details; any value other than those and ``0``/``false``/``no``/``off`` refuses to start),
     ``FLYWHEEL_MAX_UPLOAD_MB`` (also Streamlit's upload limit when started with ``flywheel app``),
-    ``FLYWHEEL_MAX_ROWS``, ``FLYWHEEL_MAX_FIELD_CHARS``, ``FLYWHEEL_DEFAULT_WORKSPACE``.
+    ``FLYWHEEL_MAX_ROWS``, ``FLYWHEEL_MAX_FIELD_CHARS``, ``FLYWHEEL_DEFAULT_WORKSPACE``;
+    ``FLYWHEEL_SESSION_IDLE_MINUTES`` (default 60, at most 43200) and ``FLYWHEEL_SESSION_MAX_HOURS``
+    (default 12, at most 720): a built-in account's session ends after that long without a request, or
+    that long after sign-in; ``FLYWHEEL_SECRET_KEY`` (at least 32 characters) signs the session cookie,
+    else a secret kept in the data folder (``session_secret``, mode 0600, made on first use) does.
     """
     env = dict(os.environ if env is None else env)
     data_dir = Path(env.get("FLYWHEEL_DATA_DIR") or ".flywheel").expanduser().resolve()
@@ -95,4 +125,7 @@ def load_settings(env: dict[str, str] | None = None) -> Settings:
         max_rows=_int_env(env, "FLYWHEEL_MAX_ROWS", 20_000_000),
         max_field_chars=_int_env(env, "FLYWHEEL_MAX_FIELD_CHARS", 10_000),
         default_workspace=env.get("FLYWHEEL_DEFAULT_WORKSPACE") or "Default",
+        session_idle_minutes=_bounded_int_env(env, "FLYWHEEL_SESSION_IDLE_MINUTES", 60, 43_200),
+        session_max_hours=_bounded_int_env(env, "FLYWHEEL_SESSION_MAX_HOURS", 12, 720),
+        secret_key=_secret_env(env),
     )

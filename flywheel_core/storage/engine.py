@@ -20,7 +20,7 @@ SQLITE_BUSY_TIMEOUT_MS = 30_000
 _MIGRATIONS = Path(__file__).with_name("migrations")
 # The newest migration's revision id (a test checks it against Alembic's head). When the database is
 # already there, start-up skips loading Alembic, which costs ~0.3 s per process.
-HEAD_REVISION = "0002"
+HEAD_REVISION = "0003"
 _WRITE = "flywheel_write"  # execution option: does this transaction write?
 
 

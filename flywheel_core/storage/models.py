@@ -4,7 +4,7 @@ Interaction events themselves are not rows here: each dataset is one Parquet fil
 the data folder (columnar, read back in milliseconds). The ``dataset`` row holds the metadata over all
 batches; each ``datasetbatch`` row one batch's file, content hash and counts. Batch 1 is the first import
 (its file is also ``dataset.file_path``); an append adds a batch and never rewrites an earlier file.
-Every table but ``useraccount`` carries ``workspace_id``; repository functions always filter on it.
+Every table but ``useraccount``, ``usersession`` and ``signinfailure`` (people, not workspace data) carries ``workspace_id``; repository functions always filter on it.
 """
 
 from __future__ import annotations
@@ -25,7 +25,9 @@ __all__ = [
     "LoopVersion",
     "Membership",
     "ModelVersion",
+    "SignInFailure",
     "UserAccount",
+    "UserSession",
     "Workspace",
     "as_utc",
     "utc_now",
@@ -63,7 +65,28 @@ class UserAccount(SQLModel, table=True):
     username: str = Field(max_length=120, unique=True, index=True)
     display_name: str = Field(default="", max_length=200)
     password_hash: str | None = Field(default=None, max_length=300)
+    disabled: bool = False  # a disabled account cannot sign in and its sessions stop working
     created_at: datetime = _when()
+
+
+class UserSession(SQLModel, table=True):
+    """A built-in account's signed-in browser: the cookie carries the token, the row only its SHA-256."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    token_hash: str = Field(max_length=64, unique=True, index=True)
+    username: str = Field(max_length=120, index=True)
+    created_at: datetime = _when()
+    last_seen_at: datetime = _when()
+    revoked_at: datetime | None = Field(default=None, sa_column=Column(DateTime(timezone=True)))
+
+
+class SignInFailure(SQLModel, table=True):
+    """One failed (or still being checked) sign-in: shared by every app process through the database."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    account: str = Field(max_length=120, index=True)  # the typed name, stripped and lower-cased
+    address: str | None = Field(default=None, max_length=64, index=True)
+    at: datetime = Field(default_factory=utc_now, sa_column=Column(DateTime(timezone=True), nullable=False, index=True))
 
 
 class Membership(SQLModel, table=True):

@@ -32,6 +32,7 @@ from flywheel_core.exceptions import (
 )
 from flywheel_core.faults import pause_point
 from flywheel_core.params import ROLE, check
+from flywheel_core.storage import people
 from flywheel_core.storage import repository as repo
 from flywheel_core.storage.engine import make_engine, session_scope, upgrade_database
 from flywheel_core.storage.files import (
@@ -58,7 +59,9 @@ from flywheel_core.storage.models import (
     UserAccount,
     Workspace,
     as_utc,
+    utc_now,
 )
+from flywheel_core.storage.sign_in import SignInMixin
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -66,8 +69,6 @@ if TYPE_CHECKING:
 __all__ = ["Store", "WorkspaceSummary"]
 
 _RANK = {role: rank for rank, role in enumerate(repo.ROLES)}
-# Verified against when the user does not exist, so both answers take the same time.
-_DUMMY_HASH = "$argon2id$v=19$m=65536,t=3,p=4$tjaDj/SyNXczv6Pd072+Og$DaRWQjNSgBA1Z+z5ihUvTHXVyMuSfo6ji6v4zWPBc9M"
 
 
 @dataclass(frozen=True)
@@ -80,7 +81,7 @@ class WorkspaceSummary:
     experiments: int
 
 
-class Store:
+class Store(SignInMixin):
     """Persistent state of one Flywheel Studio instance.
 
     Parameters:
@@ -96,7 +97,8 @@ class Store:
         self.engine: Engine = make_engine(settings.database_url)
         from flywheel_core.accounts import SignInThrottle
 
-        self.throttle = SignInThrottle()  # failed sign-ins per account and address, for this process
+        self.throttle = SignInThrottle()  # the allowance; failures are counted in the database
+        self._session_secret: bytes | None = None
         if migrate:
             upgrade_database(self.engine)
 
@@ -185,26 +187,6 @@ class Store:
         with session_scope(self.engine) as session:
             return repo.add_user(session=session, username=name, password_hash=hashed, display_name=display_name)
 
-    def authenticate(self, *, username: str, password: str, address: str | None = None) -> str | None:
-        """The username if the password matches a built-in account, else None (same answer for unknown users).
-
-        Raises:
-            PermissionDeniedError: too many failed sign-ins for this account or address (says when to retry).
-        """
-        from flywheel_core.accounts import verify_password
-
-        self.throttle.check(username=username, address=address)
-
-        with session_scope(self.engine, write=False) as session:
-            user = repo.get_user(session=session, username=username.strip())
-            stored = user.password_hash if user else None
-        ok = verify_password(stored or _DUMMY_HASH, password)
-        if ok and stored:
-            self.throttle.succeeded(username=username)
-            return username.strip()
-        self.throttle.failed(username=username, address=address)
-        return None
-
     def list_users(self) -> list[UserAccount]:
         with session_scope(self.engine, write=False) as session:
             return repo.list_users(session=session)
@@ -227,13 +209,16 @@ class Store:
 
         hashed = hash_password(password)
         with session_scope(self.engine) as session:
-            return repo.set_password(session=session, username=username, password_hash=hashed)
+            user = repo.set_password(session=session, username=username, password_hash=hashed)
+            people.revoke_sessions(session=session, username=username, now=utc_now())  # a new password: sign in anew
+            return user
 
     def offboard_user(self, *, username: str, actor: str) -> list[int]:
         """Remove a person from every workspace and clear their password, in one transaction; an OIDC
         identity then reaches no workspace either. Returns the workspaces they left."""
         with session_scope(self.engine) as session:
             left = repo.remove_user_everywhere(session=session, username=username, actor=actor)
+            people.revoke_sessions(session=session, username=username, now=utc_now())
             if repo.get_user(session=session, username=username) is not None:
                 repo.set_password(session=session, username=username, password_hash=None)
             elif not left:

@@ -9,13 +9,16 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
+from flywheel_core.accounts import SessionStatus
 from flywheel_core.config import Settings
 from flywheel_core.storage.models import AuditEvent, Membership, UserAccount, Workspace, as_utc
 from flywheel_core.storage.store import Store, WorkspaceSummary
 
 __all__ = [
     "AuditEvent",
+    "Member",
     "Membership",
+    "SessionStatus",
     "Store",
     "UserAccount",
     "WorkspaceRef",
@@ -23,18 +26,26 @@ __all__ = [
     "add_user",
     "authenticate",
     "create_workspace",
+    "disable_user",
+    "enable_user",
     "ensure_workspace",
     "get_workspace",
     "list_audit",
     "list_members",
+    "list_people",
     "list_users",
     "list_workspaces",
     "offboard_user",
     "open_store",
     "remove_member",
     "reset_password",
+    "resume_session",
     "role_of",
     "set_member",
+    "sign_in",
+    "sign_in_refusal",
+    "sign_out",
+    "sign_out_everywhere",
     "summarize_workspace",
 ]
 
@@ -131,3 +142,73 @@ def reset_password(store: Store, *, username: str, password: str) -> UserAccount
 def offboard_user(store: Store, *, username: str, actor: str) -> list[int]:
     """Remove a person from every workspace and clear their password."""
     return store.offboard_user(username=username, actor=actor)
+
+
+# --- sign-in sessions, sign-out everywhere, disabled accounts ------------------------------------------
+
+
+def sign_in(store: Store, *, username: str, password: str, address: str | None = None) -> str | None:
+    """Check a built-in account's password and start a server-side session for it.
+
+    Returns:
+        The signed cookie value naming the new session, or None for an unknown user or a wrong password.
+
+    Raises:
+        PermissionDeniedError: too many failed sign-ins (says when to try again), or the account is disabled.
+    """
+    found = store.authenticate(username=username, password=password, address=address)
+    return None if found is None else store.start_session(username=found)
+
+
+def resume_session(store: Store, *, cookie: str | None) -> SessionStatus:
+    """The user a session cookie signs in on this request, or why it no longer does (expired, signed out,
+    disabled, unknown). Called on every rerun, so a revoked or disabled session stops at the next one."""
+    return store.resume_session(cookie=cookie)
+
+
+def sign_out(store: Store, *, cookie: str | None) -> None:
+    """End this browser's session on the server (a copy of its cookie opens nothing afterwards)."""
+    store.end_session(cookie=cookie)
+
+
+def sign_out_everywhere(store: Store, *, username: str) -> int:
+    """End every session of ``username`` (every browser, every tab); returns how many ended."""
+    return store.revoke_sessions(username=username)
+
+
+def disable_user(store: Store, *, username: str, actor: str) -> UserAccount:
+    """Stop ``username`` signing in (memberships are kept) and end their sessions.
+
+    Raises:
+        PermissionDeniedError: a signed-in owner asked for someone who is also in a workspace they do not
+            own, or for themself.
+        NotFoundError: no account or membership has that name.
+    """
+    return store.set_disabled(username=username, disabled=True, actor=actor)
+
+
+def enable_user(store: Store, *, username: str, actor: str) -> UserAccount:
+    """Let a disabled ``username`` sign in again (same rules as :func:`disable_user`)."""
+    return store.set_disabled(username=username, disabled=False, actor=actor)
+
+
+def sign_in_refusal(store: Store, *, username: str) -> str | None:
+    """Why an identity (an OIDC e-mail) may not use the app now, or None: checked on every rerun."""
+    return SessionStatus(None, "disabled").message if store.is_disabled(username=username) else None
+
+
+@dataclass(frozen=True)
+class Member:
+    """A workspace member as the Workspace page lists them: their role and whether they can sign in."""
+
+    username: str
+    role: str
+    since: datetime
+    disabled: bool
+
+
+def list_people(store: Store, *, workspace_id: int, actor: str) -> list[Member]:
+    """The workspace's members with their roles and whether their account is disabled."""
+    members = store.list_members(workspace_id=workspace_id, actor=actor)
+    disabled = store.disabled_among(usernames=[m.username for m in members])
+    return [Member(m.username, m.role, as_utc(m.created_at) or m.created_at, m.username in disabled) for m in members]
