@@ -85,18 +85,42 @@ def not_enough(
     return f"not enough feedback to score ({_plural(negatives, 'negative')} in the {window}; needs {min_negatives})"
 
 
+def _midranks_of_sorted(values: np.ndarray) -> np.ndarray:
+    """Midranks (1-based, ties share their mean rank) of an array already sorted ascending."""
+    k = len(values)
+    if k == 0:
+        return np.empty(0)
+    starts = np.flatnonzero(np.r_[True, values[1:] != values[:-1]])
+    ends = np.r_[starts[1:], k]
+    return np.repeat((starts + 1 + ends) / 2.0, ends - starts)
+
+
 def _components(y: np.ndarray, scores: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """DeLong's structural components: AUC per predictor, V10 (per positive) and V01 (per negative)."""
+    """DeLong's structural components: AUC per predictor, V10 (per positive) and V01 (per negative).
+
+    Sun & Xu's fast algorithm: with midranks T over all rows, Tx within the positives and Tz within the
+    negatives, V10 = (T - Tx) / n and V01 = 1 - (T - Tz) / m. One sort per predictor gives all three (the
+    positives and the negatives come out of the combined order already sorted).
+    """
     positive = np.asarray(y).astype(bool)
     s = np.atleast_2d(np.asarray(scores, dtype=float))
-    x, z = s[:, positive], s[:, ~positive]
-    m, n = x.shape[1], z.shape[1]
-    tx = stats.rankdata(x, axis=1)
-    tz = stats.rankdata(z, axis=1)
-    t = stats.rankdata(np.concatenate([x, z], axis=1), axis=1)
-    auc = (t[:, :m].sum(axis=1) - m * (m + 1) / 2.0) / (m * n)
-    v10 = (t[:, :m] - tx) / n
-    v01 = 1.0 - (t[:, m:] - tz) / m
+    m = int(positive.sum())
+    n = len(positive) - m
+    within = np.cumsum(positive) - 1  # a positive row's place among the positives
+    within_neg = np.cumsum(~positive) - 1
+    auc = np.empty(len(s))
+    v10, v01 = np.empty((len(s), m)), np.empty((len(s), n))
+    for r, row in enumerate(s):
+        order = np.argsort(row)  # ties share a midrank, so their order does not matter
+        ordered = row[order]
+        is_pos = positive[order]
+        t = _midranks_of_sorted(ordered)
+        tx = _midranks_of_sorted(ordered[is_pos])
+        tz = _midranks_of_sorted(ordered[~is_pos])
+        t_pos, t_neg = t[is_pos], t[~is_pos]
+        auc[r] = (t_pos.sum() - m * (m + 1) / 2.0) / (m * n)
+        v10[r, within[order[is_pos]]] = (t_pos - tx) / n
+        v01[r, within_neg[order[~is_pos]]] = 1.0 - (t_neg - tz) / m
     return auc, v10, v01
 
 

@@ -64,3 +64,23 @@ def test_mean_interval_widens_when_rows_cluster_by_user() -> None:
     naive, robust = mean_score(losses), mean_score(losses, users)
     assert naive.value == robust.value
     assert (robust.high - robust.low) > 4 * (naive.high - naive.low)
+
+
+def test_delong_components_equal_their_definition_on_shuffled_rows_with_ties() -> None:
+    """V10 of a positive is the share of negatives it outranks (ties count half); V01 of a negative the share
+    of positives that outrank it; whatever order the rows come in (the fast algorithm sorts once)."""
+    from flywheel_core.learning.evidence import _components
+
+    rng = np.random.default_rng(3)
+    for _ in range(200):
+        k = int(rng.integers(3, 40))
+        y = rng.random(k) < 0.4
+        if y.all() or not y.any():
+            continue
+        p = np.round(rng.random((2, k)), int(rng.integers(1, 3)))  # ties within and across the classes
+        auc, v10, v01 = _components(y, p)
+        for r in range(2):
+            x, z = p[r, y], p[r, ~y]
+            psi = (x[:, None] > z[None, :]) + 0.5 * (x[:, None] == z[None, :])
+            assert np.allclose(v10[r], psi.mean(axis=1)) and np.allclose(v01[r], psi.mean(axis=0))
+            assert np.isclose(auc[r], psi.mean()) and np.isclose(auc[r], roc_auc_score(y, p[r]))
