@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from flywheel_core.exceptions import ConfigurationError
 
-__all__ = ["AUTH_MODES", "Settings", "load_settings"]
+__all__ = ["AUTH_MODES", "DASK_SCHEMES", "Settings", "dask_scheduler_from", "load_settings"]
 
 AUTH_MODES = ("none", "accounts", "oidc")
+DASK_SCHEMES = ("tcp", "tls", "ws", "wss", "ucx", "inproc")
 
 
 @dataclass(frozen=True)
@@ -25,6 +27,7 @@ class Settings:
     max_rows: int = 20_000_000
     max_field_chars: int = 10_000
     default_workspace: str = "Default"
+    dask_scheduler: str = ""  # an existing Dask cluster's scheduler: whole jobs run there
     session_idle_minutes: int = 60
     session_max_hours: int = 12
     secret_key: str | None = field(default=None, repr=False)  # never printed with the settings
@@ -86,6 +89,29 @@ def _bounded_int_env(env: dict[str, str], name: str, default: int, most: int) ->
     return value
 
 
+def dask_scheduler_from(env: Mapping[str, str]) -> str:
+    """``FLYWHEEL_DASK_SCHEDULER`` checked: ``""`` (no cluster) or a scheduler address such as ``tcp://host:8786``.
+
+    Raises:
+        ConfigurationError: an address Dask cannot use (no port, an unknown scheme).
+    """
+    raw = (env.get("FLYWHEEL_DASK_SCHEDULER") or "").strip()
+    if not raw:
+        return ""
+    scheme, _, rest = raw.rpartition("://")
+    if scheme and scheme not in DASK_SCHEMES:
+        raise ConfigurationError(
+            f"FLYWHEEL_DASK_SCHEDULER must be a Dask scheduler address such as tcp://host:8786 "
+            f"(schemes: {', '.join(DASK_SCHEMES)}), got {raw!r}."
+        )
+    host, _, port = rest.rpartition(":")
+    if scheme != "inproc" and (not host or not port.isdigit()):
+        raise ConfigurationError(
+            f"FLYWHEEL_DASK_SCHEDULER must name the scheduler's host and port, such as tcp://host:8786, got {raw!r}."
+        )
+    return raw if scheme else f"tcp://{raw}"
+
+
 def load_settings(env: dict[str, str] | None = None) -> Settings:
     """Read settings from ``env`` (default: the process environment).
 
@@ -94,7 +120,8 @@ def load_settings(env: dict[str, str] | None = None) -> Settings:
     ``FLYWHEEL_HOSTED`` (``1``/``true``/``yes``/``on``: refuses to start without sign-in and shows no
     error details; any value other than those and ``0``/``false``/``no``/``off`` refuses to start),
     ``FLYWHEEL_MAX_UPLOAD_MB`` (also Streamlit's upload limit when started with ``flywheel app``),
-    ``FLYWHEEL_MAX_ROWS``, ``FLYWHEEL_MAX_FIELD_CHARS``, ``FLYWHEEL_DEFAULT_WORKSPACE``;
+    ``FLYWHEEL_MAX_ROWS``, ``FLYWHEEL_MAX_FIELD_CHARS``, ``FLYWHEEL_DEFAULT_WORKSPACE``,
+    ``FLYWHEEL_DASK_SCHEDULER`` (an existing Dask cluster: jobs run on it, see :func:`dask_scheduler_from`);
     ``FLYWHEEL_SESSION_IDLE_MINUTES`` (default 60, at most 43200) and ``FLYWHEEL_SESSION_MAX_HOURS``
     (default 12, at most 720): a built-in account's session ends after that long without a request, or
     that long after sign-in; ``FLYWHEEL_SECRET_KEY`` (at least 32 characters) signs the session cookie,
@@ -125,6 +152,7 @@ def load_settings(env: dict[str, str] | None = None) -> Settings:
         max_rows=_int_env(env, "FLYWHEEL_MAX_ROWS", 20_000_000),
         max_field_chars=_int_env(env, "FLYWHEEL_MAX_FIELD_CHARS", 10_000),
         default_workspace=env.get("FLYWHEEL_DEFAULT_WORKSPACE") or "Default",
+        dask_scheduler=dask_scheduler_from(env),
         session_idle_minutes=_bounded_int_env(env, "FLYWHEEL_SESSION_IDLE_MINUTES", 60, 43_200),
         session_max_hours=_bounded_int_env(env, "FLYWHEEL_SESSION_MAX_HOURS", 12, 720),
         secret_key=_secret_env(env),

@@ -4,11 +4,17 @@ The page (or the command line) records a ``Job`` row and launches a detached wor
 ``flywheel job run ID --workspace-id W``, which does the work and reports progress in the row; the page
 polls the row. The worker runs in its own session, so navigating away, reloading or another user's run
 never stops or blocks it. A worker that fails marks its job failed with the message.
+
+With an existing Dask cluster configured (``FLYWHEEL_DASK_SCHEDULER``), the job goes to the cluster
+instead (:mod:`flywheel_core.cluster`): a Dask worker opens the store from the app's settings and runs the
+same :func:`execute_job`; the app process only records the row and hands it over. Every job row records
+where it ran (``result["ran_on"]``: host, process id and the Dask worker, if any).
 """
 
 from __future__ import annotations
 
 import os
+import socket
 import subprocess
 import sys
 import traceback
@@ -20,6 +26,7 @@ from flywheel_core.exceptions import DataValidationError, FlywheelError
 from flywheel_core.params import MIN_NEGATIVES, MIN_POSITIVES
 
 if TYPE_CHECKING:
+    from flywheel_core.config import Settings
     from flywheel_core.storage.models import Job
     from flywheel_core.storage.store import Store
 
@@ -30,6 +37,7 @@ __all__ = [
     "execute_job",
     "job_state",
     "list_jobs",
+    "run_job_on_worker",
     "start_job",
     "submit_job",
 ]
@@ -127,12 +135,16 @@ def start_job(store: Store, *, workspace_id: int, kind: str, params: dict[str, A
     """Record a job and launch its detached worker process; returns the job as it stands.
 
     With ``FLYWHEEL_JOBS_INLINE=1`` (tests, single-user scripts) the job runs in this process instead,
-    through the same :func:`execute_job`.
+    through the same :func:`execute_job`. With a Dask scheduler configured it is handed to that cluster;
+    a cluster that cannot take it (unreachable, no workers, workers that cannot see the database or the
+    data folder) leaves the job failed with the reason, returned at once.
     """
     job = submit_job(store, workspace_id=workspace_id, kind=kind, params=params, actor=actor)
     assert job.id is not None
     if os.environ.get("FLYWHEEL_JOBS_INLINE") == "1":
         return JobInfo.from_row(execute_job(store, workspace_id=workspace_id, job_id=job.id, actor=actor))
+    if store.settings.dask_scheduler:
+        return _start_on_cluster(store, workspace_id=workspace_id, job_id=job.id, actor=actor)
     env = {**os.environ, "FLYWHEEL_DATA_DIR": str(store.settings.data_dir)}
     if store.settings.database_url:
         env["FLYWHEEL_DATABASE_URL"] = store.settings.database_url
@@ -145,6 +157,79 @@ def start_job(store: Store, *, workspace_id: int, kind: str, params: dict[str, A
         stderr=subprocess.DEVNULL,
     )
     return JobInfo.from_row(job)
+
+
+def _start_on_cluster(store: Store, *, workspace_id: int, job_id: int, actor: str) -> JobInfo:
+    """Hand a recorded job to the Dask cluster; on a cluster that cannot take it, the job fails with why."""
+    from functools import partial
+
+    from flywheel_core.cluster import submit_detached
+    from flywheel_core.exceptions import ConfigurationError
+
+    address = store.settings.dask_scheduler
+    store.update_job(workspace_id=workspace_id, job_id=job_id, message=f"Queued on the Dask cluster at {address}")
+    try:
+        submit_detached(
+            address,
+            run_job_on_worker,
+            store.settings,
+            workspace_id,
+            job_id,
+            name=f"flywheel-job-{job_id}",
+            probe=partial(_worker_problem, store.settings, workspace_id, job_id),
+        )
+    except ConfigurationError as error:
+        store.update_job(
+            workspace_id=workspace_id, job_id=job_id, status="failed", error=str(error)[:2000], message="Failed"
+        )
+    return JobInfo.from_row(store.get_job(workspace_id=workspace_id, job_id=job_id, actor=actor))
+
+
+def run_job_on_worker(settings: Settings, workspace_id: int, job_id: int) -> str:
+    """A job's work on a Dask worker: open the store from the app's settings, run :func:`execute_job` there.
+
+    Returns the job's final status (the cluster keeps nothing else: the row holds the result).
+    """
+    from flywheel_core.storage.store import Store
+
+    store = Store(settings, migrate=False)  # the app that recorded the job has migrated the database
+    try:
+        return str(execute_job(store, workspace_id=workspace_id, job_id=job_id).status)
+    finally:
+        store.engine.dispose()
+
+
+def _worker_problem(settings: Settings, workspace_id: int, job_id: int) -> str:
+    """What stops this Dask worker from running the job ("" when nothing): run on every worker before submitting."""
+    from flywheel_core.storage.store import Store
+
+    object_store = getattr(settings, "object_store", "")  # data files in S3: the local folder is made on use
+    if not object_store and not settings.data_dir.is_dir():
+        return f"it cannot see the data folder {settings.data_dir}"
+    sqlite_file = settings.database_url.removeprefix("sqlite:///")
+    if sqlite_file != settings.database_url and not os.path.isfile(sqlite_file):
+        return f"it cannot see the SQLite database {sqlite_file}"
+    try:
+        store = Store(settings, migrate=False)
+        try:
+            store.get_job(workspace_id=workspace_id, job_id=job_id)
+        finally:
+            store.engine.dispose()
+    except Exception as error:  # reported to the person starting the job, with the reason
+        return f"it cannot read the job from the database ({traceback.format_exception_only(error)[-1].strip()})"
+    return ""
+
+
+def _ran_on() -> dict[str, Any]:
+    """Where this process is: host, process id and, inside a Dask task, the worker's address."""
+    from flywheel_core.cluster import in_dask_worker
+
+    worker = ""
+    if in_dask_worker():
+        from distributed import get_worker
+
+        worker = str(get_worker().address)
+    return {"host": socket.gethostname(), "pid": os.getpid(), "dask_worker": worker}
 
 
 def execute_job(store: Store, *, workspace_id: int, job_id: int, actor: str | None = None) -> Job:
@@ -167,6 +252,8 @@ def execute_job(store: Store, *, workspace_id: int, job_id: int, actor: str | No
         )
 
     progress(0.01, "Starting")
+    ran_on = _ran_on()
+    store.update_job(workspace_id=workspace_id, job_id=job_id, result={"ran_on": ran_on})
     try:
         if job.kind == "train":
             from flywheel_core.learning.api import run_training
@@ -221,6 +308,7 @@ def execute_job(store: Store, *, workspace_id: int, job_id: int, actor: str | No
             message="Failed",
         )
         raise
+    result["ran_on"] = ran_on
     store.update_job(
         workspace_id=workspace_id, job_id=job_id, status="done", progress=1.0, message="Done", result=result
     )

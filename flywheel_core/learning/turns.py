@@ -252,11 +252,30 @@ def cut_turns(time_ns: np.ndarray, *, n_turns: int, by: str = "time", holdout_fr
 def parallel_backend(n_jobs: int | None = None) -> Iterator[int]:
     """joblib's backend for independent fits: local processes, or Dask when FLYWHEEL_DASK_SCHEDULER is set.
 
+    Inside a job running on a Dask worker, the fits go to the same cluster through the worker's own client
+    (joblib secedes the waiting task from the worker's threads, so even a one-thread worker cannot deadlock),
+    except with ``n_jobs=1`` (small fits), which run in the job's own task.
+
     Yields the ``n_jobs`` to pass to ``joblib.Parallel``.
+
+    Raises:
+        ConfigurationError: FLYWHEEL_DASK_SCHEDULER names a scheduler that cannot be reached.
     """
     import joblib
 
-    address = os.environ.get("FLYWHEEL_DASK_SCHEDULER", "").strip()
+    from flywheel_core.cluster import connect, in_dask_worker
+    from flywheel_core.config import dask_scheduler_from
+
+    if in_dask_worker():
+        if n_jobs == 1:
+            yield 1
+            return
+        from distributed import get_client
+
+        with joblib.parallel_config(backend="dask", client=get_client()):
+            yield -1
+        return
+    address = dask_scheduler_from(os.environ)
     if not address:
         workers = n_jobs if n_jobs is not None else min(os.cpu_count() or 1, 4)
         # each worker process gets its share of the cores for its own threads (no oversubscription)
@@ -267,15 +286,7 @@ def parallel_backend(n_jobs: int | None = None) -> Iterator[int]:
             with joblib.parallel_config(backend="loky", inner_max_num_threads=inner):
                 yield workers
         return
-    try:
-        from distributed import Client
-    except ImportError as exc:  # pragma: no cover - depends on the optional extra
-        from flywheel_core.exceptions import ConfigurationError
-
-        raise ConfigurationError(
-            "FLYWHEEL_DASK_SCHEDULER is set but Dask is not installed. Install flywheel-studio[dask] or unset it."
-        ) from exc
-    with Client(address, set_as_default=False) as client, joblib.parallel_config(backend="dask", client=client):
+    with connect(address) as client, joblib.parallel_config(backend="dask", client=client):
         yield -1
 
 

@@ -1,0 +1,125 @@
+"""The door to an existing Dask cluster (``FLYWHEEL_DASK_SCHEDULER``): connect, check the workers, hand work over.
+
+Whole jobs are handed to the cluster with ``distributed.Client.submit`` and let go (``fire_and_forget``): the
+cluster's scheduler queues and places them, a worker runs the same job function a local worker process runs,
+and progress goes to the database as always. Nothing here queues or schedules anything itself.
+
+Dask's errors are translated here, in one place, into :class:`ConfigurationError` messages that say which
+scheduler, what went wrong and what to do; a cluster that cannot be reached answers within
+:data:`CONNECT_SECONDS`, never a hang.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import traceback
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from flywheel_core.exceptions import ConfigurationError
+
+if TYPE_CHECKING:
+    from distributed import Client
+
+__all__ = ["CONNECT_SECONDS", "ClusterSubmission", "connect", "in_dask_worker", "submit_detached"]
+
+CONNECT_SECONDS = 5.0  # how long to wait for the scheduler to answer before saying it cannot be reached
+UNSET = "or unset FLYWHEEL_DASK_SCHEDULER to run jobs on this machine"
+
+
+@dataclass(frozen=True)
+class ClusterSubmission:
+    """A job handed to the cluster: the scheduler it went to, its task key there, and how many workers it had."""
+
+    scheduler: str
+    key: str
+    n_workers: int
+
+
+def _last_line(error: BaseException) -> str:
+    return traceback.format_exception_only(type(error), error)[-1].strip()
+
+
+@contextlib.contextmanager
+def connect(address: str) -> Iterator[Client]:
+    """A client of the scheduler at ``address``, closed on exit.
+
+    Raises:
+        ConfigurationError: Dask is not installed, or the scheduler does not answer within CONNECT_SECONDS.
+    """
+    try:
+        from distributed import Client
+    except ImportError as exc:  # pragma: no cover - depends on the optional extra
+        raise ConfigurationError(
+            f"FLYWHEEL_DASK_SCHEDULER is set but Dask is not installed. Install flywheel-studio[dask], {UNSET}."
+        ) from exc
+    try:
+        client = Client(address, timeout=CONNECT_SECONDS, set_as_default=False)
+    except (OSError, TimeoutError, ValueError) as exc:
+        raise ConfigurationError(
+            f"The Dask scheduler at {address} (FLYWHEEL_DASK_SCHEDULER) cannot be reached: {_last_line(exc)}. "
+            f"Start the cluster or correct the address, {UNSET}."
+        ) from exc
+    try:
+        yield client
+    finally:
+        client.close()
+
+
+def submit_detached(
+    address: str, function: Callable[..., Any], *args: Any, name: str, probe: Callable[[], str] | None = None
+) -> ClusterSubmission:
+    """Run ``function(*args)`` on the cluster and let go: it runs to its end even after this process has gone.
+
+    ``probe`` (optional) is first run on every worker; it returns ``""`` when that worker can do the work,
+    else what stops it (a missing data folder, a database it cannot open), and nothing is submitted.
+
+    Raises:
+        ConfigurationError: the scheduler cannot be reached, has no workers, or a worker cannot run the job
+        (Flywheel Studio not installed there, or the probe's problem).
+    """
+    from distributed import fire_and_forget
+
+    with connect(address) as client:
+        workers = list(client.scheduler_info().get("workers", {}))
+        if not workers:
+            raise ConfigurationError(
+                f"The Dask cluster at {address} (FLYWHEEL_DASK_SCHEDULER) has no workers: start some "
+                f"(`dask worker {address}`), {UNSET}."
+            )
+        if probe is not None:
+            try:
+                answers: dict[str, str] = client.run(probe)
+            except Exception as exc:  # what a worker raised: Flywheel missing there, a failing import, ...
+                raise ConfigurationError(
+                    f"The Dask workers at {address} cannot run Flywheel Studio's jobs: {_last_line(exc)}. "
+                    f"Install the same flywheel-studio in the workers' environment, {UNSET}."
+                ) from exc
+            problems = {worker: problem for worker, problem in answers.items() if problem}
+            if problems:
+                worker, problem = sorted(problems.items())[0]
+                others = f" (and {len(problems) - 1} more workers)" if len(problems) > 1 else ""
+                raise ConfigurationError(
+                    f"Dask worker {worker}{others} cannot run Flywheel Studio's jobs: {problem}. Every worker needs "
+                    f"the app's database and data folder (PostgreSQL and a shared folder), {UNSET}."
+                )
+        key = f"{name}-{uuid.uuid4().hex[:12]}"  # unique: two instances on one cluster may both have a job 1
+        fire_and_forget(client.submit(function, *args, key=key, pure=False))
+    return ClusterSubmission(scheduler=address, key=key, n_workers=len(workers))
+
+
+def in_dask_worker() -> bool:
+    """Whether this code runs inside a task on a Dask worker (never imports Dask when it is not loaded)."""
+    import sys
+
+    if "distributed" not in sys.modules:
+        return False
+    from distributed import get_worker
+
+    try:
+        get_worker()
+    except ValueError:
+        return False
+    return True
