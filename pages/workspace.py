@@ -19,10 +19,18 @@ st.caption(
 left, right = st.columns(2)
 with left:
     st.subheader("Members")
-    members = workspaces_api.list_members(ctx.store, workspace_id=ctx.workspace_id, actor=ctx.actor)
+    members = workspaces_api.list_people(ctx.store, workspace_id=ctx.workspace_id, actor=ctx.actor)
     if members:
         st.dataframe(
-            [{"User": m.username, "Role": m.role, "Since": when(m.created_at)} for m in members],
+            [
+                {
+                    "User": m.username,
+                    "Role": m.role,
+                    "Since": when(m.since),
+                    "Sign-in": "disabled" if m.disabled else "",
+                }
+                for m in members
+            ],
             hide_index=True,
             width="stretch",
         )
@@ -50,6 +58,19 @@ with left:
                         )
                         st.toast(f"{md_escape(leaving)} is no longer a member.")
                         st.rerun()
+        if others and ctx.store.enforce_roles:
+            st.caption(
+                "Disabling stops someone signing in and ends their sessions at once; they stay a member. "
+                "Only for people whose every workspace you own; for anyone else, ask your administrator."
+            )
+            chosen = st.selectbox("Sign-in of", others, key="workspace.disable_name")
+            enable = next((m.disabled for m in members if m.username == chosen), False)
+            if st.button("Enable sign-in" if enable else "Disable sign-in", key="workspace.disable"):
+                with user_errors():
+                    change = workspaces_api.enable_user if enable else workspaces_api.disable_user
+                    change(ctx.store, username=chosen, actor=ctx.actor)
+                    st.toast(f"{md_escape(chosen)} can {'sign in again' if enable else 'no longer sign in'}.")
+                    st.rerun()
 
 with right:
     st.subheader("New workspace")

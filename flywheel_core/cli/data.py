@@ -308,15 +308,12 @@ def datasets_command(obj: Context, workspace: str | None, as_json: bool) -> None
 @json_option
 @click.pass_obj
 def profile_command(obj: Context, name: str, workspace: str | None, as_json: bool) -> None:
-    """Profile a dataset: volumes, signal mix, feedback coverage, stickiness."""
+    """Profile a dataset: volumes, signal mix, feedback coverage, stickiness (read from the summaries kept
+    beside its events; a dataset stored before them has them made now, once)."""
     from flywheel_core.data import api as data_api
-    from flywheel_core.data.analytics import profile_events
 
     ws = obj.workspace(workspace)
-    store = obj.store()
-    dataset = data_api.get_dataset(store, workspace_id=ws.id, name=name, actor=ACTOR)
-    events = data_api.read_analysis_events(store, workspace_id=ws.id, name=name, actor=ACTOR)
-    profile = profile_events(events, dataset.signals)
+    profile = data_api.profile(obj.store(), workspace_id=ws.id, name=name, actor=ACTOR)
     payload = {"dataset": name, **profile.to_json()}
     emit(payload, as_json, lambda: "\n".join(f"{k:<22} {v}" for k, v in payload.items()))
 

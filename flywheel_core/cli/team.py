@@ -74,6 +74,44 @@ def user_offboard(obj: Context, username: str, as_json: bool) -> None:
     )
 
 
+@user_group.command("disable")
+@click.argument("username")
+@json_option
+@click.pass_obj
+def user_disable(obj: Context, username: str, as_json: bool) -> None:
+    """Stop USERNAME signing in (password or OIDC) and end their sessions; memberships are kept."""
+    from flywheel_core.workspaces import api as workspaces_api
+
+    user = workspaces_api.disable_user(obj.store(), username=username.strip(), actor=ACTOR)
+    emit({"username": user.username, "disabled": True}, as_json,
+         f"'{user.username}' is disabled: signed out everywhere and cannot sign in until enabled.")  # fmt: skip
+
+
+@user_group.command("enable")
+@click.argument("username")
+@json_option
+@click.pass_obj
+def user_enable(obj: Context, username: str, as_json: bool) -> None:
+    """Let a disabled USERNAME sign in again."""
+    from flywheel_core.workspaces import api as workspaces_api
+
+    user = workspaces_api.enable_user(obj.store(), username=username.strip(), actor=ACTOR)
+    emit({"username": user.username, "disabled": False}, as_json, f"'{user.username}' can sign in again.")
+
+
+@user_group.command("sign-out-everywhere")
+@click.argument("username")
+@json_option
+@click.pass_obj
+def user_sign_out_everywhere(obj: Context, username: str, as_json: bool) -> None:
+    """End every session of USERNAME's built-in account (every browser and tab)."""
+    from flywheel_core.workspaces import api as workspaces_api
+
+    ended = workspaces_api.sign_out_everywhere(obj.store(), username=username.strip())
+    emit({"username": username.strip(), "sessions_ended": ended}, as_json,
+         f"Ended {ended} session(s) of '{username.strip()}'.")  # fmt: skip
+
+
 @click.command("users")
 @json_option
 @click.pass_obj
@@ -87,11 +125,18 @@ def users_command(obj: Context, as_json: bool) -> None:
             "username": u.username,
             "display_name": u.display_name,
             "password": bool(u.password_hash),
+            "disabled": u.disabled,
             "created_at": as_utc(u.created_at),
         }
         for u in workspaces_api.list_users(obj.store())
     ]
-    emit({"users": users}, as_json, lambda: "\n".join(str(u["username"]) for u in users) or "No accounts yet.")
+    emit(
+        {"users": users},
+        as_json,
+        lambda: (
+            "\n".join(f"{u['username']}{' (disabled)' if u['disabled'] else ''}" for u in users) or "No accounts yet."
+        ),
+    )
 
 
 @click.group("member")

@@ -29,14 +29,18 @@ __all__ = [
     "LongTailResult",
     "RatingBiasResult",
     "active_users",
+    "activity_from_pairs",
+    "behaviour_from_sums",
     "codes",
     "events_over_time",
     "filter_dates",
     "item_long_tail",
     "new_vs_returning",
+    "new_vs_returning_from_pairs",
     "profile_events",
     "rating_bias",
     "retention_cohorts",
+    "retention_from_pairs",
     "user_outliers",
 ]
 
@@ -232,7 +236,11 @@ def _rolling_distinct(users: np.ndarray, days: np.ndarray, window: int, n_days: 
 
 def active_users(events: pd.DataFrame) -> ActivityResult:
     _check(events)
-    users, days, day0 = _user_days(events)
+    return activity_from_pairs(*_user_days(events))
+
+
+def activity_from_pairs(users: np.ndarray, days: np.ndarray, day0: int) -> ActivityResult:
+    """:func:`active_users` from the distinct (user, day) pairs sorted by user then day (days from ``day0``)."""
     n_days = int(days.max()) + 1
     dau = np.bincount(days, minlength=n_days)
     wau = _rolling_distinct(users, days, 7, n_days)
@@ -311,7 +319,11 @@ def rating_bias(events: pd.DataFrame, dictionary: SignalDictionary) -> RatingBia
 def retention_cohorts(events: pd.DataFrame, max_weeks: int = 12) -> pd.DataFrame:
     """Weekly cohorts by first activity: share of each cohort active N weeks later (rows: cohorts)."""
     _check(events)
-    users, days, day0 = _user_days(events)
+    return retention_from_pairs(*_user_days(events), max_weeks=max_weeks)
+
+
+def retention_from_pairs(users: np.ndarray, days: np.ndarray, day0: int, max_weeks: int = 12) -> pd.DataFrame:
+    """:func:`retention_cohorts` from the distinct (user, day) pairs (as :func:`activity_from_pairs`)."""
     weeks = days // 7
     first = np.full(users.max() + 1, np.iinfo(np.int64).max)
     np.minimum.at(first, users, weeks)
@@ -340,7 +352,11 @@ def retention_cohorts(events: pd.DataFrame, max_weeks: int = 12) -> pd.DataFrame
 def new_vs_returning(events: pd.DataFrame) -> pd.DataFrame:
     """Per week: users active for the first time vs users who had been active before."""
     _check(events)
-    users, days, day0 = _user_days(events)
+    return new_vs_returning_from_pairs(*_user_days(events))
+
+
+def new_vs_returning_from_pairs(users: np.ndarray, days: np.ndarray, day0: int) -> pd.DataFrame:
+    """:func:`new_vs_returning` from the distinct (user, day) pairs (as :func:`activity_from_pairs`)."""
     weeks = days // 7
     pairs = _distinct(users * (int(weeks.max()) + 1) + weeks)
     pu, pw = pairs // (int(weeks.max()) + 1), pairs % (int(weeks.max()) + 1)
@@ -473,10 +489,6 @@ def _behaviour(
     n_gaps = np.bincount(u[within], minlength=n_codes).astype(float)
     gap_sum = np.bincount(u[within], weights=gap[within].astype(float), minlength=n_codes)
     gap_sq = np.bincount(u[within], weights=gap[within].astype(float) ** 2, minlength=n_codes)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        gap_mean = gap_sum / n_gaps
-        gap_sd = np.sqrt(np.maximum(gap_sq / n_gaps - gap_mean**2, 0.0) * n_gaps / np.maximum(n_gaps - 1, 1))
-        gap_cv = np.where((n_gaps >= BOT_MIN_GAPS) & (gap_mean > 0), gap_sd / gap_mean, np.nan)
     minutes = np.bincount(u[_run_starts(u, t // 60)], minlength=n_codes).astype(float)
     session = np.cumsum(first_of_user | (gap > PAUSE_SECONDS)) - 1
     starts = np.flatnonzero(np.diff(np.append(-1, session)))
@@ -493,6 +505,37 @@ def _behaviour(
     else:
         top_item = np.zeros(n_codes)
     present = per_user > 0
+    return behaviour_from_sums(
+        _labels(events["user"])[present] if labels else None,
+        per_user[present],
+        n_gaps[present],
+        gap_sum[present],
+        gap_sq[present],
+        minutes[present],
+        longest[present],
+        top_item[present],
+    )
+
+
+def behaviour_from_sums(
+    users: np.ndarray | None,
+    per_user: np.ndarray,
+    n_gaps: np.ndarray,
+    gap_sum: np.ndarray,
+    gap_sq: np.ndarray,
+    minutes: np.ndarray,
+    longest: np.ndarray,
+    top_item: np.ndarray,
+) -> pd.DataFrame:
+    """The behaviour frame of :func:`user_outliers` (without its order and ``outlier`` column) from per-user
+    sums: events, gaps within sessions (count, sum, sum of squares, seconds), active minutes, the longest
+    session (hours) and the top item's events; ``users`` labels the rows (None: no ``user`` column)."""
+    per_user, n_gaps, gap_sum, gap_sq = (np.asarray(a, dtype=float) for a in (per_user, n_gaps, gap_sum, gap_sq))
+    minutes, longest, top_item = (np.asarray(a, dtype=float) for a in (minutes, longest, top_item))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        gap_mean = gap_sum / n_gaps
+        gap_sd = np.sqrt(np.maximum(gap_sq / n_gaps - gap_mean**2, 0.0) * n_gaps / np.maximum(n_gaps - 1, 1))
+        gap_cv = np.where((n_gaps >= BOT_MIN_GAPS) & (gap_mean > 0), gap_sd / gap_mean, np.nan)
     with np.errstate(divide="ignore", invalid="ignore"):
         pace = np.where(minutes > 0, per_user / minutes, 0.0)
         share = np.where(per_user > 0, top_item / per_user, 0.0)
@@ -503,17 +546,17 @@ def _behaviour(
         + (longest >= BOT_SESSION_HOURS).astype(int)
     )
     bot_like = (per_user >= BOT_MIN_EVENTS) & (signs >= 2)
-    counts = per_user[present].astype(np.int64)
+    counts = per_user.astype(np.int64)
     return pd.DataFrame(
         {
-            **({"user": _labels(events["user"])[present]} if labels else {}),
+            **({"user": users} if users is not None else {}),
             "events": counts,
-            "events_per_active_minute": np.round(pace[present], 3),
-            "gap_cv": np.round(gap_cv[present], 3),
-            "top_item_share": np.round(share[present], 3),
-            "longest_session_hours": np.round(longest[present], 3),
-            "bot_signs": signs[present],
-            "bot_like": bot_like[present],
+            "events_per_active_minute": np.round(pace, 3),
+            "gap_cv": np.round(gap_cv, 3),
+            "top_item_share": np.round(share, 3),
+            "longest_session_hours": np.round(longest, 3),
+            "bot_signs": signs,
+            "bot_like": bot_like,
             "heavy": _heavy(counts),
         }
     )

@@ -14,7 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -32,7 +32,7 @@ if TYPE_CHECKING:  # pandas and the analytics load only when a profile is asked 
     import pandas as pd
     from pandas import DataFrame
 
-    from flywheel_core.data import analytics
+    from flywheel_core.data import analytics, figures
 
 __all__ = [
     "AppendReport",
@@ -43,6 +43,7 @@ __all__ = [
     "append_file",
     "append_sql",
     "delete_dataset",
+    "explore_dataset",
     "explore_events",
     "get_dataset",
     "import_limits",
@@ -50,6 +51,7 @@ __all__ = [
     "ingest_sql",
     "list_datasets",
     "preview_file",
+    "profile",
     "read_analysis_events",
     "read_events",
     "remap_dataset",
@@ -214,6 +216,120 @@ def explore_events(
     )
 
 
+def explore_dataset(
+    store: Store,
+    *,
+    workspace_id: int,
+    name: str,
+    actor: str,
+    start: datetime | None = None,
+    end: datetime | None = None,
+) -> ExploreResult | None:
+    """:func:`explore_events` of a stored dataset from its aggregates (kept beside its events, made on the
+    first read of a dataset stored before them): kilobytes for the whole range, the daily tables for a range of
+    whole UTC days (one pass over the events files' row groups in the range for behaviour and items); None
+    when no event is in range. Naive bounds are UTC."""
+    row = store.get_dataset(workspace_id=workspace_id, name=name, actor=actor)
+    dictionary = SignalDictionary.from_json(row.signal_dictionary)
+    found = _summary(store, row, dictionary, start, end)
+    if found is False:  # no aggregates where the data folder is an object store: from the events
+        events = read_analysis_events(store, workspace_id=workspace_id, name=name, actor=actor)
+        return explore_events(events, dictionary, start=start, end=end)
+    if found is None:
+        return None
+    return _explore_result(found, dictionary)
+
+
+def profile(store: Store, *, workspace_id: int, name: str, actor: str) -> analytics.DataProfile:
+    """The dataset at a glance (``analytics.profile_events``), from its aggregates.
+
+    Raises:
+        InsufficientDataError: the dataset has no events.
+    """
+    from flywheel_core.data import analytics, figures
+
+    row = store.get_dataset(workspace_id=workspace_id, name=name, actor=actor)
+    dictionary = SignalDictionary.from_json(row.signal_dictionary)
+    found = _summary(store, row, dictionary, None, None)
+    if found is False:
+        events = read_analysis_events(store, workspace_id=workspace_id, name=name, actor=actor)
+        return analytics.profile_events(events, dictionary)
+    if found is None:
+        raise InsufficientDataError("There are no events in this selection. Widen the date range or import data.")
+    return figures.profile(found, dictionary)
+
+
+def _micros(value: datetime | None) -> int | None:
+    if value is None:
+        return None
+    stamp = value if value.tzinfo else value.replace(tzinfo=UTC)
+    delta = stamp - _EPOCH
+    return (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
+
+
+def _summary(
+    store: Store, row: Dataset, dictionary: SignalDictionary, start: datetime | None, end: datetime | None
+) -> figures.Summary | Literal[False] | None:
+    """The aggregates of ``row`` in the range (None: no events in it; False: none kept for this data folder)."""
+    from flywheel_core.data import aggregates, summaries
+
+    folders = store.aggregate_folders(row)
+    if folders is None:
+        return False
+    batches = [summaries.BatchFiles(events=e, aggregates=a) for e, a in folders]
+    span = aggregates.Span(_micros(start), _micros(end))
+    return summaries.summary(batches, dictionary, span)
+
+
+def _explore_result(found: figures.Summary, dictionary: SignalDictionary) -> ExploreResult:
+    from flywheel_core.data import figures
+
+    profile_ = figures.profile(found, dictionary)
+    span_days = (profile_.last_event - profile_.first_event).days
+    freq = "D" if span_days <= 120 else "W"
+    try:
+        tail, tail_note = figures.long_tail(found, dictionary), ""
+    except InsufficientDataError as error:
+        tail, tail_note = None, str(error)
+    try:
+        ratings, ratings_note = figures.rating_bias(found, dictionary), ""
+    except InsufficientDataError as error:
+        ratings, ratings_note = None, str(error)
+    return ExploreResult(
+        profile=profile_,
+        freq="day" if freq == "D" else "week",
+        over_time=figures.over_time(found, dictionary, freq),
+        activity=found.activity,
+        retention=found.retention,
+        new_returning=found.new_returning,
+        outliers=figures.outliers(found),
+        long_tail=tail,
+        long_tail_note=tail_note,
+        ratings=ratings,
+        ratings_note=ratings_note,
+    )
+
+
+def _update_aggregates(store: Store, row: Dataset, dictionary: SignalDictionary, report: IngestReport) -> None:
+    """After a batch is stored: its aggregates and the dataset's (the import stands if this fails: they are
+    then made on the first read, and the report says so)."""
+    import duckdb
+
+    from flywheel_core.data import summaries
+    from flywheel_core.exceptions import StorageError
+
+    folders = store.aggregate_folders(row)
+    if folders is None:
+        return
+    try:
+        summaries.update([summaries.BatchFiles(events=e, aggregates=a) for e, a in folders], dictionary)
+    except (StorageError, duckdb.Error, OSError) as error:
+        report.warnings.append(
+            f"The events were stored, but their summaries could not be written ({error}); they are made when "
+            "the dataset is first explored."
+        )
+
+
 def import_limits(store: Store) -> Limits:
     """The instance's upload limits (file size, rows, field length)."""
     return Limits.from_settings(store.settings)
@@ -335,6 +451,7 @@ def _store(store: Store, *, workspace_id: int, prepared: PreparedImport, actor: 
         created_by=actor,
     )
     store.store_dataset(workspace_id=workspace_id, table=prepared.staged or table, dataset=record, actor=actor)
+    _update_aggregates(store, record, prepared.dictionary, report)
 
 
 def store_frame(
@@ -574,6 +691,7 @@ def _append(
         )
     finally:
         staged.unlink(missing_ok=True)
+    _update_aggregates(store, updated, SignalDictionary.from_json(updated.signal_dictionary), report)
     report.rows_stored, report.stored = table.num_rows, True
     report.column_map, report.signals = dict(row.column_map), dictionary.to_json()
     report.seconds = time.perf_counter() - prepared.started

@@ -22,14 +22,18 @@ from flywheel_core.exceptions import StorageError
 from flywheel_core.storage.errors import map_exceptions
 
 __all__ = [
+    "AGGREGATES_SUFFIX",
+    "aggregates_relpath",
     "batches_hash",
     "dataset_relpath",
     "file_sha256",
     "ids_relpath",
     "model_relpath",
     "move_into_place",
+    "read_aggregates",
     "stage_parquet",
     "sweep_orphans",
+    "write_aggregates_atomic",
     "write_atomic",
     "write_parquet_atomic",
 ]
@@ -56,6 +60,93 @@ IDS_SUFFIX = ".ids.arrow"  # beside a batch's events file: its distinct users an
 def ids_relpath(events_relpath: str) -> str:
     """Where the distinct users and items of the batch stored at ``events_relpath`` are kept."""
     return events_relpath.removesuffix(".parquet") + IDS_SUFFIX
+
+
+AGGREGATES_SUFFIX = ".agg"  # beside a batch's events file: a folder of its small aggregate tables
+
+
+def aggregates_relpath(events_relpath: str) -> str:
+    """The folder of aggregates (``data.aggregates``) of the batch stored at ``events_relpath``."""
+    return events_relpath.removesuffix(".parquet") + AGGREGATES_SUFFIX
+
+
+def _owner_of_aggregate(rel: str) -> str | None:
+    """The events file a path inside an aggregates folder belongs to (None: not inside one)."""
+    parts = rel.split("/")
+    for i, part in enumerate(parts[:-1]):
+        if part.endswith(AGGREGATES_SUFFIX) and not part.startswith(TEMP_PREFIX):
+            return "/".join([*parts[:i], part.removesuffix(AGGREGATES_SUFFIX) + ".parquet"])
+    return None
+
+
+def write_aggregates_atomic(target: Path, tables: dict[str, pa.Table], meta: dict[str, object]) -> None:
+    """Write a folder of small Parquet tables and ``meta.json`` in a temporary folder, then swap it onto
+    ``target`` (a reader sees the old folder, none, or the new one: never part of one).
+
+    ``user_days`` and ``daily`` are written in row groups of 64k rows with statistics on ``day``, so a date
+    range reads only the row groups it needs.
+
+    Raises:
+        StorageError: the disk is full or the folder cannot be written; no partial folder remains.
+    """
+    import json
+    import shutil
+
+    temp = target.with_name(f"{TEMP_PREFIX}{uuid.uuid4().hex}-{target.name}")
+    aside = target.with_name(f"{TEMP_PREFIX}{uuid.uuid4().hex}-old-{target.name}")
+    failed = (
+        f"Could not write the summaries of {target.name} to the data folder ({{reason}}). "
+        "Free some disk space or check the folder's permissions; they are made again when the data is next read."
+    )
+    try:
+        with map_exceptions(messages={StorageError: failed}):
+            temp.mkdir(parents=True)
+            for name, table in tables.items():
+                pq.write_table(
+                    table,
+                    temp / f"{name}.parquet",
+                    compression="lz4",
+                    row_group_size=65_536,
+                    write_statistics=[c for c in ("day",) if c in table.column_names] or False,
+                )
+            (temp / "meta.json").write_text(json.dumps(meta, sort_keys=True))
+            for path in temp.iterdir():
+                fd = os.open(path, os.O_RDONLY)
+                try:
+                    os.fsync(fd)
+                finally:
+                    os.close(fd)
+            if target.exists():
+                os.replace(target, aside)
+            os.replace(temp, target)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            shutil.rmtree(temp, ignore_errors=True)
+        raise
+    finally:
+        shutil.rmtree(aside, ignore_errors=True)
+
+
+def read_aggregates(
+    folder: Path, names: tuple[str, ...], filters: list[tuple[str, str, object]] | None = None
+) -> tuple[dict[str, object], dict[str, pa.Table]] | None:
+    """``meta.json`` and the tables ``names`` (those present) of an aggregates folder; None when there is no
+    complete folder. ``filters`` (pyarrow's form, e.g. ``[("day", ">=", 20000)]``) are pushed down into the
+    tables that have a ``day`` column."""
+    import json
+
+    try:
+        meta = json.loads((folder / "meta.json").read_text())
+        tables = {}
+        for name in names:
+            path = folder / f"{name}.parquet"
+            if not path.exists():
+                continue
+            schema = pq.read_schema(path)
+            tables[name] = pq.read_table(path, filters=filters if filters and "day" in schema.names else None)
+        return meta, tables
+    except (FileNotFoundError, NotADirectoryError):
+        return None
 
 
 def model_relpath(workspace_id: int, dataset_id: int) -> str:
@@ -161,10 +252,12 @@ def sweep_orphans(
             if not path.is_file():
                 continue
             rel = path.relative_to(data_dir).as_posix()
-            if rel in referenced or (
-                rel.endswith(IDS_SUFFIX) and rel.removesuffix(IDS_SUFFIX) + ".parquet" in referenced
+            if (
+                rel in referenced
+                or (rel.endswith(IDS_SUFFIX) and rel.removesuffix(IDS_SUFFIX) + ".parquet" in referenced)
+                or _owner_of_aggregate(rel) in referenced
             ):
-                continue  # a batch's ids file lives as long as its events file
+                continue  # a batch's ids file and aggregates live as long as its events file
             try:
                 if now - path.stat().st_mtime < min_age_seconds:
                     continue

@@ -141,15 +141,15 @@ def resume_session(
     row = session.exec(select(UserSession).where(UserSession.token_hash == token_digest(token))).first()
     if row is None:
         return SessionStatus(None, "unknown"), False
+    user = session.exec(select(UserAccount).where(UserAccount.username == row.username)).first()
+    if user is None or user.disabled or not user.password_hash:  # disabled, or offboarded (password cleared)
+        return SessionStatus(None, "disabled"), False
     if row.revoked_at is not None:
         return SessionStatus(None, "signed_out"), False
     last_seen, created = as_utc(row.last_seen_at), as_utc(row.created_at)
     assert last_seen is not None and created is not None
     if now - last_seen > idle or now - created > lifetime:
         return SessionStatus(None, "expired"), False
-    user = session.exec(select(UserAccount).where(UserAccount.username == row.username)).first()
-    if user is None or user.disabled or not user.password_hash:  # disabled, or offboarded (password cleared)
-        return SessionStatus(None, "disabled"), False
     return SessionStatus(row.username), now - last_seen >= TOUCH_EVERY
 
 

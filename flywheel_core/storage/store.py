@@ -9,6 +9,7 @@ line. Results are detached rows or DataFrames.
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -37,6 +38,7 @@ from flywheel_core.storage import repository as repo
 from flywheel_core.storage.engine import make_engine, session_scope, upgrade_database
 from flywheel_core.storage.files import (
     STAGING,
+    aggregates_relpath,
     batches_hash,
     dataset_relpath,
     ids_relpath,
@@ -542,6 +544,14 @@ class Store(SignInMixin):
             )
         return [b.file_path for b in batches] or [dataset.file_path]
 
+    def aggregate_folders(self, dataset: Dataset) -> list[tuple[Path, Path]] | None:
+        """Each batch's events file and the folder of its aggregates (``data.aggregates``), local paths,
+        oldest first; None when the data folder is an object store (no aggregates are kept there yet)."""
+        folder = getattr(self, "folder", None)
+        if folder is not None and folder.remote:
+            return None
+        return [(self.data_dir / rel, self.data_dir / aggregates_relpath(rel)) for rel in self.dataset_files(dataset)]
+
     def dataset_schema(self, dataset: Dataset) -> pa.Schema:
         """The Arrow schema of the dataset's events (batch 1's file: every later batch is cast to it)."""
         try:
@@ -616,6 +626,7 @@ class Store(SignInMixin):
             (self.data_dir / rel).unlink(missing_ok=True)
         for rel in [dataset.file_path, *batches]:
             (self.data_dir / ids_relpath(rel)).unlink(missing_ok=True)
+            shutil.rmtree(self.data_dir / aggregates_relpath(rel), ignore_errors=True)
 
     # --- model versions, experiments, jobs ----------------------------------------------------
 

@@ -1,0 +1,262 @@
+"""Keeping a dataset's aggregates beside its events and reading one date range's :class:`figures.Summary`.
+
+:func:`update` runs after a batch is stored: it computes that batch's tables (one DuckDB pass over its file)
+and the dataset-wide ones (the users' behaviour over every batch's user, item and time columns; actives,
+cohorts and new-vs-returning from every batch's (day, user) table, no events), and writes them beside the
+events file. :func:`summary` reads them; a batch stored before aggregates existed, or whose value rules have
+changed since, has its tables made on that first read, once.
+
+A date range of whole UTC days is answered from the daily tables with the day pushed down into them; the
+figures that need the events themselves (the users' behaviour, the items in the range, ratings of events
+whose values are not a small scale) are one DuckDB query over the events files, whose row groups outside the
+range are skipped by their timestamp statistics. Any other range is one such query for every figure.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import pyarrow as pa
+
+from flywheel_core.data import aggregates, analytics
+from flywheel_core.data.figures import Summary, pairs
+from flywheel_core.data.signals import SignalDictionary
+from flywheel_core.storage.files import read_aggregates, write_aggregates_atomic
+
+__all__ = ["BatchFiles", "summary", "update"]
+
+BATCH_TABLES = ("daily", "user_days", "items", "ratings")
+DATASET_TABLES = ("behaviour", "activity", "retention", "new_returning")
+_DAY_US = aggregates.DAY_US
+
+
+@dataclass(frozen=True)
+class BatchFiles:
+    """One batch: its events file and the folder of its aggregates (both local paths)."""
+
+    events: Path
+    aggregates: Path
+
+
+@dataclass
+class _Batch:
+    meta: dict[str, Any]
+    tables: dict[str, pa.Table]
+
+
+def _meta(tables: aggregates.BatchTables, dictionary: SignalDictionary, has_value: bool) -> dict[str, Any]:
+    return {
+        "format": aggregates.FORMAT,
+        "rules": aggregates.rules_key(dictionary.rules),
+        "wide": list(tables.wide),
+        "has_item": tables.items is not None,
+        "has_value": has_value,
+    }
+
+
+def _has_value(path: Path) -> bool:
+    import pyarrow.parquet as pq
+
+    return "value" in pq.read_schema(path).names
+
+
+def _compute_batch(batch: BatchFiles, dictionary: SignalDictionary) -> _Batch:
+    with aggregates.connect() as con:
+        tables = aggregates.batch_tables(con, [batch.events], dictionary.rules)
+    return _Batch(_meta(tables, dictionary, _has_value(batch.events)), tables.named())
+
+
+def _dataset_tables(batches: Sequence[BatchFiles], user_days: list[pa.Table]) -> tuple[dict[str, pa.Table], float]:
+    """The dataset-wide tables: behaviour (over every batch's events), actives, cohorts, new vs returning."""
+    with aggregates.connect() as con:
+        behaviour = aggregates.behaviour_table(con, [b.events for b in batches])
+    frame = pa.concat_tables(user_days).to_pandas()
+    users, days, day0 = pairs(frame)
+    activity = analytics.activity_from_pairs(users, days, day0)
+    tables = {
+        "behaviour": behaviour,
+        "activity": pa.Table.from_pandas(activity.daily, preserve_index=False),
+        "retention": pa.Table.from_pandas(analytics.retention_from_pairs(users, days, day0), preserve_index=False),
+        "new_returning": pa.Table.from_pandas(
+            analytics.new_vs_returning_from_pairs(users, days, day0), preserve_index=False
+        ),
+    }
+    return tables, activity.dau_mau
+
+
+def _key(batches: Sequence[BatchFiles]) -> list[str]:
+    return [b.events.name for b in batches]
+
+
+def _write(batch: BatchFiles, loaded: _Batch) -> None:
+    write_aggregates_atomic(batch.aggregates, loaded.tables, loaded.meta)
+
+
+def update(batches: Sequence[BatchFiles], dictionary: SignalDictionary) -> None:
+    """After the last of ``batches`` was stored: its tables and the dataset-wide ones (earlier batches'
+    tables are read, or made once if missing; their events are read only for the users' behaviour)."""
+    _load(batches, dictionary, ())
+
+
+def _load(batches: Sequence[BatchFiles], dictionary: SignalDictionary, names: tuple[str, ...]) -> list[_Batch]:
+    """Every batch's tables ``names`` (and the dataset-wide ones in the last batch's folder), made where
+    missing or stale."""
+    loaded: list[_Batch] = []
+    rules = aggregates.rules_key(dictionary.rules)
+    for i, batch in enumerate(batches):
+        wanted = names + (DATASET_TABLES if i == len(batches) - 1 else ())
+        found = read_aggregates(batch.aggregates, wanted)
+        if found is None or found[0].get("format") != aggregates.FORMAT or found[0].get("rules") != rules:
+            fresh = _compute_batch(batch, dictionary)
+            kept = read_aggregates(batch.aggregates, DATASET_TABLES) if found is not None else None
+            if kept is not None and kept[0].get("format") == aggregates.FORMAT:  # keep its dataset-wide tables
+                fresh.tables.update(kept[1])
+                fresh.meta.update({k: kept[0][k] for k in ("dataset_of", "dau_mau") if k in kept[0]})
+            _write(batch, fresh)
+            loaded.append(fresh)
+        else:
+            loaded.append(_Batch(*found))
+    last = loaded[-1]
+    if last.meta.get("dataset_of") != _key(batches) or not all(n in last.tables for n in DATASET_TABLES):
+        user_days = [
+            b.tables["user_days"] if "user_days" in b.tables else _read(batch, "user_days")
+            for b, batch in zip(loaded, batches, strict=True)
+        ]
+        tables, dau_mau = _dataset_tables(batches, user_days)
+        everything = read_aggregates(batches[-1].aggregates, BATCH_TABLES)
+        assert everything is not None
+        last.tables.update(tables)
+        last.meta.update({"dataset_of": _key(batches), "dau_mau": dau_mau})
+        _write(batches[-1], _Batch(last.meta, {**everything[1], **last.tables}))
+    return loaded
+
+
+def _read(batch: BatchFiles, name: str) -> pa.Table:
+    found = read_aggregates(batch.aggregates, (name,))
+    assert found is not None and name in found[1]
+    return found[1][name]
+
+
+def _frames(loaded: list[_Batch], name: str) -> pd.DataFrame | None:
+    parts = [b.tables[name] for b in loaded if name in b.tables]
+    if not parts:
+        return None
+    return pa.concat_tables(parts, promote_options="permissive").to_pandas()
+
+
+def _day_aligned(value: int | None) -> bool:
+    return value is None or value % _DAY_US == 0
+
+
+def summary(
+    batches: Sequence[BatchFiles], dictionary: SignalDictionary, span: aggregates.Span | None = None
+) -> Summary | None:
+    """The aggregates of the events in ``span`` (default: all; None when there are none)."""
+    span = span or aggregates.Span()
+    loaded = _load(batches, dictionary, ("daily", "items", "ratings"))
+    daily = _frames(loaded, "daily")
+    assert daily is not None
+    if len(daily) == 0:
+        return None
+    first, last = int(daily["first_us"].min()), int(daily["last_us"].max())
+    whole = (span.start_us is None or span.start_us <= first) and (span.end_us is None or span.end_us > last)
+    has_value = any(b.meta.get("has_value") for b in loaded)
+    if whole:
+        return _whole(loaded, daily, has_value)
+    files = [b.events for b in batches]
+    if _day_aligned(span.start_us) and _day_aligned(span.end_us):
+        return _days(loaded, batches, dictionary, span, has_value)
+    return _scan(files, dictionary, span, has_value)
+
+
+def _whole(loaded: list[_Batch], daily: pd.DataFrame, has_value: bool) -> Summary:
+    last = loaded[-1]
+    activity = analytics.ActivityResult(daily=last.tables["activity"].to_pandas(), dau_mau=float(last.meta["dau_mau"]))
+    ratings = _frames(loaded, "ratings")
+    assert ratings is not None
+    return Summary(
+        daily=daily,
+        items=_frames(loaded, "items") if all(b.meta.get("has_item") for b in loaded) else None,
+        ratings=ratings,
+        wide=frozenset(w for b in loaded for w in b.meta.get("wide", [])),
+        has_value=has_value,
+        behaviour=last.tables["behaviour"].to_pandas(),
+        activity=activity,
+        retention=last.tables["retention"].to_pandas(),
+        new_returning=last.tables["new_returning"].to_pandas(),
+    )
+
+
+def _days(
+    loaded: list[_Batch],
+    batches: Sequence[BatchFiles],
+    dictionary: SignalDictionary,
+    span: aggregates.Span,
+    has_value: bool,
+) -> Summary | None:
+    """Whole UTC days: the daily tables read with the day pushed down; behaviour and items by one scan."""
+    files = [b.events for b in batches]
+    filters: list[tuple[str, str, object]] = []
+    if span.start_us is not None:
+        filters.append(("day", ">=", span.start_us // _DAY_US))
+    if span.end_us is not None:
+        filters.append(("day", "<", span.end_us // _DAY_US))
+    ranged = [read_aggregates(b.aggregates, ("daily", "user_days", "ratings"), filters) for b in batches]
+    parts = [_Batch(*r) for r in ranged if r is not None]
+    daily = _frames(parts, "daily")
+    if daily is None or len(daily) == 0:
+        return None
+    user_days = _frames(parts, "user_days")
+    ratings = _frames(parts, "ratings")
+    assert user_days is not None and ratings is not None
+    wide = {w for b in loaded for w in b.meta.get("wide", [])}
+    explicit_wide = sorted(w for w in wide if w in dictionary.events and dictionary.events[w].kind == "explicit")
+    with aggregates.connect() as con:
+        behaviour = aggregates.behaviour_table(con, files, span).to_pandas()
+        items = None
+        if all(b.meta.get("has_item") for b in loaded):
+            aggregates.source(con, files, dictionary.rules, span)
+            items = aggregates.items_table(con).to_pandas()
+        if explicit_wide:  # narrow within the range, perhaps: look at their values in it
+            aggregates.source(con, files, dictionary.rules, span)
+            extra, still_wide = aggregates.ratings_table(con, only=explicit_wide)
+            ratings = pd.concat([ratings, extra.to_pandas()], ignore_index=True)
+            wide = (wide - set(explicit_wide)) | set(still_wide)
+    users, days, day0 = pairs(user_days)
+    return Summary(
+        daily=daily,
+        items=items,
+        ratings=ratings,
+        wide=frozenset(wide),
+        has_value=has_value,
+        behaviour=behaviour,
+        activity=analytics.activity_from_pairs(users, days, day0),
+        retention=analytics.retention_from_pairs(users, days, day0),
+        new_returning=analytics.new_vs_returning_from_pairs(users, days, day0),
+    )
+
+
+def _scan(files: list[Path], dictionary: SignalDictionary, span: aggregates.Span, has_value: bool) -> Summary | None:
+    """A range that is not whole days: every table from one pass over the events in it."""
+    with aggregates.connect() as con:
+        tables = aggregates.batch_tables(con, files, dictionary.rules, span)
+        if tables.daily.num_rows == 0:
+            return None
+        behaviour = aggregates.behaviour_table(con, files, span).to_pandas()
+    user_days = tables.user_days.to_pandas()
+    users, days, day0 = pairs(user_days)
+    return Summary(
+        daily=tables.daily.to_pandas(),
+        items=None if tables.items is None else tables.items.to_pandas(),
+        ratings=tables.ratings.to_pandas(),
+        wide=frozenset(tables.wide),
+        has_value=has_value,
+        behaviour=behaviour,
+        activity=analytics.activity_from_pairs(users, days, day0),
+        retention=analytics.retention_from_pairs(users, days, day0),
+        new_returning=analytics.new_vs_returning_from_pairs(users, days, day0),
+    )
