@@ -99,7 +99,7 @@ def _write(batch: BatchFiles, loaded: _Batch) -> None:
 def update(batches: Sequence[BatchFiles], dictionary: SignalDictionary) -> None:
     """After the last of ``batches`` was stored: its tables and the dataset-wide ones (earlier batches'
     tables are read, or made once if missing; their events are read only for the users' behaviour)."""
-    _load(batches, dictionary, ())
+    _load(batches, dictionary, ("daily", "user_days", "ratings"))
 
 
 def _load(batches: Sequence[BatchFiles], dictionary: SignalDictionary, names: tuple[str, ...]) -> list[_Batch]:
@@ -110,7 +110,7 @@ def _load(batches: Sequence[BatchFiles], dictionary: SignalDictionary, names: tu
     for i, batch in enumerate(batches):
         wanted = names + (DATASET_TABLES if i == len(batches) - 1 else ())
         found = read_aggregates(batch.aggregates, wanted)
-        if found is None or found[0].get("format") != aggregates.FORMAT or found[0].get("rules") != rules:
+        if not _fresh(found, names, rules):
             fresh = _compute_batch(batch, dictionary)
             kept = read_aggregates(batch.aggregates, DATASET_TABLES) if found is not None else None
             if kept is not None and kept[0].get("format") == aggregates.FORMAT:  # keep its dataset-wide tables
@@ -133,6 +133,14 @@ def _load(batches: Sequence[BatchFiles], dictionary: SignalDictionary, names: tu
         last.meta.update({"dataset_of": _key(batches), "dau_mau": dau_mau})
         _write(batches[-1], _Batch(last.meta, {**everything[1], **last.tables}))
     return loaded
+
+
+def _fresh(found: tuple[dict[str, Any], dict[str, pa.Table]] | None, names: tuple[str, ...], rules: Any) -> bool:
+    """Whether a batch's stored tables are of this format and these value rules, with ``names`` all there."""
+    if found is None or found[0].get("format") != aggregates.FORMAT or found[0].get("rules") != rules:
+        return False
+    needed = [n for n in names if n != "items" or found[0].get("has_item")]
+    return all(n in found[1] for n in needed)
 
 
 def _read(batch: BatchFiles, name: str) -> pa.Table:

@@ -14,6 +14,7 @@ import time
 import uuid
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -30,6 +31,7 @@ __all__ = [
     "ids_relpath",
     "model_relpath",
     "move_into_place",
+    "parquet_options",
     "read_aggregates",
     "stage_parquet",
     "sweep_orphans",
@@ -63,6 +65,7 @@ def ids_relpath(events_relpath: str) -> str:
 
 
 AGGREGATES_SUFFIX = ".agg"  # beside a batch's events file: a folder of its small aggregate tables
+AGGREGATE_TABLE_SUFFIX = ".pq"  # Parquet, named apart from the events files (``*.parquet``)
 
 
 def aggregates_relpath(events_relpath: str) -> str:
@@ -104,7 +107,7 @@ def write_aggregates_atomic(target: Path, tables: dict[str, pa.Table], meta: dic
             for name, table in tables.items():
                 pq.write_table(
                     table,
-                    temp / f"{name}.parquet",
+                    temp / f"{name}{AGGREGATE_TABLE_SUFFIX}",
                     compression="lz4",
                     row_group_size=65_536,
                     write_statistics=[c for c in ("day",) if c in table.column_names] or False,
@@ -139,7 +142,7 @@ def read_aggregates(
         meta = json.loads((folder / "meta.json").read_text())
         tables = {}
         for name in names:
-            path = folder / f"{name}.parquet"
+            path = folder / f"{name}{AGGREGATE_TABLE_SUFFIX}"
             if not path.exists():
                 continue
             schema = pq.read_schema(path)
@@ -194,14 +197,19 @@ def write_atomic(target: Path, write: Callable[[Path], object]) -> None:
         raise
 
 
-def write_parquet_atomic(table: pa.Table, target: Path) -> None:
+def parquet_options(table: pa.Table) -> dict[str, Any]:
     """LZ4-compressed Parquet: as fast to write as Snappy here, and about twice as fast to read back.
 
     Statistics (min/max per page) only for ``timestamp``, the one column filtered by range: on the id
     columns they cost more time to write than the rest of the file.
     """
     statistics = [name for name in table.column_names if name == "timestamp"] or False
-    write_atomic(target, lambda temp: pq.write_table(table, temp, compression="lz4", write_statistics=statistics))
+    return {"compression": "lz4", "write_statistics": statistics}
+
+
+def write_parquet_atomic(table: pa.Table, target: Path) -> None:
+    """``table`` written to ``target`` whole, in the events file format (:func:`parquet_options`)."""
+    write_atomic(target, lambda temp: pq.write_table(table, temp, **parquet_options(table)))
 
 
 def stage_parquet(data_dir: Path, table: pa.Table) -> Path:

@@ -93,7 +93,7 @@ RANGES = [
 def test_explore_from_aggregates_matches_pandas_on_the_demo(store: Store, workspace_id: int, archetype: str) -> None:
     name = _store_demo(store, workspace_id, archetype)
     row = store.get_dataset(workspace_id=workspace_id, name=name)
-    assert (store.data_dir / row.file_path.replace(".parquet", ".agg") / "daily.parquet").exists()  # at import
+    assert (store.data_dir / row.file_path.replace(".parquet", ".agg") / "daily.pq").exists()  # at import
     for start, end in RANGES:
         fast = data_api.explore_dataset(store, workspace_id=workspace_id, name=name, actor="t", start=start, end=end)
         _assert_same(fast, _pandas(store, workspace_id, name, start, end))
@@ -167,7 +167,7 @@ def test_a_dataset_stored_before_aggregates_gets_them_on_first_read(store: Store
     for _, folder in folders:
         shutil.rmtree(folder)
     fast = data_api.explore_dataset(store, workspace_id=workspace_id, name="support", actor="t")
-    assert all((folder / "behaviour.parquet").exists() for _, folder in folders[-1:])
+    assert all((folder / "behaviour.pq").exists() for _, folder in folders[-1:])
     _assert_same(fast, _pandas(store, workspace_id, "support", None, None))
 
 
@@ -178,7 +178,7 @@ def test_aggregates_live_and_go_with_their_dataset(store: Store, workspace_id: i
     assert folders is not None
     folder = folders[0][1]
     kept = sorted(p.name for p in folder.iterdir())
-    assert {"daily.parquet", "user_days.parquet", "behaviour.parquet", "meta.json"} <= set(kept)
+    assert {"daily.pq", "user_days.pq", "behaviour.pq", "meta.json"} <= set(kept)
     store.sweep_orphan_files(min_age_seconds=0)
     assert sorted(p.name for p in folder.iterdir()) == kept  # the sweep keeps a referenced batch's summaries
     data_api.delete_dataset(store, workspace_id=workspace_id, name="fleet", actor="t")
@@ -192,7 +192,7 @@ def test_a_range_of_whole_days_reads_only_its_days(store: Store, workspace_id: i
     row = store.get_dataset(workspace_id=workspace_id, name="music")
     folders = store.aggregate_folders(row)
     assert folders is not None
-    user_days = folders[0][1] / "user_days.parquet"
+    user_days = folders[0][1] / "user_days.pq"
     assert pq.ParquetFile(user_days).metadata.num_row_groups > 1
     day = int(pd.Timestamp("2026-03-02", tz="UTC").value // 86_400_000_000_000)
     part = pq.read_table(user_days, filters=[("day", ">=", day), ("day", "<", day + 7)])
