@@ -74,8 +74,7 @@ def _dataset_tables(batches: Sequence[BatchFiles], user_days: list[pa.Table]) ->
     """The dataset-wide tables: behaviour (over every batch's events), actives, cohorts, new vs returning."""
     with aggregates.connect() as con:
         behaviour = aggregates.behaviour_table(con, [b.events for b in batches])
-    frame = pa.concat_tables(user_days).to_pandas()
-    users, days, day0 = pairs(frame)
+    users, days, day0 = pairs(pa.concat_tables(user_days, promote_options="permissive"))
     activity = analytics.activity_from_pairs(users, days, day0)
     tables = {
         "behaviour": behaviour,
@@ -119,6 +118,7 @@ def _load(batches: Sequence[BatchFiles], dictionary: SignalDictionary, names: tu
             _write(batch, fresh)
             loaded.append(fresh)
         else:
+            assert found is not None
             loaded.append(_Batch(*found))
     last = loaded[-1]
     if last.meta.get("dataset_of") != _key(batches) or not all(n in last.tables for n in DATASET_TABLES):
@@ -218,9 +218,9 @@ def _days(
     daily = _frames(parts, "daily")
     if daily is None or len(daily) == 0:
         return None
-    user_days = _frames(parts, "user_days")
+    user_days = pa.concat_tables([b.tables["user_days"] for b in parts], promote_options="permissive")
     ratings = _frames(parts, "ratings")
-    assert user_days is not None and ratings is not None
+    assert ratings is not None
     wide = {w for b in loaded for w in b.meta.get("wide", [])}
     explicit_wide = sorted(w for w in wide if w in dictionary.events and dictionary.events[w].kind == "explicit")
     with aggregates.connect() as con:
@@ -255,8 +255,7 @@ def _scan(files: list[Path], dictionary: SignalDictionary, span: aggregates.Span
         if tables.daily.num_rows == 0:
             return None
         behaviour = aggregates.behaviour_table(con, files, span).to_pandas()
-    user_days = tables.user_days.to_pandas()
-    users, days, day0 = pairs(user_days)
+    users, days, day0 = pairs(tables.user_days)
     return Summary(
         daily=tables.daily.to_pandas(),
         items=None if tables.items is None else tables.items.to_pandas(),
