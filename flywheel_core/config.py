@@ -9,7 +9,15 @@ from pathlib import Path
 
 from flywheel_core.exceptions import ConfigurationError
 
-__all__ = ["AUTH_MODES", "DASK_SCHEMES", "Settings", "dask_scheduler_from", "load_settings"]
+__all__ = [
+    "AUTH_MODES",
+    "DASK_SCHEMES",
+    "OBJECT_STORE_SCHEMES",
+    "Settings",
+    "dask_scheduler_from",
+    "load_settings",
+    "object_store_from",
+]
 
 AUTH_MODES = ("none", "accounts", "oidc")
 DASK_SCHEMES = ("tcp", "tls", "ws", "wss", "ucx", "inproc")
@@ -19,7 +27,7 @@ DASK_SCHEMES = ("tcp", "tls", "ws", "wss", "ucx", "inproc")
 class Settings:
     """Everything configurable, with the local single-user defaults."""
 
-    data_dir: Path
+    data_dir: Path  # the local folder: SQLite's default file, staging, the secret; the data too unless below
     database_url: str
     auth_mode: str = "none"
     hosted: bool = False
@@ -27,10 +35,17 @@ class Settings:
     max_rows: int = 20_000_000
     max_field_chars: int = 10_000
     default_workspace: str = "Default"
-    dask_scheduler: str = ""  # an existing Dask cluster's scheduler: whole jobs run there
     session_idle_minutes: int = 60
     session_max_hours: int = 12
     secret_key: str | None = field(default=None, repr=False)  # never printed with the settings
+    dask_scheduler: str = ""  # an existing Dask cluster's scheduler: whole jobs run there
+
+    object_store: str = ""  # s3://bucket/prefix: events, aggregates and model files live there instead
+
+    @property
+    def data_location(self) -> str:
+        """Where the data files live, as ``FLYWHEEL_DATA_DIR`` names it: the object store, else the folder."""
+        return self.object_store or str(self.data_dir)
 
     @property
     def max_upload_bytes(self) -> int:
@@ -66,29 +81,6 @@ def _bool_env(env: dict[str, str], name: str) -> bool:
     )
 
 
-_MIN_SECRET_CHARS = 32
-
-
-def _secret_env(env: dict[str, str]) -> str | None:
-    raw = env.get("FLYWHEEL_SECRET_KEY")
-    if raw is None or raw == "":
-        return None
-    if len(raw.strip()) < _MIN_SECRET_CHARS:
-        raise ConfigurationError(
-            f"FLYWHEEL_SECRET_KEY must have at least {_MIN_SECRET_CHARS} characters, got {len(raw.strip())}: "
-            "make one with `python -c 'import secrets; print(secrets.token_urlsafe(32))'`, or unset it to use "
-            "the secret kept in the data folder."
-        )
-    return raw.strip()
-
-
-def _bounded_int_env(env: dict[str, str], name: str, default: int, most: int) -> int:
-    value = _int_env(env, name, default)
-    if value > most:
-        raise ConfigurationError(f"{name} can be at most {most}, got {value}.")
-    return value
-
-
 def dask_scheduler_from(env: Mapping[str, str]) -> str:
     """``FLYWHEEL_DASK_SCHEDULER`` checked: ``""`` (no cluster) or a scheduler address such as ``tcp://host:8786``.
 
@@ -112,6 +104,50 @@ def dask_scheduler_from(env: Mapping[str, str]) -> str:
     return raw if scheme else f"tcp://{raw}"
 
 
+_MIN_SECRET_CHARS = 32
+
+
+def _secret_env(env: dict[str, str]) -> str | None:
+    raw = env.get("FLYWHEEL_SECRET_KEY")
+    if raw is None or raw == "":
+        return None
+    if len(raw.strip()) < _MIN_SECRET_CHARS:
+        raise ConfigurationError(
+            f"FLYWHEEL_SECRET_KEY must have at least {_MIN_SECRET_CHARS} characters, got {len(raw.strip())}: "
+            "make one with `python -c 'import secrets; print(secrets.token_urlsafe(32))'`, or unset it to use "
+            "the secret kept in the data folder."
+        )
+    return raw.strip()
+
+
+def _bounded_int_env(env: dict[str, str], name: str, default: int, most: int) -> int:
+    value = _int_env(env, name, default)
+    if value > most:
+        raise ConfigurationError(f"{name} can be at most {most}, got {value}.")
+    return value
+
+
+OBJECT_STORE_SCHEMES = ("s3",)
+
+
+def object_store_from(raw: str) -> str:
+    """``FLYWHEEL_DATA_DIR`` naming an object store, checked: ``s3://bucket`` or ``s3://bucket/prefix``.
+
+    The connection comes from the usual AWS variables (``AWS_ACCESS_KEY_ID``, ``AWS_SECRET_ACCESS_KEY``,
+    ``AWS_REGION``, ``AWS_ENDPOINT_URL`` for an S3-compatible server), read by pyarrow's S3 file system.
+
+    Raises:
+        ConfigurationError: another scheme, or no bucket.
+    """
+    scheme, _, rest = raw.partition("://")
+    bucket = rest.split("/", 1)[0]
+    if scheme.lower() not in OBJECT_STORE_SCHEMES or not bucket:
+        raise ConfigurationError(
+            f"FLYWHEEL_DATA_DIR must be a local folder or an S3 location such as s3://bucket/prefix, got {raw!r}."
+        )
+    return f"s3://{rest.rstrip('/')}"
+
+
 def load_settings(env: dict[str, str] | None = None) -> Settings:
     """Read settings from ``env`` (default: the process environment).
 
@@ -128,7 +164,10 @@ def load_settings(env: dict[str, str] | None = None) -> Settings:
     else a secret kept in the data folder (``session_secret``, mode 0600, made on first use) does.
     """
     env = dict(os.environ if env is None else env)
-    data_dir = Path(env.get("FLYWHEEL_DATA_DIR") or ".flywheel").expanduser().resolve()
+    raw_dir = (env.get("FLYWHEEL_DATA_DIR") or ".flywheel").strip()
+    object_store = object_store_from(raw_dir) if "://" in raw_dir else ""
+    local = (env.get("FLYWHEEL_LOCAL_DIR") or ".flywheel") if object_store else raw_dir
+    data_dir = Path(local).expanduser().resolve()
     url = env.get("FLYWHEEL_DATABASE_URL") or f"sqlite:///{data_dir / 'flywheel.db'}"
     if url.startswith("postgres://"):
         url = "postgresql://" + url[len("postgres://") :]
@@ -145,6 +184,7 @@ def load_settings(env: dict[str, str] | None = None) -> Settings:
         )
     return Settings(
         data_dir=data_dir,
+        object_store=object_store,
         database_url=url,
         auth_mode=auth_mode,
         hosted=hosted,

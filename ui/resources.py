@@ -10,7 +10,7 @@ from flywheel_core.workspaces.api import Store
 
 
 @st.cache_resource(show_spinner="Opening the database…")
-def _store(database_url: str, data_dir: str, enforce_roles: bool) -> Store:
+def _store(database_url: str, data_location: str, enforce_roles: bool) -> Store:
     return workspaces_api.open_store(load_settings(), enforce_roles=enforce_roles)
 
 
@@ -21,4 +21,4 @@ def get_settings() -> Settings:
 def get_store() -> Store:
     """The instance's store; roles are enforced whenever people sign in."""
     settings = get_settings()
-    return _store(settings.database_url, str(settings.data_dir), settings.auth_mode != "none")
+    return _store(settings.database_url, settings.data_location, settings.auth_mode != "none")

@@ -18,7 +18,6 @@ from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
 import pyarrow.compute as pc
-import pyarrow.parquet as pq
 import sqlalchemy as sa
 from sqlalchemy import Engine, func, text
 from sqlmodel import Session, col
@@ -43,11 +42,8 @@ from flywheel_core.storage.files import (
     dataset_relpath,
     ids_relpath,
     model_relpath,
-    move_into_place,
-    sweep_orphans,
-    write_atomic,
-    write_parquet_atomic,
 )
+from flywheel_core.storage.folder import DataFolder
 from flywheel_core.storage.models import (
     AuditEvent,
     Dataset,
@@ -94,7 +90,8 @@ class Store(SignInMixin):
 
     def __init__(self, settings: Settings, *, enforce_roles: bool = False, migrate: bool = True) -> None:
         self.settings = settings
-        self.data_dir: Path = settings.data_dir
+        self.data_dir: Path = settings.data_dir  # the local folder (staging); the files live in self.folder
+        self.folder = DataFolder(settings.data_dir, settings.object_store)
         self.enforce_roles = enforce_roles
         self.engine: Engine = make_engine(settings.database_url)
         from flywheel_core.accounts import SignInThrottle
@@ -330,7 +327,6 @@ class Store(SignInMixin):
         once store it once, and files left by a killed import are swept before writing.
         """
         relpath = dataset_relpath(workspace_id, dataset.content_hash)
-        target = self.data_dir / relpath
         dataset.file_path = relpath
         dataset.workspace_id = workspace_id
         written = False
@@ -352,18 +348,17 @@ class Store(SignInMixin):
                         entity="dataset",
                         name=dataset.name,
                     )
-                sweep_orphans(
-                    self.data_dir,
+                self.folder.sweep(
                     repo.referenced_paths(session=session),
                     min_age_seconds=0,
                     under=f"workspaces/{workspace_id}/datasets",
                 )
-                sweep_orphans(self.data_dir, set(), under=STAGING)  # left by killed imports, an hour ago or more
+                self.folder.sweep(set(), under=STAGING)  # left by killed imports, an hour ago or more
                 pause_point("before_file_write")
                 if isinstance(table, Path):
-                    move_into_place(table, target)
+                    self.folder.publish(table, relpath)
                 else:
-                    write_parquet_atomic(table, target)
+                    self.folder.write_parquet(relpath, table)
                 written = True
                 pause_point("after_file_write")
                 repo.add_dataset(session=session, workspace_id=workspace_id, dataset=dataset, actor=actor)
@@ -387,7 +382,7 @@ class Store(SignInMixin):
                 pause_point("before_commit")
         except BaseException:
             if written:
-                target.unlink(missing_ok=True)
+                self.folder.delete(relpath)
             raise
         return dataset
 
@@ -419,7 +414,7 @@ class Store(SignInMixin):
             NotFoundError: no dataset named ``name``.
             ConflictError: a batch with the same content is stored in this workspace already.
         """
-        written: list[Path] = []
+        written: list[str] = []
         try:
             with session_scope(self.engine) as session:
                 self._lock_workspace(session, workspace_id)
@@ -441,7 +436,7 @@ class Store(SignInMixin):
                 batch.number = max((b.number for b in batches), default=1) + 1
                 batch.file_path = dataset_relpath(workspace_id, batch.content_hash)
                 batch.created_by = actor
-                target = self.data_dir / batch.file_path
+                target = batch.file_path
                 known = (
                     earlier_ids[1] if earlier_ids is not None and earlier_ids[0] == earlier else self.batch_ids(earlier)
                 )
@@ -452,13 +447,13 @@ class Store(SignInMixin):
                     for column, values in distinct.items()
                 }
                 pause_point("before_file_write")
-                ids_target = self.data_dir / ids_relpath(batch.file_path)
-                _write_ids(ids_target, {c: v.cast(pa.string()) for c, v in distinct.items()})
+                ids_target = ids_relpath(batch.file_path)
+                _write_ids(self.folder, ids_target, {c: v.cast(pa.string()) for c, v in distinct.items()})
                 written.append(ids_target)
                 if isinstance(table, Path):
-                    move_into_place(table, target)
+                    self.folder.publish(table, target)
                 else:
-                    write_parquet_atomic(table, target)
+                    self.folder.write_parquet(target, table)
                 written.append(target)
                 dataset.rows += batch.rows
                 dataset.users = counts.get("user", dataset.users)
@@ -474,8 +469,8 @@ class Store(SignInMixin):
                 repo.add_dataset_batch(session=session, workspace_id=workspace_id, batch=batch, actor=actor, label=name)
                 pause_point("before_commit")
         except BaseException:
-            for path in written:
-                path.unlink(missing_ok=True)
+            for rel in written:
+                self.folder.delete(rel)
             raise
         return dataset, batch
 
@@ -487,12 +482,12 @@ class Store(SignInMixin):
         """
         parts: dict[str, list[pa.Array]] = {}
         for rel in paths:
-            sidecar = self.data_dir / ids_relpath(rel)
+            sidecar = ids_relpath(rel)
             try:
-                ids = _read_ids(sidecar)
+                ids = _read_ids(self.folder, sidecar)
             except FileNotFoundError:
-                ids = _ids_of_file(self.data_dir / rel)
-                _write_ids(sidecar, ids)
+                ids = _ids_of_file(self.folder, rel)
+                _write_ids(self.folder, sidecar, ids)
             for column, values in ids.items():
                 parts.setdefault(column, []).append(values)
         return {column: pc.unique(pa.chunked_array(values, pa.string())) for column, values in parts.items()}
@@ -555,7 +550,7 @@ class Store(SignInMixin):
     def dataset_schema(self, dataset: Dataset) -> pa.Schema:
         """The Arrow schema of the dataset's events (batch 1's file: every later batch is cast to it)."""
         try:
-            return pq.read_schema(self.data_dir / dataset.file_path)
+            return self.folder.read_schema(dataset.file_path)
         except FileNotFoundError as exc:
             raise StorageError(
                 f"The events file of dataset '{dataset.name}' is missing from the data folder "
@@ -570,12 +565,13 @@ class Store(SignInMixin):
             wanted = [*columns, "timestamp"]  # batches may overlap in time: sort them even for other columns
         tables = []
         for rel in files:
-            path = self.data_dir / rel
             try:
-                present = None if wanted is None else set(pq.read_schema(path).names)
+                present = None if wanted is None else set(self.folder.read_schema(rel).names)
                 # ask only for what the file has (item and value are optional roles)
                 tables.append(
-                    pq.read_table(path, columns=None if present is None else [c for c in wanted or [] if c in present])
+                    self.folder.read_table(
+                        rel, columns=None if present is None else [c for c in wanted or [] if c in present]
+                    )
                 )
             except FileNotFoundError as exc:
                 raise StorageError(
@@ -623,9 +619,9 @@ class Store(SignInMixin):
                 v.model_path for v in versions if v.dataset_id == dataset.id and v.model_path
             ]
         for rel in paths:
-            (self.data_dir / rel).unlink(missing_ok=True)
+            self.folder.delete(rel)
         for rel in [dataset.file_path, *batches]:
-            (self.data_dir / ids_relpath(rel)).unlink(missing_ok=True)
+            self.folder.delete(ids_relpath(rel))
             shutil.rmtree(self.data_dir / aggregates_relpath(rel), ignore_errors=True)
 
     # --- model versions, experiments, jobs ----------------------------------------------------
@@ -638,13 +634,13 @@ class Store(SignInMixin):
         self, *, workspace_id: int, version: ModelVersion, actor: str, model_bytes: bytes | None = None
     ) -> ModelVersion:
         """Record a model version; ``model_bytes`` (a skops file) is written first, with its hash."""
-        written: Path | None = None
+        written: str | None = None
         if model_bytes is not None:
             import hashlib
 
             rel = model_relpath(workspace_id, version.dataset_id)
-            written = self.data_dir / rel
-            write_atomic(written, lambda temp: temp.write_bytes(model_bytes))
+            self.folder.write_bytes(rel, model_bytes)
+            written = rel
             version.model_path = rel
             version.model_hash = hashlib.sha256(model_bytes).hexdigest()
         try:
@@ -656,7 +652,7 @@ class Store(SignInMixin):
                 return repo.add_model_version(session=session, workspace_id=workspace_id, version=version, actor=actor)
         except BaseException:
             if written is not None:
-                written.unlink(missing_ok=True)
+                self.folder.delete(written)
             raise
 
     def add_model_run(
@@ -671,13 +667,12 @@ class Store(SignInMixin):
         """
         import hashlib
 
-        written: list[Path] = []
+        written: list[str] = []
         try:
             for version, data in versions:
                 rel = model_relpath(workspace_id, version.dataset_id)
-                target = self.data_dir / rel
-                write_atomic(target, lambda temp, data=data: temp.write_bytes(data))  # type: ignore[misc]
-                written.append(target)
+                self.folder.write_bytes(rel, data)
+                written.append(rel)
                 version.model_path = rel
                 version.model_hash = hashlib.sha256(data).hexdigest()
             with session_scope(self.engine) as session:
@@ -700,8 +695,8 @@ class Store(SignInMixin):
                     )
                 return stored
         except BaseException:
-            for path in written:
-                path.unlink(missing_ok=True)
+            for rel in written:
+                self.folder.delete(rel)
             raise
 
     def read_model_bytes(self, version: ModelVersion) -> bytes:
@@ -710,7 +705,7 @@ class Store(SignInMixin):
 
         if not version.model_path:
             raise NotFoundError(f"Model version {version.version} has no stored model file.")
-        data = (self.data_dir / version.model_path).read_bytes()
+        data = self.folder.read_bytes(version.model_path)
         if hashlib.sha256(data).hexdigest() != version.model_hash:
             raise StorageError(
                 f"Model file of version {version.version} does not match its recorded hash; it was "
@@ -756,8 +751,8 @@ class Store(SignInMixin):
     def sweep_orphan_files(self, *, min_age_seconds: float = 3600.0) -> list[str]:
         with session_scope(self.engine, write=False) as session:
             referenced = repo.referenced_paths(session=session)
-        removed = sweep_orphans(self.data_dir, referenced, min_age_seconds=min_age_seconds)
-        return removed + sweep_orphans(self.data_dir, set(), min_age_seconds=min_age_seconds, under=STAGING)
+        removed = self.folder.sweep(referenced, min_age_seconds=min_age_seconds)
+        return removed + self.folder.sweep(set(), min_age_seconds=min_age_seconds, under=STAGING)
 
 
 def _dataset_by_hash(session: Session, workspace_id: int, content_hash: str) -> Dataset | None:
@@ -771,10 +766,10 @@ def _dataset_by_hash(session: Session, workspace_id: int, content_hash: str) -> 
     return session.get(Dataset, batch.dataset_id)
 
 
-def _ids_of_file(path: Path) -> dict[str, pa.Array]:
+def _ids_of_file(folder: DataFolder, rel: str) -> dict[str, pa.Array]:
     """Distinct ``user`` and ``item`` values of an events file, from its dictionaries."""
-    names = [c for c in ("user", "item") if c in pq.read_schema(path).names]
-    table = pq.read_table(path, columns=names)
+    names = [c for c in ("user", "item") if c in folder.read_schema(rel).names]
+    table = folder.read_table(rel, columns=names)
     return {
         c: pc.unique(
             pa.chunked_array(
@@ -789,17 +784,17 @@ def _ids_of_file(path: Path) -> dict[str, pa.Array]:
     }
 
 
-def _write_ids(target: Path, ids: dict[str, pa.Array]) -> None:
+def _write_ids(folder: DataFolder, target: str, ids: dict[str, pa.Array]) -> None:
     """One Arrow IPC file: a column per role, padded with nulls to the longest (read back in milliseconds)."""
     import pyarrow.feather as feather
 
     longest = max((len(v) for v in ids.values()), default=0)
     table = pa.table({c: pa.concat_arrays([v, pa.nulls(longest - len(v), pa.string())]) for c, v in ids.items()})
-    write_atomic(target, lambda temp: feather.write_feather(table, temp, compression="uncompressed"))
+    folder.write(target, lambda temp: feather.write_feather(table, temp, compression="uncompressed"))
 
 
-def _read_ids(path: Path) -> dict[str, pa.Array]:
+def _read_ids(folder: DataFolder, rel: str) -> dict[str, pa.Array]:
     import pyarrow.feather as feather
 
-    table = feather.read_table(path)
+    table = feather.read_table(pa.BufferReader(folder.read_bytes(rel)))
     return {c: table.column(c).combine_chunks().drop_null() for c in table.column_names}
