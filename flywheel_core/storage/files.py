@@ -121,7 +121,12 @@ def write_aggregates_atomic(target: Path, tables: dict[str, pa.Table], meta: dic
                     os.close(fd)
             if target.exists():
                 os.replace(target, aside)
-            os.replace(temp, target)
+            try:
+                os.replace(temp, target)
+            except OSError:
+                if not (target / "meta.json").exists():
+                    raise
+                shutil.rmtree(temp, ignore_errors=True)  # another process wrote the same folder meanwhile
     except BaseException:
         with contextlib.suppress(OSError):
             shutil.rmtree(temp, ignore_errors=True)
