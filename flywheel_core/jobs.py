@@ -27,6 +27,7 @@ from flywheel_core.params import MIN_NEGATIVES, MIN_POSITIVES
 
 if TYPE_CHECKING:
     from flywheel_core.config import Settings
+    from flywheel_core.learning.preconditions import Preconditions
     from flywheel_core.storage.models import Job
     from flywheel_core.storage.store import Store
 
@@ -34,6 +35,7 @@ __all__ = [
     "JOB_KINDS",
     "STALLED_AFTER_SECONDS",
     "JobInfo",
+    "check_job",
     "execute_job",
     "job_state",
     "list_jobs",
@@ -75,6 +77,8 @@ class JobInfo:
     created_by: str
     created_at: datetime
     made: str = ""  # what a finished run made, for people: "versions 7–11", "experiment: capture"
+    task: str = ""  # a training's task (feedback | recommend), an experiment's kind
+    versions: tuple[int, ...] = ()  # the model versions a finished training made (the registry's numbers)
 
     @property
     def status(self) -> str:
@@ -95,14 +99,23 @@ class JobInfo:
             created_by=str(job.created_by),
             created_at=as_utc(job.created_at) or job.created_at,
             made=_made(job),
+            task=str((job.params or {}).get("task" if job.kind == "train" else "kind", "")),
+            versions=_made_versions(job),
         )
+
+
+def _made_versions(job: Any) -> tuple[int, ...]:
+    if job.status != "done":
+        return ()
+    rows = (job.result or {}).get("versions", [])
+    return tuple(int(v["version"]) for v in rows if isinstance(v, dict) and "version" in v)
 
 
 def _made(job: Any) -> str:
     result = job.result or {}
     if job.status != "done":
         return ""
-    numbers = [int(v["version"]) for v in result.get("versions", []) if isinstance(v, dict) and "version" in v]
+    numbers = list(_made_versions(job))
     if numbers:
         return f"version {numbers[0]}" if len(numbers) == 1 else f"versions {min(numbers)}–{max(numbers)}"
     if job.kind == "experiment":
@@ -128,7 +141,34 @@ def submit_job(store: Store, *, workspace_id: int, kind: str, params: dict[str, 
             f"Unknown experiment '{params.get('kind')}'. Choose one of: {', '.join(EXPERIMENTS)}."
         )
     store.get_dataset(workspace_id=workspace_id, name=params["dataset"], actor=actor)  # NotFoundError early
+    check_job(store, workspace_id=workspace_id, kind=kind, params=params, actor=actor).raise_if_any()
     return store.create_job(workspace_id=workspace_id, kind=kind, params=params, actor=actor)
+
+
+def check_job(store: Store, *, workspace_id: int, kind: str, params: dict[str, Any], actor: str) -> Preconditions:
+    """What stops a training or experiment job from working on its dataset, found before it is queued:
+    :func:`flywheel_core.learning.api.check_training` or :func:`flywheel_core.experiments.api.check_experiment`
+    on the job's parameters (every problem a sentence). :func:`submit_job` refuses a job with any.
+    """
+    if kind == "train":
+        from flywheel_core.learning.api import check_training
+
+        return check_training(
+            store,
+            workspace_id=workspace_id,
+            dataset_name=params["dataset"],
+            actor=actor,
+            task=params.get("task", "feedback"),
+            model=params.get("model"),
+            n_turns=int(params.get("turns", 5)),
+            by=params.get("by", "time"),
+        )
+    from flywheel_core.experiments.api import check_experiment
+
+    options = dict(params.get("options") or {})
+    return check_experiment(
+        store, workspace_id=workspace_id, dataset_name=params["dataset"], kind=params["kind"], actor=actor, **options
+    )
 
 
 def start_job(store: Store, *, workspace_id: int, kind: str, params: dict[str, Any], actor: str) -> JobInfo:
@@ -145,7 +185,8 @@ def start_job(store: Store, *, workspace_id: int, kind: str, params: dict[str, A
         return JobInfo.from_row(execute_job(store, workspace_id=workspace_id, job_id=job.id, actor=actor))
     if store.settings.dask_scheduler:
         return _start_on_cluster(store, workspace_id=workspace_id, job_id=job.id, actor=actor)
-    env = {**os.environ, "FLYWHEEL_DATA_DIR": str(store.settings.data_dir)}
+    # the worker's warnings (a library's convergence notes) stay out of the server's log, as before
+    env = {**os.environ, "FLYWHEEL_DATA_DIR": str(store.settings.data_dir), "PYTHONWARNINGS": "ignore"}
     if store.settings.database_url:
         env["FLYWHEEL_DATABASE_URL"] = store.settings.database_url
     subprocess.Popen(
@@ -154,7 +195,7 @@ def start_job(store: Store, *, workspace_id: int, kind: str, params: dict[str, A
         env=env,
         stdin=subprocess.DEVNULL,
         stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
+        stderr=None,  # a bug's traceback (job_failures.log_failure) reaches the server's log
     )
     return JobInfo.from_row(job)
 
@@ -238,15 +279,20 @@ def execute_job(store: Store, *, workspace_id: int, job_id: int, actor: str | No
     ``actor`` is whoever reads the job where roles are enforced (an inline run in the app); the
     detached worker runs as the instance and passes None.
 
-    A FlywheelError marks the job failed with its message; any other exception is recorded with its
-    traceback's last line and re-raised (it is a bug).
+    A FlywheelError marks the job failed with its message. Any other exception is a bug (or the machine
+    failing): the job is marked failed with a sentence saying where it stopped and what to do
+    (:func:`flywheel_core.job_failures.failure_message`, never the exception's type or text) and the
+    traceback goes to the server log; an interrupt or exit of the process is re-raised after that.
     """
     reader = actor
     job = store.get_job(workspace_id=workspace_id, job_id=job_id, actor=reader)
     params = dict(job.params)
     actor = job.created_by
 
+    stage = ["Starting"]  # the last progress message: where a failed run stopped
+
     def progress(fraction: float, message: str) -> None:
+        stage[0] = message
         store.update_job(
             workspace_id=workspace_id, job_id=job_id, status="running", progress=round(fraction, 3), message=message
         )
@@ -299,15 +345,19 @@ def execute_job(store: Store, *, workspace_id: int, job_id: int, actor: str | No
         )
         return store.get_job(workspace_id=workspace_id, job_id=job_id, actor=reader)
     except BaseException as error:
-        last = traceback.format_exception_only(type(error), error)[-1].strip()
+        from flywheel_core.job_failures import failure_message, log_failure
+
+        log_failure(job.kind, error, job_id=job_id, workspace_id=workspace_id)
         store.update_job(
             workspace_id=workspace_id,
             job_id=job_id,
             status="failed",
-            error=f"Internal error: {last}"[:2000],
+            error=failure_message(job.kind, error, job_id=job_id, stage=stage[0])[:2000],
             message="Failed",
         )
-        raise
+        if not isinstance(error, Exception):
+            raise
+        return store.get_job(workspace_id=workspace_id, job_id=job_id, actor=reader)
     result["ran_on"] = ran_on
     store.update_job(
         workspace_id=workspace_id, job_id=job_id, status="done", progress=1.0, message="Done", result=result

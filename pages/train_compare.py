@@ -24,6 +24,7 @@ from flywheel_core.learning.api import compare_versions, registry_table
 from flywheel_core.numbers import count, number, percent, when
 from flywheel_core.params import EXPERIMENT, N_TURNS, PRODUCTION_MATERIAL, TASK, TURN_BY, model_param
 from ui.context import current, user_errors
+from ui.jobs_panel import COMPARE_KEY, job_monitor, last_outcome, launch, runs_table
 from ui.text import md_escape
 
 ctx = current()
@@ -48,30 +49,7 @@ name = st.selectbox("Dataset", names, key="train_compare.dataset")
 dataset = next(d for d in datasets if d.name == name)
 
 
-@st.fragment(run_every=2.0)
-def job_monitor() -> None:
-    """Progress of this workspace's running jobs; reruns the page when they finish."""
-    jobs = jobs_api.list_jobs(ctx.store, workspace_id=ctx.workspace_id, actor=ctx.actor, limit=20)
-    active = [j for j in jobs if j.state in ("queued", "running")]
-    for job in active:
-        st.progress(job.progress, text=f"{job.kind} · {job.dataset} · {job.message or job.state}")
-    if not active and st.session_state.get("train_compare.waiting"):
-        st.session_state["train_compare.waiting"] = False
-        st.rerun()
-
-
-def launch(kind: str, params: dict[str, object]) -> None:
-    with user_errors():
-        job = jobs_api.start_job(ctx.store, workspace_id=ctx.workspace_id, kind=kind, params=params, actor=ctx.actor)
-        if job.status == "failed":
-            st.error(f"The run failed: {md_escape(job.error)}", icon=":material/error:")
-        elif job.status == "done":
-            st.success("Done.", icon=":material/check:")
-        else:
-            st.session_state["train_compare.waiting"] = True
-            st.toast("Started: the run goes on if you leave or reload this page.")
-
-
+jobs = jobs_api.list_jobs(ctx.store, workspace_id=ctx.workspace_id, actor=ctx.actor, limit=20)
 train_tab, registry_tab, experiments_tab, production_tab = st.tabs(
     ["Train", "Registry & compare", "Experiments", "In production"]
 )
@@ -95,29 +73,12 @@ with train_tab:
         by = cols[2].selectbox("Cut turns by", list(TURN_BY.options), key="train_compare.by")
         submitted = st.form_submit_button("Train versions", type="primary", disabled=not ctx.can_edit)
     if submitted:
-        launch("train", {"dataset": name, "task": task, "model": model, "turns": turns, "by": by})
-    job_monitor()
-    jobs = jobs_api.list_jobs(ctx.store, workspace_id=ctx.workspace_id, actor=ctx.actor, limit=10)
-    if jobs:
-        st.subheader("Recent runs")
-        st.dataframe(
-            [
-                {
-                    "Job": j.id,
-                    "Kind": j.kind,
-                    "Dataset": j.dataset,
-                    "Status": j.state,
-                    "Progress": percent(j.progress, 0),
-                    "Message": j.error or j.message,
-                    "Made": j.made,
-                    "By": j.created_by,
-                    "Started": when(j.created_at),
-                }
-                for j in jobs
-            ],
-            hide_index=True,
-            width="stretch",
-        )
+        launch(ctx, "train", {"dataset": name, "task": task, "model": model, "turns": turns, "by": by})
+        jobs = jobs_api.list_jobs(ctx.store, workspace_id=ctx.workspace_id, actor=ctx.actor, limit=20)
+    else:
+        last_outcome(jobs, kind="train", dataset=name)
+    job_monitor(ctx)
+    runs_table(jobs[:10])
 
 with registry_tab:
     versions = learning_api.list_model_versions(
@@ -145,8 +106,12 @@ with registry_tab:
         st.plotly_chart(metric_by_version_chart(shown, metric), width="stretch")
         st.subheader("Compare versions")
         ids = [v.version for v in shown]
-        picked = st.multiselect(
-            "Versions", ids, default=ids[-2:], key="train_compare.compare", format_func=lambda v: f"v{v}"
+        picked = st.multiselect(  # a finished run's "Open in the registry" may have picked them already
+            "Versions",
+            ids,
+            default=None if COMPARE_KEY in st.session_state else ids[-2:],
+            key=COMPARE_KEY,
+            format_func=lambda v: f"v{v}",
         )
         if len(picked) >= 2:
             with user_errors():
@@ -239,7 +204,9 @@ with experiments_tab:
         else:
             options[param.name] = column.slider(label, param.low, param.high, param.default, key=key, help=param.help)
     if runner.button("Run experiment", key="train_compare.run_experiment", disabled=not ctx.can_edit):
-        launch("experiment", {"dataset": name, "kind": kind, "options": options})
+        launch(ctx, "experiment", {"dataset": name, "kind": kind, "options": options})
+    else:
+        last_outcome(jobs, kind="experiment", dataset=name)
     latest = experiments_api.latest_experiments(
         ctx.store, workspace_id=ctx.workspace_id, dataset_id=dataset.id, actor=ctx.actor
     )

@@ -10,7 +10,9 @@ from typing import Any
 from flywheel_core.data.signals import SignalDictionary
 from flywheel_core.exceptions import DataValidationError
 from flywheel_core.experiments.common import ExperimentResult
+from flywheel_core.experiments.preconditions import experiment_problems
 from flywheel_core.experiments.runner import EXPERIMENTS
+from flywheel_core.learning.preconditions import CHECK_COLUMNS, Preconditions
 from flywheel_core.learning.turns import Progress
 from flywheel_core.params import (
     EXPERIMENT,
@@ -29,7 +31,9 @@ __all__ = [
     "OPTIONS",
     "Experiment",
     "ExperimentResult",
+    "Preconditions",
     "StoredExperiment",
+    "check_experiment",
     "latest_experiments",
     "list_experiments",
     "run_experiment",
@@ -86,6 +90,40 @@ def latest_experiments(store: Store, *, workspace_id: int, dataset_id: int, acto
     return list(latest.values())
 
 
+def _check_options(kind: str, options: dict[str, Any]) -> None:
+    """The kind, the option names and each declared option's range, before any data is read."""
+    check(EXPERIMENT, kind, caller="run_experiment")
+    accepted = sorted(set(inspect.signature(EXPERIMENTS[kind]).parameters) - {"events", "dictionary", "progress"})
+    unknown = sorted(set(options) - set(accepted))
+    if unknown:
+        raise DataValidationError(
+            f"The {kind} experiment has no option {', '.join(repr(u) for u in unknown)}. "
+            f"Its options are: {', '.join(accepted)}."
+        )
+    for param in OPTIONS[kind]:
+        if param.name in options:
+            check(param, options[param.name], caller=EXPERIMENTS[kind].__name__)  # as the experiment says it
+
+
+def check_experiment(
+    store: Store, *, workspace_id: int, dataset_name: str, kind: str, actor: str, **options: Any
+) -> Preconditions:
+    """What stops experiment ``kind`` with ``options`` on the dataset, found before it is queued
+    (:func:`flywheel_core.experiments.preconditions.experiment_problems`): every problem a sentence; ``ok``
+    when there is none. ``run_experiment`` refuses with the same sentences.
+
+    Raises:
+        DataValidationError: an unknown kind, an option the experiment does not take, or a value outside
+            its declared range. NotFoundError: no such dataset.
+    """
+    _check_options(kind, options)
+    dataset = store.get_dataset(workspace_id=workspace_id, name=dataset_name, actor=actor)
+    events = store.read_dataset_file(dataset, columns=CHECK_COLUMNS)
+    dictionary = SignalDictionary.from_json(dataset.signal_dictionary)
+    problems = experiment_problems(events, dictionary, dataset=dataset_name, kind=kind, options=options)
+    return Preconditions(action=f"the {kind} experiment", dataset=dataset_name, problems=tuple(problems))
+
+
 def run_experiment(
     store: Store,
     *,
@@ -104,19 +142,16 @@ def run_experiment(
     Raises:
         DataValidationError: an unknown kind, an option the experiment does not take, or a value outside
             its declared range.
+        InsufficientDataError: the dataset cannot work for the experiment, with the sentences of
+            :func:`check_experiment`, before anything is fitted.
     """
-    check(EXPERIMENT, kind, caller="run_experiment")
-    accepted = sorted(set(inspect.signature(EXPERIMENTS[kind]).parameters) - {"events", "dictionary", "progress"})
-    unknown = sorted(set(options) - set(accepted))
-    if unknown:
-        raise DataValidationError(
-            f"The {kind} experiment has no option {', '.join(repr(u) for u in unknown)}. "
-            f"Its options are: {', '.join(accepted)}."
-        )
+    _check_options(kind, options)
     dataset = store.get_dataset(workspace_id=workspace_id, name=dataset_name, actor=actor)
     assert dataset.id is not None
     events = store.read_dataset_file(dataset)
     dictionary = SignalDictionary.from_json(dataset.signal_dictionary)
+    problems = experiment_problems(events, dictionary, dataset=dataset_name, kind=kind, options=options)
+    Preconditions(action=f"the {kind} experiment", dataset=dataset_name, problems=tuple(problems)).raise_if_any()
     result = EXPERIMENTS[kind](events, dictionary, progress=progress, **options)
     experiment = Experiment(
         workspace_id=workspace_id,

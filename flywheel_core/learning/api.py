@@ -13,6 +13,7 @@ from flywheel_core.data.api import DatasetInfo
 from flywheel_core.data.signals import SignalDictionary
 from flywheel_core.exceptions import DataValidationError
 from flywheel_core.learning.offpolicy import OffPolicyResult
+from flywheel_core.learning.preconditions import CHECK_COLUMNS, Preconditions, training_problems
 from flywheel_core.learning.production import ProductionReport, judge_production
 from flywheel_core.learning.registry import (
     CompareReport,
@@ -33,8 +34,10 @@ __all__ = [
     "ModelVersion",
     "NextTurnsResult",
     "OffPolicyResult",
+    "Preconditions",
     "ProductionReport",
     "VersionInfo",
+    "check_training",
     "compare_versions",
     "evaluate_offpolicy",
     "import_versions",
@@ -61,6 +64,39 @@ def versions_by_dataset(store: Store, *, workspace_id: int, actor: str) -> list[
         (DatasetInfo.from_row(d), version_infos(versions))
         for d, versions in store.datasets_with_versions(workspace_id=workspace_id, actor=actor)
     ]
+
+
+def _check_options(task: str, model: str, n_turns: int, by: str, *extra: tuple[Any, object]) -> None:
+    check(TASK, task, caller="run_training")
+    for param, value in ((model_param(task), model), (N_TURNS, n_turns), (TURN_BY, by), *extra):
+        check(param, value, caller="run_training")
+
+
+def check_training(
+    store: Store,
+    *,
+    workspace_id: int,
+    dataset_name: str,
+    actor: str,
+    task: str = "feedback",
+    model: str | None = None,
+    n_turns: int = 5,
+    by: str = "time",
+) -> Preconditions:
+    """What stops a training run of ``task`` in ``n_turns`` turns on the dataset, found before anything is
+    queued or fitted (:func:`flywheel_core.learning.preconditions.training_problems`): every problem a
+    sentence; ``ok`` when there is none. ``run_training`` refuses with the same sentences.
+
+    Raises:
+        DataValidationError: a task, model, number of turns or cut not among the declared ones.
+        NotFoundError: no such dataset.
+    """
+    _check_options(task, model or model_param(task).default or "", n_turns, by)
+    dataset = store.get_dataset(workspace_id=workspace_id, name=dataset_name, actor=actor)
+    events = store.read_dataset_file(dataset, columns=CHECK_COLUMNS)
+    dictionary = SignalDictionary.from_json(dataset.signal_dictionary)
+    problems = training_problems(events, dictionary, dataset=dataset_name, task=task, n_turns=n_turns)
+    return Preconditions(action="training", dataset=dataset_name, problems=tuple(problems))
 
 
 def run_training(
@@ -90,23 +126,20 @@ def run_training(
     Raises:
         DataValidationError: a task, model, number of turns or cut not among the declared ones
             (:mod:`flywheel_core.params`), checked before the dataset is read.
+        InsufficientDataError: the dataset cannot work for the task and turns, with the sentences of
+            :func:`check_training`, before any model is fitted.
     """
     from flywheel_core.learning.recommend import train_recommend_versions
 
-    check(TASK, task, caller="run_training")
     model = model or model_param(task).default or ""
-    for param, value in (
-        (model_param(task), model),
-        (N_TURNS, n_turns),
-        (TURN_BY, by),
-        (MIN_POSITIVES, min_positives),
-        (MIN_NEGATIVES, min_negatives),
-        (ALPHA, alpha),
-    ):
-        check(param, value, caller="run_training")
+    _check_options(
+        task, model, n_turns, by, (MIN_POSITIVES, min_positives), (MIN_NEGATIVES, min_negatives), (ALPHA, alpha)
+    )
     dataset = store.get_dataset(workspace_id=workspace_id, name=dataset_name, actor=actor)
     events = store.read_dataset_file(dataset)
     dictionary = SignalDictionary.from_json(dataset.signal_dictionary)
+    problems = training_problems(events, dictionary, dataset=dataset_name, task=task, n_turns=n_turns)
+    Preconditions(action="training", dataset=dataset_name, problems=tuple(problems)).raise_if_any()
     if task == "feedback":
         result = train_feedback_versions(
             events,
