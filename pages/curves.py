@@ -8,6 +8,7 @@ from typing import Any
 import streamlit as st
 
 from flywheel_core.charts.curves import curve_figure, simulation_figure, tornado_figure
+from flywheel_core.charts.train import metric_label
 from flywheel_core.curves.forecast import forecast_curve, x_for_target
 from flywheel_core.curves.judge import CandidateFit, CurveReport, judge_curve
 from flywheel_core.curves.sources import (
@@ -22,7 +23,7 @@ from flywheel_core.numbers import compact, percent
 from flywheel_core.simulate import api as simulate_api
 from flywheel_core.simulate.flywheel import KNOBS, knob_value, simulate_flywheel, with_overrides
 from flywheel_core.simulate.scenarios import PRESETS, sensitivity
-from ui.context import current, user_errors
+from ui.context import current, kept, user_errors
 from ui.curve_cache import judged_series_file
 from ui.text import md_escape
 
@@ -44,7 +45,12 @@ ICONS = {
     "insufficient_data": ":material/help:",
 }
 BOXES = {"compounding": st.success, "plateau": st.warning, "backward": st.error, "insufficient_data": st.info}
-judge_tab, sim_tab = st.tabs(["Judge a series", "Simulate a flywheel"])
+judge_tab, sim_tab = st.tabs(["Judge a series", "Simulate a flywheel"], **kept("curves.tab"))
+
+
+def scenario_label(name: str) -> str:
+    """A preset's name for people: "tesla-uncurated" reads "Tesla uncurated"."""
+    return name.replace("-", " ").capitalize()
 
 
 def show_verdict(report: CurveReport, x_label: str, y_label: str) -> None:
@@ -112,20 +118,23 @@ with judge_tab:
         "Series source",
         ["Typed values", "Model versions", "Simulation", "CSV upload"],
         horizontal=True,
-        key="curves.source",
+        **kept("curves.source"),
     )
     series: tuple[Any, Any, bool, str, str] | None = None  # x, y, higher is better, x label, y label
     with user_errors():
         if source == "Typed values":
             st.caption("Seeded with Perplexity: 312M queries in May 2024, 780M by May 2025, 1.4B by June 2025.")
             table = st.data_editor(
-                {"x": [0.0, 12.0, 13.0], "y": [312e6, 780e6, 1.4e9]}, num_rows="dynamic", key="curves.typed"
+                {"x": [0.0, 12.0, 13.0], "y": [312e6, 780e6, 1.4e9]},
+                num_rows="dynamic",
+                key="curves.typed",
+                column_config={"y": st.column_config.NumberColumn(format="localized")},  # 312,000,000
             )
             lower = st.checkbox("Lower is better (a loss or an error)", key="curves.typed_lower")
             series = (table["x"], table["y"], not lower, "months since May 2024", "queries per month")
         elif source == "Model versions":
             by_name = {d.name: vs for d, vs in versioned}
-            name = st.selectbox("Dataset", list(by_name), key="curves.dataset") if by_name else None
+            name = st.selectbox("Dataset", list(by_name), **kept("curves.dataset")) if by_name else None
             versions = by_name[name] if name else []
             metrics = version_metrics(versions)
             if not metrics:
@@ -135,7 +144,7 @@ with judge_tab:
                 )
                 st.page_link("pages/train_compare.py", label="Train & compare", icon=":material/model_training:")
             else:
-                metric = st.selectbox("Metric", metrics, key="curves.metric")
+                metric = st.selectbox("Metric", metrics, format_func=metric_label, **kept("curves.metric"))
                 dataset_verdict = judge_model_versions(versions, metric=metric)  # unscored left out; intervals weigh
                 if dataset_verdict.report is None:
                     st.warning(
@@ -143,7 +152,7 @@ with judge_tab:
                         icon=":material/help:",
                     )
                 else:
-                    show_verdict(dataset_verdict.report, "training rows", metric)
+                    show_verdict(dataset_verdict.report, "training rows", metric_label(metric))
                     if dataset_verdict.left_out:
                         st.caption(
                             md_escape(
@@ -198,13 +207,17 @@ with judge_tab:
 
 with sim_tab:
     top = st.columns([2, 2, 1, 1])
-    preset_name = top[0].selectbox("Scenario preset", list(PRESETS), key="curves.sim.preset")
+    preset_name = top[0].selectbox(
+        "Scenario preset", list(PRESETS), format_func=scenario_label, **kept("curves.sim.preset")
+    )
     preset = PRESETS[preset_name]
     others = [p for p in PRESETS if p != preset_name]
-    compare = top[1].multiselect("Compare with", others, default=[], key="curves.sim.compare")
+    compare = top[1].multiselect(
+        "Compare with", others, default=[], format_func=scenario_label, key="curves.sim.compare"
+    )
     weeks = top[2].number_input("Weeks", 26, 1040, 520, step=26, key="curves.sim.weeks")
     runs = top[3].selectbox("Runs", [100, 500, 1000, 5000], index=2, key="curves.sim.runs")
-    st.caption(f"**{preset_name}** — {preset.story} The story predicts **{preset.expected}**.")
+    st.caption(f"**{scenario_label(preset_name)}** — {preset.story} The story predicts **{preset.expected}**.")
     overrides = {}
     groups = list(dict.fromkeys(k.group for k in KNOBS))
     columns = st.columns(len(groups))
@@ -231,7 +244,9 @@ with sim_tab:
         for result in results:
             v = result.verdict
             BOXES[v.verdict](
-                f"**{result.scenario}: {v.verdict}** ({percent(v.confidence, 0)}). {v.reason}", icon=ICONS[v.verdict]
+                f"**{scenario_label(result.scenario)}: {v.verdict.label.lower()}** ({percent(v.confidence, 0)}). "
+                f"{v.reason}",
+                icon=ICONS[v.verdict],
             )
         shown = st.radio(
             "Series",

@@ -5,8 +5,8 @@ from __future__ import annotations
 import streamlit as st
 
 from flywheel_core.data import api as data_api
-from flywheel_core.numbers import count, day, when
-from ui.context import current, user_errors
+from flywheel_core.numbers import counted, day, when
+from ui.context import current, kept, user_errors
 from ui.data_explore import render_explore
 from ui.data_meanings import render_meanings
 from ui.data_upload import render_upload
@@ -20,7 +20,7 @@ st.caption(
 )
 
 datasets = data_api.list_datasets(ctx.store, workspace_id=ctx.workspace_id, actor=ctx.actor)
-upload_tab, datasets_tab, explore_tab = st.tabs(["Upload", f"Datasets ({len(datasets)})", "Explore"])
+upload_tab, datasets_tab, explore_tab = st.tabs(["Upload", "Datasets", "Explore"], **kept("data.tab"))
 
 with upload_tab:
     render_upload(ctx)
@@ -32,13 +32,14 @@ with datasets_tab:
             icon=":material/info:",
         )
     else:
+        st.caption(f"{counted(len(datasets), 'dataset')} in this workspace.")
         st.dataframe(
             [
                 {
                     "Dataset": d.name,
-                    "Events": count(d.rows),
-                    "Users": count(d.users),
-                    "Items": count(d.items),
+                    "Events": d.rows,
+                    "Users": d.users,
+                    "Items": d.items,
                     "From": day(d.first_event),
                     "To": day(d.last_event),
                     "Source": d.source_name,
@@ -49,8 +50,9 @@ with datasets_tab:
             ],
             hide_index=True,
             width="stretch",
+            column_config={c: st.column_config.NumberColumn(format="localized") for c in ("Events", "Users", "Items")},
         )
-        left, right = st.columns([2, 1])
+        left, right = st.columns(2, vertical_alignment="bottom")
         doomed = left.selectbox(
             "Delete a dataset",
             [d.name for d in datasets],

@@ -10,7 +10,7 @@ from flywheel_core.loop import api as loop_api
 from flywheel_core.loop.diagnosis import diagnose, to_markdown
 from flywheel_core.loop.diff import diff_loops
 from flywheel_core.loop.model import STAGES, TEMPLATES, LoopMap, empty_map, template_map
-from ui.context import current, show_error, user_errors
+from ui.context import current, kept, show_error, user_errors
 from ui.loop_diagram import loop_dot
 from ui.loop_widgets import (
     cold_start_card,
@@ -154,7 +154,7 @@ with right:
     if flash := state.pop("map.flash", None):
         st.success(md_escape(flash), icon=":material/check:")
 
-history, files, lint = st.tabs(["Version history", "Export and import", "Canvas lint"])
+history, files, lint = st.tabs(["Version history", "Export and import", "Canvas lint"], **kept("map.tab"))
 with history:
     if loop_map.name not in latest:
         st.caption(f"'{md_escape(loop_map.name)}' has no saved versions yet: save it to start its history.")

@@ -23,7 +23,7 @@ from flywheel_core.learning import api as learning_api
 from flywheel_core.learning.api import compare_versions, registry_table
 from flywheel_core.numbers import count, number, percent, when
 from flywheel_core.params import EXPERIMENT, N_TURNS, PRODUCTION_MATERIAL, TASK, TURN_BY, model_param
-from ui.context import current, user_errors
+from ui.context import current, kept, user_errors
 from ui.jobs_panel import COMPARE_KEY, job_monitor, last_outcome, launch, runs_table
 from ui.text import md_escape
 
@@ -45,13 +45,13 @@ if not datasets:
     st.stop()
 
 names = [d.name for d in datasets]
-name = st.selectbox("Dataset", names, key="train_compare.dataset")
+name = st.selectbox("Dataset", names, **kept("train_compare.dataset"))
 dataset = next(d for d in datasets if d.name == name)
 
 
 jobs = jobs_api.list_jobs(ctx.store, workspace_id=ctx.workspace_id, actor=ctx.actor, limit=20)
 train_tab, registry_tab, experiments_tab, production_tab = st.tabs(
-    ["Train", "Registry & compare", "Experiments", "In production"]
+    ["Train", "Registry & compare", "Experiments", "In production"], **kept("train_compare.tab")
 )
 
 with train_tab:
@@ -88,7 +88,7 @@ with registry_tab:
         st.info("No model versions for this dataset yet. Train some in the Train tab.", icon=":material/info:")
     else:
         tasks = sorted({v.task for v in versions})
-        shown_task = st.radio("Task", tasks, horizontal=True, key="train_compare.shown_task")
+        shown_task = st.radio("Task", tasks, horizontal=True, **kept("train_compare.shown_task"))
         shown = [v for v in versions if v.task == shown_task]
         table = registry_table(shown)
         st.dataframe(table, hide_index=True, width="stretch", key="train_compare.registry")
@@ -110,7 +110,7 @@ with registry_tab:
             "Versions",
             ids,
             default=None if COMPARE_KEY in st.session_state else ids[-2:],
-            key=COMPARE_KEY,
+            **kept(COMPARE_KEY),
             format_func=lambda v: f"v{v}",
         )
         if len(picked) >= 2:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from typing import Any
 
 import streamlit as st
 
@@ -21,6 +22,19 @@ _CSS = "<style>[data-testid='stMetricValue']{font-size:1.75rem;}</style>"
 WORKSPACE_KEY = "app.workspace"
 _REQUEST_KEY = "app.workspace_request"
 _PICKER_KEY = "app.workspace_picker"
+WORKSPACE_PARAM = "workspace"  # the URL's ?workspace=: a reload or a shared link opens the same workspace
+
+
+def kept(key: str) -> dict[str, Any]:
+    """Keyword arguments that keep a widget's choice in the URL, so a reload or a shared link opens the same view.
+
+    ``st.selectbox("Dataset", names, **kept("train_compare.dataset"))`` (also radio, segmented control,
+    multiselect and ``st.tabs``): Streamlit 1.67 binds the widget to the query parameter named by its key
+    (``?train_compare.dataset=plays``), restores it on load and drops a value that is not an option (a
+    dataset deleted since, another workspace's name), so the widget falls back to its default with no
+    error. A bound value can be changed from code only through ``st.session_state[key]``.
+    """
+    return {"key": key, "bind": "query-params"}
 
 
 def request_workspace(name: str) -> None:
@@ -106,13 +120,17 @@ def select_workspace(store: Store, actor: str) -> AppContext | None:
     # The choice lives in a plain session key: widget state made in a page script is dropped when the
     # user moves to another page, and the workspace must follow them.
     requested = st.session_state.pop(_REQUEST_KEY, None)
+    if WORKSPACE_KEY not in st.session_state and requested is None:  # a new session: the link's workspace
+        requested = st.query_params.get(WORKSPACE_PARAM)
     if requested in names:
         st.session_state[WORKSPACE_KEY] = requested
         st.session_state[_PICKER_KEY] = requested
     if st.session_state.get(WORKSPACE_KEY) not in names:
         st.session_state[WORKSPACE_KEY] = names[0]
     chosen = st.session_state[WORKSPACE_KEY]
-    if st.session_state.get(_PICKER_KEY, chosen) != chosen:
+    # The picker reads its value from its key only (no index=): a default beside a value set through
+    # session state makes Streamlit log a warning with a stack trace.
+    if st.session_state.get(_PICKER_KEY) != chosen:
         st.session_state[_PICKER_KEY] = chosen
 
     def remember() -> None:
@@ -121,12 +139,13 @@ def select_workspace(store: Store, actor: str) -> AppContext | None:
     name = st.sidebar.selectbox(
         "Workspace",
         names,
-        index=names.index(chosen),
         key=_PICKER_KEY,
         on_change=remember,
         help="Everything you see and save belongs to this workspace.",
     )
     workspace = next(w for w in workspaces if w.name == name)
+    if st.query_params.get(WORKSPACE_PARAM) != name:
+        st.query_params[WORKSPACE_PARAM] = name
     role = workspaces_api.role_of(store, workspace_id=workspace.id, actor=actor) or "viewer"
     return AppContext(store=store, workspace=workspace, actor=actor, role=role)
 

@@ -10,14 +10,14 @@ from flywheel_core.charts import data as charts
 from flywheel_core.data.api import DatasetInfo
 from flywheel_core.exceptions import InsufficientDataError
 from flywheel_core.numbers import count, percent
-from ui.context import AppContext
+from ui.context import AppContext, kept
 from ui.data_cache import explore
 from ui.text import md_escape
 
 
 def render_explore(ctx: AppContext, datasets: list[DatasetInfo]) -> None:
     names = [d.name for d in datasets]
-    name = st.selectbox("Dataset", names, key="data.explore.dataset")
+    name = st.selectbox("Dataset", names, **kept("data.explore.dataset"))
     dataset = next(d for d in datasets if d.name == name)
     first, last = dataset.first_event, dataset.last_event
     span: tuple[date, date] | None = (first.date(), last.date()) if first and last else None
@@ -42,9 +42,9 @@ def render_explore(ctx: AppContext, datasets: list[DatasetInfo]) -> None:
         "Explicit share", percent(profile.explicit_share), help="Share of events that are explicit feedback."
     )
     cols[4].metric(
-        "Feedback coverage",
+        "With feedback",  # "Feedback coverage" is cut off in a sixth of a 1280 px page
         percent(profile.feedback_coverage),
-        help="Share of interactions that carry any positive or negative feedback.",
+        help="Feedback coverage: the share of interactions that carry any positive or negative feedback.",
     )
     cols[5].metric(
         "DAU/MAU",

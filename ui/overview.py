@@ -9,6 +9,7 @@ import streamlit as st
 from flywheel_core.curves.sources import judge_model_versions
 from flywheel_core.learning import api as learning_api
 from flywheel_core.loop import api as loop_api
+from flywheel_core.loop.diagnosis import label
 from flywheel_core.loop.findings import LoopVerdict
 from ui.context import AppContext
 
@@ -29,7 +30,7 @@ def render_verdicts(ctx: AppContext) -> None:
                 "Version": r.version,
                 "Verdict": LoopVerdict(r.verdict).label,
                 "Moat": r.moat,
-                "Weakest stage": r.weakest,
+                "Weakest stage": label(r.weakest) if r.weakest else "—",
             }
             for r in rows
         ],
@@ -62,4 +63,4 @@ def render_learning_verdicts(ctx: AppContext) -> None:
         st.caption("No model versions yet: train versions turn by turn to see whether the loop compounds.")
         st.page_link("pages/train_compare.py", label="Train & compare", icon=":material/model_training:")
         return
-    st.dataframe(rows, hide_index=True, width="stretch")
+    st.table(rows, hide_index=True)  # a table wraps the reasons, a data grid would cut them off

@@ -54,14 +54,14 @@ def render_report_downloads(ctx: AppContext) -> None:
     prepared = st.session_state.get(_STATE)
     if not isinstance(prepared, PreparedReport) or prepared.workspace_id != ctx.workspace_id:
         prepared = None
-    if st.button("Prepare report", key="report.prepare", icon=":material/description:"):
+    cols = st.columns(4)  # one row: prepare, then the two renderings, and the registry beside them
+    if cols[0].button("Prepare report", key="report.prepare", icon=":material/description:", width="stretch"):
         with st.spinner("Reading the datasets and drawing the charts…"), user_errors():
             prepared = _prepare(ctx)
             st.session_state[_STATE] = prepared
     slug = _slug(ctx.workspace.name)
-    cols = st.columns(3)
     if prepared is not None:
-        cols[0].download_button(
+        cols[1].download_button(
             "Download HTML",
             data=prepared.html,
             file_name=f"flywheel-report-{slug}.html",
@@ -71,7 +71,7 @@ def render_report_downloads(ctx: AppContext) -> None:
             icon=":material/download:",
             width="stretch",
         )
-        cols[1].download_button(
+        cols[2].download_button(
             "Download Markdown",
             data=prepared.markdown,
             file_name=f"flywheel-report-{slug}.md",
@@ -86,9 +86,9 @@ def render_report_downloads(ctx: AppContext) -> None:
         st.caption("Prepare the report to download it as HTML or Markdown.")
     registry = model_versions_frame(ctx.store, workspace_id=ctx.workspace_id, actor=ctx.actor)
     if registry.empty:
-        cols[2].caption("No model versions to export yet.")
+        cols[3].caption("No model versions to export yet.")
     else:
-        cols[2].download_button(
+        cols[3].download_button(
             "Model versions (CSV)",
             data=safe_csv(registry),
             file_name=f"flywheel-model-versions-{slug}.csv",

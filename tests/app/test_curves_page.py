@@ -72,7 +72,7 @@ def test_curves_page_slider_change_reruns_the_simulation(make_app) -> None:
     at.selectbox(key="curves.sim.preset").set_value("spotify").run()
     at.slider(key="curves.sim.spotify.synthetic_share").set_value(1.0).run()
     assert not at.exception
-    assert any("spotify: backward" in e.value for e in at.error)
+    assert any("Spotify: spinning backward" in e.value for e in at.error)
 
 
 def _seed_versions(store, settings) -> None:
@@ -112,7 +112,7 @@ def test_curves_page_model_versions_give_a_verdict_and_calibrate(make_app, store
     assert not at.exception
     assert at.selectbox(key="curves.metric").value == "auc"
     assert any("Plateau" in w.value for w in at.warning)
-    assert any(t == "auc vs training rows: <span style='color:#c77d0a'>plateau</span>" for t in _titles(at))
+    assert any(t == "AUC (next turn) vs training rows: <span style='color:#c77d0a'>plateau</span>" for t in _titles(at))
     at.button(key="curves.cal.run").click().run()
     assert not at.exception
     assert any("Learning curve: ceiling" in m.value for m in at.markdown)

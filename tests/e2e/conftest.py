@@ -87,6 +87,10 @@ def app(env: dict[str, str], tmp_path: Path, request: pytest.FixtureRequest) -> 
             "true",
             "--browser.gatherUsageStats",
             "false",
+            # The code under test never changes mid-journey: no watcher reloading modules (or flooding the
+            # log with inotify overflows) while other work edits the tree.
+            "--server.fileWatcherType",
+            "none",
         ],
         cwd=REPO,
         env=full_env,
@@ -111,6 +115,22 @@ def app(env: dict[str, str], tmp_path: Path, request: pytest.FixtureRequest) -> 
     except subprocess.TimeoutExpired:
         proc.kill()
     log.close()
+    _assert_clean_server_log((tmp_path / "streamlit.log").read_text(errors="replace"), request)
+
+
+# What a clean server log never holds: Python warnings, deprecation notices, stack traces (Streamlit logs
+# its own warnings, such as a widget given a default and a session-state value, as a message and a
+# "Stack (most recent call last)" with no level name).
+SERVER_LOG_PROBLEMS = ("warning", "traceback", "deprecated", "stack (most recent call last)", "exception")
+
+
+def _assert_clean_server_log(text: str, request: pytest.FixtureRequest) -> None:
+    """Fail the journey whose app logged a warning or a stack trace (the log is kept in the artifacts)."""
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    (ARTIFACTS / f"{request.node.name}.server.log").write_text(text)
+    found = [line for line in text.splitlines() if any(word in line.lower() for word in SERVER_LOG_PROBLEMS)]
+    if found:
+        pytest.fail(f"the app's server log is not clean ({len(found)} lines), first: {found[0]!r}\n{text[-3000:]}")
 
 
 @pytest.fixture(scope="session")

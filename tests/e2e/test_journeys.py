@@ -82,7 +82,9 @@ def test_bad_file_upload_shows_a_clear_message_and_changes_nothing(app, page: Pa
     expect(page.locator("[data-testid='stException']")).to_have_count(0)
     datasets = json.loads(app.cli("datasets", "--json").stdout)["datasets"]
     assert [d["name"] for d in datasets] == ["earlier"]
-    expect(page.get_by_role("tab", name="Datasets (1)")).to_be_visible()  # the list still holds only 'earlier'
+    page.get_by_role("tab", name="Datasets", exact=True).click()
+    settle(page)
+    expect(page.get_by_text("1 dataset in this workspace.")).to_be_visible()  # the list still holds only 'earlier'
 
 
 def test_analyst_uploads_trains_compares_and_reads_the_verdict(app, page: Page, tmp_path) -> None:
