@@ -70,20 +70,21 @@ def _compute_batch(batch: BatchFiles, dictionary: SignalDictionary) -> _Batch:
     return _Batch(_meta(tables, dictionary, _has_value(batch.events)), tables.named())
 
 
-def _dataset_tables(batches: Sequence[BatchFiles], user_days: list[pa.Table]) -> tuple[dict[str, pa.Table], float]:
-    """The dataset-wide tables: behaviour (over every batch's events), actives, cohorts, new vs returning."""
-    with aggregates.connect() as con:
-        behaviour = aggregates.behaviour_table(con, [b.events for b in batches])
-    users, days, day0 = pairs(pa.concat_tables(user_days, promote_options="permissive"))
+def _dataset_tables(batches: Sequence[BatchFiles]) -> tuple[dict[str, pa.Table], float]:
+    """The dataset-wide tables: actives, cohorts and new vs returning from every batch's (day, user) table
+    (read from disk and let go before DuckDB runs), then behaviour over every batch's events."""
+    users, days, day0 = pairs(pa.concat_tables([_read(b, "user_days") for b in batches], promote_options="permissive"))
     activity = analytics.activity_from_pairs(users, days, day0)
     tables = {
-        "behaviour": behaviour,
         "activity": pa.Table.from_pandas(activity.daily, preserve_index=False),
         "retention": pa.Table.from_pandas(analytics.retention_from_pairs(users, days, day0), preserve_index=False),
         "new_returning": pa.Table.from_pandas(
             analytics.new_vs_returning_from_pairs(users, days, day0), preserve_index=False
         ),
     }
+    del users, days
+    with aggregates.connect() as con:
+        tables["behaviour"] = aggregates.behaviour_table(con, [b.events for b in batches])
     return tables, activity.dau_mau
 
 
@@ -98,7 +99,7 @@ def _write(batch: BatchFiles, loaded: _Batch) -> None:
 def update(batches: Sequence[BatchFiles], dictionary: SignalDictionary) -> None:
     """After the last of ``batches`` was stored: its tables and the dataset-wide ones (earlier batches'
     tables are read, or made once if missing; their events are read only for the users' behaviour)."""
-    _load(batches, dictionary, ("daily", "user_days", "ratings"))
+    _load(batches, dictionary, ())
 
 
 def _load(batches: Sequence[BatchFiles], dictionary: SignalDictionary, names: tuple[str, ...]) -> list[_Batch]:
@@ -116,17 +117,14 @@ def _load(batches: Sequence[BatchFiles], dictionary: SignalDictionary, names: tu
                 fresh.tables.update(kept[1])
                 fresh.meta.update({k: kept[0][k] for k in ("dataset_of", "dau_mau") if k in kept[0]})
             _write(batch, fresh)
+            fresh.tables = {n: t for n, t in fresh.tables.items() if n in wanted}  # let go of the rest
             loaded.append(fresh)
         else:
             assert found is not None
             loaded.append(_Batch(*found))
     last = loaded[-1]
     if last.meta.get("dataset_of") != _key(batches) or not all(n in last.tables for n in DATASET_TABLES):
-        user_days = [
-            b.tables["user_days"] if "user_days" in b.tables else _read(batch, "user_days")
-            for b, batch in zip(loaded, batches, strict=True)
-        ]
-        tables, dau_mau = _dataset_tables(batches, user_days)
+        tables, dau_mau = _dataset_tables(batches)
         everything = read_aggregates(batches[-1].aggregates, BATCH_TABLES)
         assert everything is not None
         last.tables.update(tables)
