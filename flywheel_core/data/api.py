@@ -450,7 +450,14 @@ def _store(store: Store, *, workspace_id: int, prepared: PreparedImport, actor: 
         report={k: v for k, v in report.to_json().items() if k != "column_map"},
         created_by=actor,
     )
-    store.store_dataset(workspace_id=workspace_id, table=prepared.staged or table, dataset=record, actor=actor)
+    distinct = {c: table.column(c).chunk(0).dictionary for c in ("user", "item") if c in table.column_names}
+    store.store_dataset(
+        workspace_id=workspace_id,
+        table=prepared.staged or table,
+        dataset=record,
+        actor=actor,
+        distinct=distinct if table.num_rows else None,
+    )
     _update_aggregates(store, record, prepared.dictionary, report)
 
 

@@ -318,9 +318,20 @@ class Store(SignInMixin):
         with self.unit(workspace_id=workspace_id, actor=actor) as session:
             return _dataset_by_hash(session, workspace_id, content_hash)
 
-    def store_dataset(self, *, workspace_id: int, table: pa.Table | Path, dataset: Dataset, actor: str) -> Dataset:
+    def store_dataset(
+        self,
+        *,
+        workspace_id: int,
+        table: pa.Table | Path,
+        dataset: Dataset,
+        actor: str,
+        distinct: dict[str, pa.Array] | None = None,
+    ) -> Dataset:
         """Write the events file (or move a file staged with ``files.stage_parquet`` into place), then
         commit its row; on any failure nothing is left behind.
+
+        ``distinct`` (the import's distinct ``user`` and ``item`` values, free from its dictionary encoding)
+        is kept beside the events as the batch's ids file, so the first append need not read them back.
 
         ``dataset`` carries the metadata (name, hash, counts, mapping); its ``file_path`` is set here.
         The whole store runs under the workspace's write lock, so two imports of the same file at
@@ -355,6 +366,8 @@ class Store(SignInMixin):
                 )
                 self.folder.sweep(set(), under=STAGING)  # left by killed imports, an hour ago or more
                 pause_point("before_file_write")
+                if distinct is not None:
+                    _write_ids(self.folder, ids_relpath(relpath), {c: v.cast(pa.string()) for c, v in distinct.items()})
                 if isinstance(table, Path):
                     self.folder.publish(table, relpath)
                 else:
@@ -383,6 +396,8 @@ class Store(SignInMixin):
         except BaseException:
             if written:
                 self.folder.delete(relpath)
+            if distinct is not None:
+                self.folder.delete(ids_relpath(relpath))
             raise
         return dataset
 

@@ -71,7 +71,11 @@ def test_same_file_imported_at_once_is_stored_once(store: Store, shared: int, en
     assert sum("stored" in o for o in outcomes) == 1
     assert all("already imported" in o["message"] for o in outcomes if "error" in o)
     datasets = store.list_datasets(workspace_id=shared)
-    assert len(datasets) == 1 and _files(store) == {datasets[0].file_path}
+    assert len(datasets) == 1
+    events = datasets[0].file_path
+    files = _files(store)  # one events file, with its ids file and aggregates beside it: no second copy
+    assert [f for f in files if f.endswith(".parquet")] == [events]
+    assert all(f.startswith(events.removesuffix(".parquet")) for f in files), sorted(files)
 
 
 @pytest.mark.parametrize("point", ["before_file_write", "after_file_write", "before_commit"])
@@ -101,7 +105,12 @@ def test_import_killed_part_way_leaves_everything_as_it_was(
     assert again.returncode == 0, out + err  # the lock was released and the same import succeeds
     datasets = store.list_datasets(workspace_id=shared)
     assert sorted(d.name for d in datasets) == ["earlier", "victim"]
-    assert _files(store) == before_files | {next(d.file_path for d in datasets if d.name == "victim")}
+    events = next(d.file_path for d in datasets if d.name == "victim")
+    stem = events.removesuffix(".parquet")
+    added = _files(store) - before_files
+    # the events file and what lives beside it (its ids file, its aggregates), nothing else, no leftovers
+    assert events in added and all(f.startswith(stem) for f in added), sorted(added)
+    assert not any(".tmp-" in f for f in _files(store))
 
 
 def test_a_failing_disk_gives_an_error_not_half_a_dataset(store: Store, shared: int, env, tmp_path: Path) -> None:
