@@ -31,14 +31,15 @@ from flywheel_core.data.reading import (
     Header,
     Limits,
     _check_text,
+    _count_block,
     _count_lines,
     _header,
     _is_parquet,
     _named,
-    _quiet_rows,
+    _open_quote,
+    _parse_csv,
     _read_source,
     _read_table,
-    _RowHandler,
     _sample,
     _utf8_problem,
 )
@@ -126,20 +127,22 @@ def _encode(table: pa.Table, compact: bool = False) -> pa.Table:
 # --- the whole import --------------------------------------------------------------------------------
 
 
-def _scan(source: Path | bytes, data: pa.Buffer | Path) -> tuple[str, int | None]:
-    """The source's SHA-256 and, for CSV text, its physical line count, in one pass where they coincide."""
+def _scan(source: Path | bytes, data: pa.Buffer | Path) -> tuple[str, tuple[int, int] | None]:
+    """The source's SHA-256 and, for CSV text, its physical lines and quote characters, in one pass where
+    they coincide."""
     digest = hashlib.sha256()
     if isinstance(source, Path):
         same = isinstance(data, Path)  # not a gzip file, inflated into memory
-        lines, last = 0, b"\n"
+        lines, quotes, last = 0, 0, b"\n"
         with source.open("rb") as handle:
             while block := handle.read(8 << 20):
                 digest.update(block)
                 if same:
-                    lines += block.count(b"\n")
-                    last = block[-1:]
+                    more, marks = _count_block(block)
+                    lines, quotes, last = lines + more, quotes + marks, block[-1:]
         if same:
-            return digest.hexdigest(), None if _is_parquet(data) else lines + (0 if last == b"\n" else 1)
+            counts = lines + (0 if last in (b"\n", b"\r") else 1), quotes
+            return digest.hexdigest(), None if _is_parquet(data) else counts
     else:
         digest.update(source)
     return digest.hexdigest(), None if _is_parquet(data) else _count_lines(data)
@@ -242,20 +245,21 @@ def event_values(
         if not pa.types.is_dictionary(values.type):
             values = pc.dictionary_encode(pc.cast(values, pa.string()))
     else:
+        convert = pacsv.ConvertOptions(
+            include_columns=[column],
+            column_types={column: pa.dictionary(pa.int32(), pa.string())},
+            strings_can_be_null=False,
+            quoted_strings_can_be_null=False,
+            null_values=[],
+        )
+        ragged: list[str] = []
         try:
-            with _quiet_rows():
-                values = pacsv.read_csv(
-                    str(data) if isinstance(data, Path) else pa.BufferReader(data),
-                    read_options=pacsv.ReadOptions(block_size=4 << 20, column_names=names, skip_rows=1),
-                    parse_options=pacsv.ParseOptions(invalid_row_handler=_RowHandler(), newlines_in_values=False),
-                    convert_options=pacsv.ConvertOptions(
-                        include_columns=[column],
-                        column_types={column: pa.dictionary(pa.int32(), pa.string())},
-                        strings_can_be_null=False,
-                        quoted_strings_can_be_null=False,
-                        null_values=[],
-                    ),
-                ).column(column)
+            try:
+                values = _parse_csv(data, names, convert, ragged, records=False).column(column)
+            except pa.ArrowInvalid:
+                ragged.append("retry")
+            if ragged:  # a quoted line break may have been cut at a block's end: split by records
+                values = _parse_csv(data, names, convert, [], records=True).column(column)
         except pa.ArrowInvalid as exc:
             problem = _utf8_problem(data, label)
             raise (problem or DataValidationError(f"{label} could not be parsed as CSV: {exc}")) from exc
@@ -344,7 +348,19 @@ def prepare_import(
         ragged: list[str] = []
         types = plan_types(sample, mapping) if sample is not None and mapping is not None else None
         table = _read_table(data, limits, label, ragged, types=types, header=header)
-        report.content_hash, lines = scanned.result()
+        report.content_hash, counts = scanned.result()
+    lines = counts[0] if counts is not None else None
+    if counts is not None and counts[1] % 2 and (line := _open_quote(data)) is not None:
+        raise DataValidationError(
+            f"{label} has an unterminated quote: the quoted field still open at line {line:,} runs to "
+            "the end of the file, so the rows after its opening quote cannot be told apart. Close the quote "
+            '(a quote inside a quoted field is written twice: "") and upload the file again.',
+            [Problem("unterminated quote", row=line - 1)],
+        )
+    if lines is not None and (ragged or lines > 1 + table.num_rows + len(ragged)):
+        # More lines than records: a quoted field holds a line break, which pyarrow's fast block split
+        # can cut (losing or inventing rows without an error). Read again, split by records.
+        table = _read_table(data, limits, label, ragged, types=types, header=header, multiline=True)
     if mapping is None or header is None:  # Parquet: the names and first rows come with the table
         header = _parquet_header(data)
         mapping = detect_columns(table.column_names, columns, sample=table.slice(0, 1000), user_from=user_from)
@@ -359,9 +375,7 @@ def prepare_import(
         )
     report.column_map = mapping.to_json()
     note(0.35, "Checking every row")
-    # A field can only hold a line break if the file has more lines than header + rows: skip the scan otherwise.
-    scan = lines is not None and lines > 1 + table.num_rows + len(ragged)
-    clean, check = _normalize(table, mapping, limits, label, scan_line_breaks=scan)
+    clean, check = _normalize(table, mapping, limits, label)
     if ragged:
         reason = "wrong number of fields (ragged row or unterminated quote)"
         check.reasons[reason] = len(ragged)

@@ -10,7 +10,6 @@ import csv
 import io
 import sys
 import threading
-import zlib
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -19,9 +18,11 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
+from flywheel_core.data.gzipped import inflate
 from flywheel_core.exceptions import DataValidationError, LimitExceededError, Problem
 
 if TYPE_CHECKING:
@@ -94,47 +95,60 @@ def _read_source(source: Path | bytes, limits: Limits, label: str) -> pa.Buffer 
         )
     if head[:2] == b"\x1f\x8b":
         raw = source.read_bytes() if isinstance(source, Path) else source
-        return pa.py_buffer(_inflate(raw, limits, label))
+        return inflate(raw, max_bytes=limits.max_bytes, label=label)
     return source if isinstance(source, Path) else pa.py_buffer(source)
 
 
-def _inflate(raw: bytes, limits: Limits, label: str) -> bytes:
-    """Inflate gzip data chunk by chunk, refusing as soon as the output passes the limit."""
-    inflater = zlib.decompressobj(16 + zlib.MAX_WBITS)
-    out = bytearray()
-    view = memoryview(raw)
-    try:
-        for start in range(0, len(raw), 1 << 20):
-            out += inflater.decompress(view[start : start + (1 << 20)], limits.max_bytes + 1 - len(out))
-            while inflater.unconsumed_tail and len(out) <= limits.max_bytes:
-                out += inflater.decompress(inflater.unconsumed_tail, limits.max_bytes + 1 - len(out))
-            if len(out) > limits.max_bytes:
-                raise LimitExceededError(
-                    f"{label} inflates past the limit of {limits.max_bytes / 1e6:,.0f} MB; nothing was stored. "
-                    "Split the file, or raise FLYWHEEL_MAX_UPLOAD_MB."
-                )
-        out += inflater.flush()
-    except (zlib.error, EOFError) as exc:
-        raise DataValidationError(
-            f"{label} is not a valid gzip file ({exc}). Re-compress it or upload it uncompressed."
-        ) from exc
-    return bytes(out)
+def _breaks(block: np.ndarray, cr: bool = True) -> tuple[int, int]:
+    """Line breaks as the CSV parser sees them (LF, CR LF and a lone CR; a CR LF cut by a block edge counts
+    twice, which can only make a caller look closer) and quote characters. ``cr=False``: the block has no CR."""
+    lines = int(np.count_nonzero(block == 10))
+    if cr:
+        returns = block == 13
+        if returns.any():
+            lines += int(np.count_nonzero(returns)) - int(np.count_nonzero(returns[:-1] & (block[1:] == 10)))
+    return lines, int(np.count_nonzero(block == 34))
 
 
-def _count_lines(data: pa.Buffer | Path) -> int:
-    """Physical lines in a text file, counted in 8 MB chunks (cheap next to parsing)."""
-    lines, last = 0, b"\n"
+def _count_block(block: bytes) -> tuple[int, int]:
+    """:func:`_breaks` of one block read from a file (``in`` finds a CR faster than NumPy can)."""
+    return _breaks(np.frombuffer(block, dtype=np.uint8), cr=b"\r" in block)
+
+
+def _count_lines(data: pa.Buffer | Path) -> tuple[int, int]:
+    """Physical lines (LF, CR LF or CR) and quote characters in a text file, counted in 8 MB chunks (cheap
+    next to parsing)."""
+    lines, quotes, last = 0, 0, 10
     if isinstance(data, Path):
         with data.open("rb") as handle:
             while block := handle.read(8 << 20):
-                lines += block.count(b"\n")
-                last = block[-1:]
+                more, marks = _count_block(block)
+                lines, quotes, last = lines + more, quotes + marks, block[-1]
     else:
         view = np.frombuffer(data, dtype=np.uint8)
         for start in range(0, len(view), 8 << 20):
-            lines += int(np.count_nonzero(view[start : start + (8 << 20)] == 10))
-        last = bytes(view[-1:])
-    return lines + (0 if last == b"\n" else 1)
+            more, marks = _breaks(view[start : start + (8 << 20)])
+            lines, quotes = lines + more, quotes + marks
+        last = int(view[-1]) if len(view) else 10
+    return lines + (0 if last in (10, 13) else 1), quotes
+
+
+def _open_quote(data: pa.Buffer | Path) -> int | None:
+    """The line at which a quote left open runs into the end of the file, or None if every quote closes.
+
+    pyarrow closes such a field silently at the end of the file, so the rows it swallowed would be lost.
+    Python's csv module (strict) says so; it runs only when the file has an odd number of quote characters
+    (a literal quote inside an unquoted field, as in 5", is the harmless reason for that).
+    """
+    raw = data.open("rb") if isinstance(data, Path) else io.BytesIO(memoryview(data))
+    with io.TextIOWrapper(raw, encoding="utf-8", errors="replace", newline="") as text:
+        reader = csv.reader(text, strict=True)
+        try:
+            for _ in reader:
+                pass
+        except csv.Error as exc:
+            return reader.line_num if "unexpected end of data" in str(exc) else None
+    return None
 
 
 def _is_parquet(data: pa.Buffer | Path) -> bool:
@@ -161,6 +175,10 @@ def _looks_utf16(sample: bytes) -> bool:
 
 def _check_text(data: pa.Buffer | Path, label: str) -> None:
     sample = _head(data, 65536)
+    if sample[:4] in (b"\xff\xfe\x00\x00", b"\x00\x00\xfe\xff"):
+        raise DataValidationError(
+            f"{label} is UTF-32 text, not UTF-8: save it as UTF-8 (in Excel: 'CSV UTF-8') and upload it again."
+        )
     if _looks_utf16(sample):
         raise DataValidationError(
             f"{label} looks like UTF-16 text, not UTF-8: save it as UTF-8 (in Excel: 'CSV UTF-8') and upload it again."
@@ -231,14 +249,19 @@ class _RowHandler:
     inside :func:`_quiet_rows`, which swallows exactly those reports; the caller names the bad bytes.
     """
 
-    def __init__(self, ragged: list[str] | None = None) -> None:
+    def __init__(self, ragged: list[str] | None = None, give_up: bool = False) -> None:
         self.ragged = ragged
+        self.give_up = give_up
+        self.seen = 0
         self.undecodable = False
 
     def __call__(self, row: Any) -> str:
+        self.seen += 1
         if self.ragged is not None and len(self.ragged) < 10_000:
             self.ragged.append(f"expected {row.expected_columns} fields, got {row.actual_columns}: {row.text[:120]!r}")
-        return "skip"
+        # Thousands of ragged rows from a parse split by lines: quoted line breaks, most likely (a 50 MB field
+        # of short lines calls this millions of times); stop, and let the caller split by records.
+        return "error" if self.give_up and self.seen > 10_000 else "skip"
 
 
 _HOOK_LOCK = threading.Lock()
@@ -297,6 +320,48 @@ def _read_parquet(data: pa.Buffer | Path, label: str) -> pa.Table:
     return table.rename_columns(header.names) if header.unnamed else table
 
 
+_EXACT = 2**53  # integers above this are not all exact as float64
+
+
+def _rounded(table: pa.Table, types: dict[str, pa.DataType]) -> bool:
+    """Whether a number the typed read made a float may have been an integer too large to be exact."""
+    for name, kind in types.items():
+        if pa.types.is_floating(kind) and table.column(name).num_chunks:
+            bounds = pc.min_max(table.column(name)).as_py()
+            if any(b is not None and abs(b) >= _EXACT for b in bounds.values()):
+                return True
+    return False
+
+
+def _size(data: pa.Buffer | Path) -> int:
+    return data.stat().st_size if isinstance(data, Path) else data.size
+
+
+def _parse_csv(
+    data: pa.Buffer | Path, names: list[str], convert: pacsv.ConvertOptions, ragged: list[str], records: bool
+) -> pa.Table:
+    """pyarrow's multi-threaded parse in 4 MB blocks (both cores busy, few chunks), in larger blocks when a
+    record does not fit in one. ``records``: split blocks by records, not lines (see :func:`_read_table`)."""
+    block, size = 4 << 20, _size(data)
+    while True:
+        ragged.clear()
+        try:
+            with _quiet_rows():
+                return pacsv.read_csv(
+                    str(data) if isinstance(data, Path) else pa.BufferReader(data),
+                    # The names are ours (blank ones named), so skip the header.
+                    read_options=pacsv.ReadOptions(block_size=block, column_names=names, skip_rows=1),
+                    parse_options=pacsv.ParseOptions(
+                        invalid_row_handler=_RowHandler(ragged, give_up=not records), newlines_in_values=records
+                    ),
+                    convert_options=convert,
+                )
+        except pa.ArrowInvalid as exc:
+            if "straddle" not in str(exc) or block > size:
+                raise
+            block = min(block * 16, size + 1, (1 << 31) - 1)
+
+
 def _read_table(
     data: pa.Buffer | Path,
     limits: Limits,
@@ -304,36 +369,42 @@ def _read_table(
     ragged: list[str],
     types: dict[str, pa.DataType] | None = None,
     header: Header | None = None,
+    multiline: bool = False,
 ) -> pa.Table:
     """Parse the whole file. ``types`` (column -> type) reads just those columns, converted by the parser.
 
-    A typed read is a fast path: if any value does not convert, the file is read again with every
-    column as text, so the row checks can name each bad value.
+    A typed read is a fast path: if any value does not convert (or a number may have been rounded), the
+    file is read again with every column as text, so the row checks can name each bad value.
+
+    ``multiline`` splits the file into blocks by records rather than lines (pyarrow's ``newlines_in_values``):
+    needed when a quoted field holds a line break, some 15% slower otherwise, so the caller asks for it when
+    the line count says so; a parse that fails without it is tried once more with it. A record longer than
+    a block (a 50 MB field) is read with larger blocks.
     """
     if _is_parquet(data):
         return _read_parquet(data, label)
     _check_text(data, label)
     header = header or _header(data, label)
 
-    def parse(column_types: dict[str, pa.DataType] | None) -> pa.Table:
-        ragged.clear()
-        with _quiet_rows():
-            return pacsv.read_csv(
-                str(data) if isinstance(data, Path) else pa.BufferReader(data),
-                # 4 MB blocks: both cores busy, few chunks. The names are ours (blank ones named), so skip the header.
-                read_options=pacsv.ReadOptions(block_size=4 << 20, column_names=header.names, skip_rows=1),
-                parse_options=pacsv.ParseOptions(invalid_row_handler=_RowHandler(ragged), newlines_in_values=False),
-                convert_options=_csv_options(header.names, column_types),
-            )
+    def parse(column_types: dict[str, pa.DataType] | None, records: bool) -> pa.Table:
+        return _parse_csv(data, header.names, _csv_options(header.names, column_types), ragged, records)
 
     if types:
         try:
-            return parse(types)
+            table = parse(types, multiline)
         except pa.ArrowInvalid:
             pass  # a value that does not convert (or a broken file): the text read below says which
+        else:
+            if not _rounded(table, types):
+                return table
     try:
-        return parse(None)
+        return parse(None, multiline)
     except pa.ArrowInvalid as exc:
+        if not multiline:
+            try:
+                return parse(None, True)  # a quoted line break where a block ended
+            except pa.ArrowInvalid:
+                pass
         problem = _utf8_problem(data, label)  # read again only on this error path
         if problem is not None:
             raise problem from exc
