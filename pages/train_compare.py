@@ -76,7 +76,7 @@ with train_tab:
         launch(ctx, "train", {"dataset": name, "task": task, "model": model, "turns": turns, "by": by})
         jobs = jobs_api.list_jobs(ctx.store, workspace_id=ctx.workspace_id, actor=ctx.actor, limit=20)
     else:
-        last_outcome(jobs, kind="train", dataset=name)
+        last_outcome(jobs, kind="train", dataset=name, actor=ctx.actor)
     job_monitor(ctx)
     runs_table(jobs[:10])
 
@@ -206,7 +206,7 @@ with experiments_tab:
     if runner.button("Run experiment", key="train_compare.run_experiment", disabled=not ctx.can_edit):
         launch(ctx, "experiment", {"dataset": name, "kind": kind, "options": options})
     else:
-        last_outcome(jobs, kind="experiment", dataset=name)
+        last_outcome(jobs, kind="experiment", dataset=name, actor=ctx.actor)
     latest = experiments_api.latest_experiments(
         ctx.store, workspace_id=ctx.workspace_id, dataset_id=dataset.id, actor=ctx.actor
     )

@@ -86,10 +86,14 @@ def open_in_registry(job: JobInfo) -> None:
     st.session_state[OPENED_KEY] = job.id
 
 
-def last_outcome(jobs: list[JobInfo], *, kind: str, dataset: str) -> None:
-    """How the newest run of ``kind`` on ``dataset`` ended, in words: the whole reason of a failure, a note
-    on a run whose worker went silent, or (a training) what it made with a button to open it in the registry."""
-    newest = next((j for j in jobs if j.kind == kind and j.dataset == dataset), None)
+def last_outcome(jobs: list[JobInfo], *, kind: str, dataset: str, actor: str) -> None:
+    """How the newest run of ``kind`` that ``actor`` started (on any dataset, even one deleted since; else
+    the newest on ``dataset``) ended, in words: the whole reason of a failure, a note on a run whose worker
+    went silent, or (a training) what it made with a button to open it in the registry."""
+    runs = [j for j in jobs if j.kind == kind]
+    newest = next((j for j in runs if j.created_by == actor), None) or next(
+        (j for j in runs if j.dataset == dataset), None
+    )
     if newest is None:
         return
     if newest.state == "failed":
@@ -101,14 +105,13 @@ def last_outcome(jobs: list[JobInfo], *, kind: str, dataset: str) -> None:
             icon=":material/warning:",
         )
     elif newest.state == "done" and kind == "train" and newest.versions:
-        text, button = st.columns([3, 1], vertical_alignment="center")
-        text.success(f"{_title(newest)} made {_made_label(newest)}.", icon=":material/check:")
-        button.button(
+        st.success(f"{_title(newest)} made {_made_label(newest)}.", icon=":material/check:")
+        st.button(
             f"Open {_made_label(newest)} in the registry",
             key=f"train_compare.open_run_{newest.id}",
             on_click=open_in_registry,
             args=(newest,),
-            icon=":material/open_in_new:",
+            icon=":material/arrow_forward:",
         )
         if st.session_state.get(OPENED_KEY) == newest.id:
             verb = "is" if len(newest.versions) == 1 else "are"

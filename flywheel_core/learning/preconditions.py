@@ -32,7 +32,7 @@ __all__ = [
 
 CHECK_COLUMNS = ["user", "item", "timestamp", "event", "value"]  # all a check reads of a dataset
 # Where a person changes what the events mean, in the app and on the command line.
-REMAP = "Interaction data → Datasets → What the events mean, or `flywheel dataset remap`"
+REMAP = "Interaction data → Datasets → What the events mean; on the command line, flywheel dataset remap"
 MIN_RECOMMEND_POSITIVES = 10  # train_recommend_versions refuses below this many positive interactions
 
 
@@ -87,9 +87,9 @@ def feedback_problems(events: pd.DataFrame, polarity: np.ndarray, *, dataset: st
         return [
             f"{purpose} learns to tell positive feedback from negative, and every one of the "
             f"{counted(positive + negative, 'feedback event')} of '{dataset}' is {side} ({shown}). Mark some "
-            f"events {other} in the signal dictionary ({REMAP}; e.g. "
+            f"events {other} ("
             + ("a skip, a return or a click without a purchase" if negative == 0 else "a purchase, a save or a reply")
-            + "), "
+            + f") in the signal dictionary ({REMAP}), "
             + (
                 "or train the recommend task, which learns from positives alone."
                 if negative == 0
