@@ -14,7 +14,7 @@ When a batch is stored its small tables are computed once and kept beside its ev
   (``wide`` lists the others): the rating-bias figures.
 
 Per dataset (the users' behaviour depends on every batch: gaps and sessions cross batches): ``behaviour``,
-per user the integer sums the bot rule needs (:func:`behaviour_table`), and the whole-range activity,
+per user the behaviour the bot rule reads (:func:`behaviour_table`), and the whole-range activity,
 cohorts and new-vs-returning tables (:mod:`flywheel_core.data.figures`).
 
 DuckDB runs with a memory limit and two threads and spills to disk beyond it, so a 25M-event dataset is
@@ -52,7 +52,7 @@ __all__ = [
     "source",
 ]
 
-FORMAT = 1  # bumped when the tables change: older ones are rebuilt on first read
+FORMAT = 2  # bumped when the tables change: older ones are rebuilt on first read
 MEMORY_LIMIT = "1GB"
 THREADS = 2
 DAY_US = 86_400_000_000
@@ -215,45 +215,71 @@ def ratings_table(
     return table, wide
 
 
-def behaviour_table(con: duckdb.DuckDBPyConnection, paths: Sequence[Path], span: Span = Span()) -> pa.Table:
-    """Per user: events, gaps within sessions (count, sum, sum of squares, in seconds), active minutes, the
-    longest session (seconds) and the top item's events: the integer sums ``analytics.behaviour_frame``
-    turns into the bot rule's signs, exactly as ``analytics.user_outliers`` does from the events."""
-    source(con, paths, (), span)
-    pause = PAUSE_SECONDS
-    return con.sql(
-        f"""
-        WITH g AS (
-            SELECT user, item, sec, sec - lag(sec) OVER (PARTITION BY user ORDER BY sec) AS gap FROM src
-        ),
-        per_user AS (
-            SELECT user, count(*) AS events,
-                   count(*) FILTER (WHERE gap <= {pause}) AS n_gaps,
-                   coalesce(sum(gap) FILTER (WHERE gap <= {pause}), 0) AS gap_sum,
-                   coalesce(sum(gap * gap) FILTER (WHERE gap <= {pause}), 0) AS gap_sq,
-                   max(sec) AS last_sec
-            FROM g GROUP BY user
-        ),
-        starts AS (
-            SELECT user, sec, lead(sec - gap) OVER (PARTITION BY user ORDER BY sec) AS end_before_next
-            FROM g WHERE gap IS NULL OR gap > {pause}
-        ),
-        sessions AS (
-            SELECT s.user, max(coalesce(s.end_before_next, p.last_sec) - s.sec) AS longest_seconds
-            FROM starts s JOIN per_user p USING (user) GROUP BY s.user
-        ),
-        minutes AS (
-            SELECT user, count(DISTINCT {_floor_div("sec", 60)}) AS minutes FROM src GROUP BY user
-        ),
-        top AS (
-            SELECT user, max(n) AS top_item FROM (
-                SELECT user, item, count(*) AS n FROM src WHERE item IS NOT NULL GROUP BY ALL
-            ) GROUP BY user
+BUCKET_ROWS = 1_000_000  # users' behaviour is computed this many events at a time (users split by their code)
+
+
+def behaviour_table(paths: Sequence[Path], span: Span = Span()) -> pa.Table:
+    """``analytics.user_outliers`` of the events in ``paths`` (and ``span``), computed by the same code in
+    buckets of users of about :data:`BUCKET_ROWS` events, so its working memory stays bounded.
+
+    The user, item and time columns are read with pyarrow, keeping their dictionary codes (a timestamp
+    filter prunes the row groups outside ``span``); each bucket is the events of the users whose code falls
+    in it, and a user's behaviour depends only on that user's events, so the buckets' frames are the frame.
+    """
+    import numpy as np
+    import pandas as pd
+    import pyarrow.parquet as pq
+
+    from flywheel_core.data import analytics
+
+    filters: list[tuple[str, str, object]] = []
+    if span.start_us is not None:
+        filters.append(("timestamp", ">=", pd.Timestamp(span.start_us, unit="us", tz="UTC")))
+    if span.end_us is not None:
+        filters.append(("timestamp", "<", pd.Timestamp(span.end_us, unit="us", tz="UTC")))
+    parts = []
+    for path in paths:
+        present = pq.read_schema(path).names
+        part = pq.read_table(
+            path, columns=[c for c in ("user", "item", "timestamp") if c in present], filters=filters or None
         )
-        SELECT p.user, p.events, p.n_gaps, CAST(p.gap_sum AS BIGINT) AS gap_sum,
-               CAST(p.gap_sq AS BIGINT) AS gap_sq, m.minutes, s.longest_seconds,
-               coalesce(t.top_item, 0) AS top_item
-        FROM per_user p JOIN minutes m USING (user) JOIN sessions s USING (user) LEFT JOIN top t USING (user)
-        ORDER BY p.user
-        """
-    ).to_arrow_table()
+        parts.append(part)
+    table = pa.concat_tables(parts, promote_options="permissive")
+    del parts
+    columns = {name: _coded(table.column(name)) for name in ("user", "item") if name in table.column_names}
+    micros = table.column("timestamp").cast(pa.int64()).to_numpy()
+    del table
+    user = columns["user"][0]
+    categories = {name: pd.Index(values, dtype=object) for name, (_, values) in columns.items()}
+    n_buckets = max(1, -(-len(user) // BUCKET_ROWS))
+    frames = []
+    for bucket in range(n_buckets):
+        rows = np.flatnonzero(user % n_buckets == bucket) if n_buckets > 1 else np.arange(len(user))
+        if len(rows) == 0:
+            continue
+        frame: dict[str, Any] = {
+            name: pd.Categorical.from_codes(codes[rows], categories=categories[name])
+            for name, (codes, _) in columns.items()
+        }
+        frame["timestamp"] = micros[rows].view("datetime64[us]")
+        frames.append(analytics.user_outliers(pd.DataFrame(frame)))
+    if not frames:
+        raise ValueError("no events")  # callers ask only for ranges with events
+    result = pd.concat(frames, ignore_index=True)
+    result["user"] = result["user"].astype(str)
+    result["heavy"] = analytics.heavy_mask(result["events"].to_numpy())  # over every user, not one bucket
+    result = result.sort_values(["events", "user"], ascending=[False, True], kind="stable")
+    return pa.Table.from_pandas(result.reset_index(drop=True), preserve_index=False)
+
+
+def _coded(column: pa.ChunkedArray) -> tuple[Any, list[str]]:
+    """Integer codes (one dictionary over every chunk) and the values they stand for."""
+    import numpy as np
+
+    if not pa.types.is_dictionary(column.type):
+        column = column.dictionary_encode()
+    column = column.unify_dictionaries()
+    values = column.chunk(0).dictionary.cast(pa.string()).to_pylist() if column.num_chunks else []
+    chunks = [c.indices.to_numpy(zero_copy_only=False) for c in column.chunks]
+    codes = np.concatenate(chunks) if chunks else np.zeros(0, np.int32)
+    return codes.astype(np.int32, copy=False), values

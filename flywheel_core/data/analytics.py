@@ -34,6 +34,7 @@ __all__ = [
     "codes",
     "events_over_time",
     "filter_dates",
+    "heavy_mask",
     "item_long_tail",
     "new_vs_returning",
     "new_vs_returning_from_pairs",
@@ -423,6 +424,11 @@ HEAVY_RULE = (
     "Heavy: more events than the median user plus 6 robust deviations (MAD) and at least 10x the median. "
     "Informational: heavy users are often the best customers, and curation keeps them."
 )
+
+
+def heavy_mask(per_user: np.ndarray) -> np.ndarray:
+    """Which of these per-user event counts are heavy users (:data:`HEAVY_RULE`)."""
+    return _heavy(per_user)
 
 
 def _heavy(per_user: np.ndarray, threshold: float = 6.0) -> np.ndarray:

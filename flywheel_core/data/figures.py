@@ -40,7 +40,7 @@ class Summary:
 
     ``daily``: day, event, rule, events, first_us, last_us. ``items``: item, event, rule, events (None: no item
     column). ``ratings``: day, event, value, events for narrow-valued events; ``wide``: the events whose values
-    are not a small whole-number scale. ``behaviour``: per-user sums (``aggregates.behaviour_table``).
+    are not a small whole-number scale. ``behaviour``: ``analytics.user_outliers`` of the range (``aggregates.behaviour_table``).
     ``activity``, ``retention``, ``new_returning``: the distinct-user figures, computed once.
     """
 
@@ -180,17 +180,5 @@ def analytics_scale_max() -> int:
 
 
 def outliers(summary: Summary) -> pd.DataFrame:
-    """As ``analytics.user_outliers``, from the per-user sums (ties in events ordered by user)."""
-    b = summary.behaviour
-    frame = analytics.behaviour_from_sums(
-        b["user"].astype(object).to_numpy(),
-        b["events"].to_numpy(),
-        b["n_gaps"].to_numpy(),
-        b["gap_sum"].to_numpy(),
-        b["gap_sq"].to_numpy(),
-        b["minutes"].to_numpy(),
-        b["longest_seconds"].to_numpy() / 3600.0,
-        b["top_item"].to_numpy(),
-    )
-    frame["outlier"] = frame["bot_like"]
-    return frame.sort_values("events", ascending=False, kind="stable").reset_index(drop=True)
+    """As ``analytics.user_outliers`` (the stored frame: ties in events ordered by user)."""
+    return summary.behaviour

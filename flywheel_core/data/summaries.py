@@ -83,8 +83,7 @@ def _dataset_tables(batches: Sequence[BatchFiles]) -> tuple[dict[str, pa.Table],
         ),
     }
     del users, days
-    with aggregates.connect() as con:
-        tables["behaviour"] = aggregates.behaviour_table(con, [b.events for b in batches])
+    tables["behaviour"] = aggregates.behaviour_table([b.events for b in batches])
     return tables, activity.dau_mau
 
 
@@ -221,8 +220,8 @@ def _days(
     assert ratings is not None
     wide = {w for b in loaded for w in b.meta.get("wide", [])}
     explicit_wide = sorted(w for w in wide if w in dictionary.events and dictionary.events[w].kind == "explicit")
+    behaviour = aggregates.behaviour_table(files, span).to_pandas()
     with aggregates.connect() as con:
-        behaviour = aggregates.behaviour_table(con, files, span).to_pandas()
         items = None
         if all(b.meta.get("has_item") for b in loaded):
             aggregates.source(con, files, dictionary.rules, span)
@@ -252,7 +251,7 @@ def _scan(files: list[Path], dictionary: SignalDictionary, span: aggregates.Span
         tables = aggregates.batch_tables(con, files, dictionary.rules, span)
         if tables.daily.num_rows == 0:
             return None
-        behaviour = aggregates.behaviour_table(con, files, span).to_pandas()
+    behaviour = aggregates.behaviour_table(files, span).to_pandas()
     users, days, day0 = pairs(tables.user_days)
     return Summary(
         daily=tables.daily.to_pandas(),

@@ -197,3 +197,19 @@ def test_a_range_of_whole_days_reads_only_its_days(store: Store, workspace_id: i
     day = int(pd.Timestamp("2026-03-02", tz="UTC").value // 86_400_000_000_000)
     part = pq.read_table(user_days, filters=[("day", ">=", day), ("day", "<", day + 7)])
     assert set(np.unique(part.column("day").to_numpy())) == set(range(day, day + 7))
+
+
+def test_behaviour_in_buckets_of_users_is_the_behaviour_of_all(
+    store: Store, workspace_id: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from flywheel_core.data import aggregates
+
+    monkeypatch.setattr(aggregates, "BUCKET_ROWS", 3_000)  # 20k events: seven buckets of users
+    name = _store_demo(store, workspace_id, "music")
+    results = []
+    for start, end in RANGES[:3]:
+        fast = data_api.explore_dataset(store, workspace_id=workspace_id, name=name, actor="t", start=start, end=end)
+        _assert_same(fast, _pandas(store, workspace_id, name, start, end))
+        results.append(fast)
+    whole = results[0]
+    assert whole is not None and whole.profile.heavy_users > 0 and whole.profile.bot_like_users > 0
