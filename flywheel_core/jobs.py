@@ -202,22 +202,25 @@ def start_job(store: Store, *, workspace_id: int, kind: str, params: dict[str, A
 
 def _start_on_cluster(store: Store, *, workspace_id: int, job_id: int, actor: str) -> JobInfo:
     """Hand a recorded job to the Dask cluster; on a cluster that cannot take it, the job fails with why."""
+    from dataclasses import replace
     from functools import partial
 
     from flywheel_core.cluster import submit_detached
     from flywheel_core.exceptions import ConfigurationError
 
     address = store.settings.dask_scheduler
+    # what a worker needs to open the store; the session-signing secret stays with the app
+    settings = replace(store.settings, secret_key=None)
     store.update_job(workspace_id=workspace_id, job_id=job_id, message=f"Queued on the Dask cluster at {address}")
     try:
         submit_detached(
             address,
             run_job_on_worker,
-            store.settings,
+            settings,
             workspace_id,
             job_id,
             name=f"flywheel-job-{job_id}",
-            probe=partial(_worker_problem, store.settings, workspace_id, job_id),
+            probe=partial(_worker_problem, settings, workspace_id, job_id),
         )
     except ConfigurationError as error:
         store.update_job(
