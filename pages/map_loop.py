@@ -85,11 +85,10 @@ asking = st.container()
 
 locked = not ctx.can_edit
 left, right = st.columns([1, 1], gap="large")
-with left:
-    a, b = st.columns(2)
+with left:  # name and product one above the other: side by side, a seed's name is cut off at 1280 px
     draft: dict[str, object] = {
-        "name": a.text_input("Map name", key="map.name", disabled=locked),
-        "product": b.text_input("Product", key="map.product", disabled=locked),
+        "name": st.text_input("Map name", key="map.name", disabled=locked),
+        "product": st.text_input("Product", key="map.product", disabled=locked),
     }
     st.subheader("The five components")
     draft["components"] = {stage: component_card(stage, disabled=locked) for stage in STAGES}

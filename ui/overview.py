@@ -29,7 +29,7 @@ def render_verdicts(ctx: AppContext) -> None:
                 "Loop map": r.name,
                 "Version": r.version,
                 "Verdict": LoopVerdict(r.verdict).label,
-                "Moat": r.moat,
+                "Moat": r.moat.capitalize(),
                 "Weakest stage": label(r.weakest) if r.weakest else "—",
             }
             for r in rows
