@@ -17,6 +17,7 @@ import os
 import socket
 import subprocess
 import sys
+import threading
 import traceback
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -186,10 +187,12 @@ def start_job(store: Store, *, workspace_id: int, kind: str, params: dict[str, A
     if store.settings.dask_scheduler:
         return _start_on_cluster(store, workspace_id=workspace_id, job_id=job.id, actor=actor)
     # the worker's warnings (a library's convergence notes) stay out of the server's log, as before
-    env = {**os.environ, "FLYWHEEL_DATA_DIR": str(store.settings.data_dir), "PYTHONWARNINGS": "ignore"}
+    env = {**os.environ, "FLYWHEEL_DATA_DIR": store.settings.data_location, "PYTHONWARNINGS": "ignore"}
+    if store.settings.object_store:  # the local folder (staging) of an instance whose files live in S3
+        env["FLYWHEEL_LOCAL_DIR"] = str(store.settings.data_dir)
     if store.settings.database_url:
         env["FLYWHEEL_DATABASE_URL"] = store.settings.database_url
-    subprocess.Popen(
+    worker = subprocess.Popen(
         [sys.executable, "-m", "flywheel_core.cli", "job", "run", str(job.id), "--workspace-id", str(workspace_id)],
         start_new_session=True,
         env=env,
@@ -197,6 +200,8 @@ def start_job(store: Store, *, workspace_id: int, kind: str, params: dict[str, A
         stdout=subprocess.DEVNULL,
         stderr=None,  # a bug's traceback (job_failures.log_failure) reaches the server's log
     )
+    # reap the worker when it exits, so a long-running app does not collect zombie processes
+    threading.Thread(target=worker.wait, name=f"flywheel-job-{job.id}", daemon=True).start()
     return JobInfo.from_row(job)
 
 
