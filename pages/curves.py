@@ -18,6 +18,7 @@ from flywheel_core.curves.sources import (
     read_series,
     version_metrics,
 )
+from flywheel_core.curves.terms import XKind
 from flywheel_core.learning import api as learning_api
 from flywheel_core.numbers import compact, percent
 from flywheel_core.simulate import api as simulate_api
@@ -72,7 +73,12 @@ def show_verdict(report: CurveReport, x_label: str, y_label: str) -> None:
         help=md_escape(f"Over {report.horizon.text}; 90% band {gain(report.gain_low)} to {gain(report.gain_high)}."),
     )
     cols[1].metric("Material gain", gain(report.material).lstrip("+"), help="The gain that matters over the horizon.")
-    cols[2].metric("Horizon", f"to {compact(report.horizon.x_to)}", help=md_escape(report.horizon.text))
+    reach = compact(report.horizon.x_to)
+    cols[2].metric(
+        "Horizon",
+        f"to {reach} {x_label}" if report.horizon.kind is XKind.SIZE else f"to {x_label} {reach}",
+        help=md_escape(report.horizon.text),
+    )
     cols[3].metric("Evidence", f"{len(report.x)} points", help=f"Best-fitting curve: {report.model.replace('_', ' ')}")
     steps = [report.x[-1] + (report.horizon.x_to - report.x[-1]) * i / 24 for i in range(25)]
     forecast = forecast_curve(report, steps)
@@ -260,7 +266,7 @@ with sim_tab:
             with st.spinner("Weakening each component in turn…"):
                 tornado = sensitivity(params, weeks=int(weeks), runs=200)
             st.plotly_chart(tornado_figure(tornado), key="curves.sim.tornado_chart")
-            st.caption(f"Weakest link: **{tornado.weakest_link}** — halving it costs the most product quality.")
+            st.caption(f"Weakest link: **{tornado.weakest_label}** — halving it costs the most product quality.")
     calibratable = {d.name: vs for d, vs in versioned if vs}
     with st.expander("Calibrate from your data", expanded=False):
         if not calibratable:

@@ -225,7 +225,7 @@ def tornado_figure(report: SensitivityReport) -> go.Figure:
     import plotly.graph_objects as go
 
     rows = list(reversed(report.rows))
-    names = [r.component for r in rows]
+    names = [r.label for r in rows]
     fig = go.Figure()
     fig.add_trace(
         go.Bar(

@@ -186,6 +186,11 @@ class SensitivityRow:
     def swing(self) -> float:
         return abs(self.strengthened - self.weakened)
 
+    @property
+    def label(self) -> str:
+        """The component in words, as the loop map names its stages."""
+        return SENSITIVITY_LABELS.get(self.component, self.component)
+
 
 @dataclass(frozen=True)
 class SensitivityReport:
@@ -198,6 +203,10 @@ class SensitivityReport:
     @property
     def weakest_link(self) -> str:
         return self.rows[0].component
+
+    @property
+    def weakest_label(self) -> str:
+        return self.rows[0].label
 
 
 def _clip01(v: float) -> float:
@@ -232,6 +241,15 @@ def _vary(params: SimulationParams, component: str, f: float) -> SimulationParam
 
 
 SENSITIVITY_COMPONENTS = ("collection", "storage", "analysis", "application", "feedback", "curation", "network")
+SENSITIVITY_LABELS = {
+    "collection": "Collection",
+    "storage": "Storage",
+    "analysis": "Analysis",
+    "application": "Application",
+    "feedback": "Feedback",
+    "curation": "Curation",
+    "network": "Network learning",
+}
 
 
 def sensitivity(

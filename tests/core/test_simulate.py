@@ -129,7 +129,11 @@ def test_with_overrides_sets_dotted_paths_and_rejects_unknown_ones() -> None:
 
 def test_sensitivity_finds_the_slow_application_stage_of_the_bank() -> None:
     report = sensitivity(PRESETS["bank-velocity"].params, runs=100)
-    assert report.weakest_link == "application"
+    assert report.weakest_link == "application" and report.weakest_label == "Application"
+    from flywheel_core.charts.curves import tornado_figure
+
+    shown = set(tornado_figure(report).data[0].y)  # the chart names stages as the loop map does, not by id
+    assert shown == {r.label for r in report.rows} and "Network learning" in shown and "network" not in shown
     drags = [r.weakened - report.baseline for r in report.rows]
     assert drags == sorted(drags)
     assert {r.component for r in report.rows} >= {"collection", "storage", "analysis", "application", "feedback"}
