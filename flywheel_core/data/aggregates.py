@@ -75,13 +75,13 @@ class Span:
 @dataclass(frozen=True)
 class BatchTables:
     daily: pa.Table
-    user_days: pa.Table
+    user_days: pa.Table | Path  # a Parquet file when written straight to disk
     items: pa.Table | None
     ratings: pa.Table
     wide: tuple[str, ...]  # events with values that are not a small whole-number scale
 
-    def named(self) -> dict[str, pa.Table]:
-        tables = {"daily": self.daily, "user_days": self.user_days, "ratings": self.ratings}
+    def named(self) -> dict[str, pa.Table | Path]:
+        tables: dict[str, pa.Table | Path] = {"daily": self.daily, "user_days": self.user_days, "ratings": self.ratings}
         if self.items is not None:
             tables["items"] = self.items
         return tables
@@ -170,17 +170,27 @@ def source(
 
 
 def batch_tables(
-    con: duckdb.DuckDBPyConnection, paths: Sequence[Path], rules: Sequence[SignalRule], span: Span = Span()
+    con: duckdb.DuckDBPyConnection,
+    paths: Sequence[Path],
+    rules: Sequence[SignalRule],
+    span: Span = Span(),
+    user_days_to: Path | None = None,
 ) -> BatchTables:
-    """The per-batch tables of the events in ``paths`` (one batch's file, or any files with ``span``)."""
+    """The per-batch tables of the events in ``paths`` (one batch's file, or any files with ``span``);
+    ``user_days`` written to the Parquet file ``user_days_to`` when given."""
     _, present = source(con, paths, rules, span)
     daily = con.sql(
         "SELECT CAST(day AS INTEGER) AS day, event, rule, count(*) AS events, min(us) AS first_us, "
         "max(us) AS last_us FROM src GROUP BY ALL ORDER BY day, event, rule"
     ).to_arrow_table()
-    user_days = con.sql(
-        "SELECT CAST(day AS INTEGER) AS day, user, count(*) AS events FROM src GROUP BY ALL ORDER BY day, user"
-    ).to_arrow_table()
+    query = "SELECT CAST(day AS INTEGER) AS day, user, count(*) AS events FROM src GROUP BY ALL ORDER BY day"
+    if user_days_to is None:
+        user_days: pa.Table | Path = con.sql(query).to_arrow_table()
+    else:  # the largest table (a pair per user and day) goes straight to disk, never through Python
+        con.execute(
+            f"COPY ({query}) TO {_quote(str(user_days_to))} (FORMAT parquet, COMPRESSION lz4, ROW_GROUP_SIZE 65536)"
+        )
+        user_days = user_days_to
     items = items_table(con) if "item" in present else None
     ratings, wide = ratings_table(con)
     return BatchTables(daily=daily, user_days=user_days, items=items, ratings=ratings, wide=wide)

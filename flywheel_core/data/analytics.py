@@ -32,6 +32,7 @@ __all__ = [
     "activity_from_pairs",
     "behaviour_from_sums",
     "codes",
+    "distinct",
     "events_over_time",
     "filter_dates",
     "heavy_mask",
@@ -57,6 +58,11 @@ def codes(column: pd.Series) -> tuple[np.ndarray, int]:
         return column.cat.codes.to_numpy().astype(np.int64), len(column.cat.categories)
     found, uniques = pd.factorize(column)
     return found.astype(np.int64), len(uniques)
+
+
+def distinct(values: np.ndarray) -> np.ndarray:
+    """Sorted distinct values (see :func:`_distinct`)."""
+    return _distinct(values)
 
 
 def _distinct(values: np.ndarray) -> np.ndarray:

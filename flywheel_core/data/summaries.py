@@ -45,7 +45,7 @@ class BatchFiles:
 @dataclass
 class _Batch:
     meta: dict[str, Any]
-    tables: dict[str, pa.Table]
+    tables: dict[str, Any]  # pa.Table, or a Path to a Parquet file not yet moved into the folder
 
 
 def _meta(tables: aggregates.BatchTables, dictionary: SignalDictionary, has_value: bool) -> dict[str, Any]:
@@ -65,8 +65,20 @@ def _has_value(path: Path) -> bool:
 
 
 def _compute_batch(batch: BatchFiles, dictionary: SignalDictionary) -> _Batch:
-    with aggregates.connect() as con:
-        tables = aggregates.batch_tables(con, [batch.events], dictionary.rules)
+    """One DuckDB pass over the batch's file; its (day, user) table is written beside the folder, moved in
+    when the folder is written."""
+    import uuid
+
+    from flywheel_core.storage.files import TEMP_PREFIX
+
+    batch.aggregates.parent.mkdir(parents=True, exist_ok=True)
+    spill = batch.aggregates.with_name(f"{TEMP_PREFIX}{uuid.uuid4().hex}-user_days.pq")
+    try:
+        with aggregates.connect() as con:
+            tables = aggregates.batch_tables(con, [batch.events], dictionary.rules, user_days_to=spill)
+    except BaseException:
+        spill.unlink(missing_ok=True)
+        raise
     return _Batch(_meta(tables, dictionary, _has_value(batch.events)), tables.named())
 
 
@@ -115,8 +127,15 @@ def _load(batches: Sequence[BatchFiles], dictionary: SignalDictionary, names: tu
             if kept is not None and kept[0].get("format") == aggregates.FORMAT:  # keep its dataset-wide tables
                 fresh.tables.update(kept[1])
                 fresh.meta.update({k: kept[0][k] for k in ("dataset_of", "dau_mau") if k in kept[0]})
-            _write(batch, fresh)
-            fresh.tables = {n: t for n, t in fresh.tables.items() if n in wanted}  # let go of the rest
+            try:
+                _write(batch, fresh)
+            finally:
+                for table in fresh.tables.values():
+                    if isinstance(table, Path):
+                        table.unlink(missing_ok=True)
+            fresh.tables = {  # let go of the rest
+                n: t for n, t in fresh.tables.items() if n in wanted and not isinstance(t, Path)
+            }
             loaded.append(fresh)
         else:
             assert found is not None

@@ -82,12 +82,12 @@ def _owner_of_aggregate(rel: str) -> str | None:
     return None
 
 
-def write_aggregates_atomic(target: Path, tables: dict[str, pa.Table], meta: dict[str, object]) -> None:
+def write_aggregates_atomic(target: Path, tables: Mapping[str, pa.Table | Path], meta: dict[str, object]) -> None:
     """Write a folder of small Parquet tables and ``meta.json`` in a temporary folder, then swap it onto
     ``target`` (a reader sees the old folder, none, or the new one: never part of one).
 
-    ``user_days`` and ``daily`` are written in row groups of 64k rows with statistics on ``day``, so a date
-    range reads only the row groups it needs.
+    Tables are written in row groups of 64k rows with statistics on ``day``, so a date range reads only the
+    row groups it needs; a table given as a path (a Parquet file written on the same file system) is moved in.
 
     Raises:
         StorageError: the disk is full or the folder cannot be written; no partial folder remains.
@@ -105,6 +105,9 @@ def write_aggregates_atomic(target: Path, tables: dict[str, pa.Table], meta: dic
         with map_exceptions(messages={StorageError: failed}):
             temp.mkdir(parents=True)
             for name, table in tables.items():
+                if isinstance(table, Path):  # written already (by DuckDB, say): moved in
+                    os.replace(table, temp / f"{name}{AGGREGATE_TABLE_SUFFIX}")
+                    continue
                 pq.write_table(
                     table,
                     temp / f"{name}{AGGREGATE_TABLE_SUFFIX}",
