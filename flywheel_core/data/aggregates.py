@@ -14,11 +14,13 @@ When a batch is stored its small tables are computed once and kept beside its ev
   (``wide`` lists the others): the rating-bias figures.
 
 Per dataset (the users' behaviour depends on every batch: gaps and sessions cross batches): ``behaviour``,
-per user the behaviour the bot rule reads (:func:`behaviour_table`), and the whole-range activity,
-cohorts and new-vs-returning tables (:mod:`flywheel_core.data.figures`).
+``analytics.user_outliers`` itself computed over buckets of users (:func:`behaviour_table`; an append
+re-reads every batch's user, item and time columns for it), and the whole-range activity, cohorts and
+new-vs-returning tables, made from the batches' (day, user) tables (:mod:`flywheel_core.data.summaries`).
 
-DuckDB runs with a memory limit and two threads and spills to disk beyond it, so a 25M-event dataset is
-summarised within about 1 GB (``python bench/run.py profile``).
+DuckDB runs with a memory limit (:data:`MEMORY_LIMIT`) and two threads and spills to disk beyond it; the
+largest table, a row per (day, user), goes from DuckDB straight to a Parquet file. Measured figures:
+``python bench/run.py profile`` (``FLYWHEEL_BENCH_25M=1`` for 25M events).
 """
 
 from __future__ import annotations
