@@ -17,15 +17,18 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import pandas as pd
 import pyarrow as pa
 
-from flywheel_core.data import aggregates, analytics
-from flywheel_core.data.figures import Summary, pairs
+from flywheel_core.data import aggregates
 from flywheel_core.data.signals import SignalDictionary
 from flywheel_core.storage.files import read_aggregates, write_aggregates_atomic
+
+if TYPE_CHECKING:  # pandas loads only when figures are read: storing a batch's tables stays pandas-free
+    import pandas as pd
+
+    from flywheel_core.data.figures import Summary
 
 __all__ = ["BatchFiles", "summary", "update"]
 
@@ -85,6 +88,10 @@ def _compute_batch(batch: BatchFiles, dictionary: SignalDictionary) -> _Batch:
 def _dataset_tables(batches: Sequence[BatchFiles]) -> tuple[dict[str, pa.Table], float]:
     """The dataset-wide tables: actives, cohorts and new vs returning from every batch's (day, user) table
     (read from disk and let go before DuckDB runs), then behaviour over every batch's events."""
+
+    from flywheel_core.data import analytics
+    from flywheel_core.data.figures import pairs
+
     users, days, day0 = pairs(pa.concat_tables([_read(b, "user_days") for b in batches], promote_options="permissive"))
     activity = analytics.activity_from_pairs(users, days, day0)
     tables = {
@@ -108,12 +115,15 @@ def _write(batch: BatchFiles, loaded: _Batch) -> None:
 
 
 def update(batches: Sequence[BatchFiles], dictionary: SignalDictionary) -> None:
-    """After the last of ``batches`` was stored: its tables and the dataset-wide ones (earlier batches'
-    tables are read, or made once if missing; their events are read only for the users' behaviour)."""
-    _load(batches, dictionary, ())
+    """After the last of ``batches`` was stored: its tables (one DuckDB pass over its file, no pandas: the
+    import stays light), and those of any earlier batch that lacks them. The dataset-wide tables (the users'
+    behaviour, actives, cohorts) are made by the first read after it, once."""
+    _load(batches, dictionary, (), dataset_wide=False)
 
 
-def _load(batches: Sequence[BatchFiles], dictionary: SignalDictionary, names: tuple[str, ...]) -> list[_Batch]:
+def _load(
+    batches: Sequence[BatchFiles], dictionary: SignalDictionary, names: tuple[str, ...], *, dataset_wide: bool = True
+) -> list[_Batch]:
     """Every batch's tables ``names`` (and the dataset-wide ones in the last batch's folder), made where
     missing or stale."""
     loaded: list[_Batch] = []
@@ -141,7 +151,8 @@ def _load(batches: Sequence[BatchFiles], dictionary: SignalDictionary, names: tu
             assert found is not None
             loaded.append(_Batch(*found))
     last = loaded[-1]
-    if last.meta.get("dataset_of") != _key(batches) or not all(n in last.tables for n in DATASET_TABLES):
+    stale = last.meta.get("dataset_of") != _key(batches) or not all(n in last.tables for n in DATASET_TABLES)
+    if dataset_wide and stale:
         tables, dau_mau = _dataset_tables(batches)
         everything = read_aggregates(batches[-1].aggregates, BATCH_TABLES)
         assert everything is not None
@@ -166,6 +177,7 @@ def _read(batch: BatchFiles, name: str) -> pa.Table:
 
 
 def _frames(loaded: list[_Batch], name: str) -> pd.DataFrame | None:
+    """Table ``name`` of every batch that has it, as one frame (None: none has it)."""
     parts = [b.tables[name] for b in loaded if name in b.tables]
     if not parts:
         return None
@@ -198,6 +210,10 @@ def summary(
 
 
 def _whole(loaded: list[_Batch], daily: pd.DataFrame, has_value: bool) -> Summary:
+    """The whole dataset: the stored tables as they are."""
+    from flywheel_core.data import analytics
+    from flywheel_core.data.figures import Summary
+
     last = loaded[-1]
     activity = analytics.ActivityResult(daily=last.tables["activity"].to_pandas(), dau_mau=float(last.meta["dau_mau"]))
     ratings = _frames(loaded, "ratings")
@@ -223,6 +239,11 @@ def _days(
     has_value: bool,
 ) -> Summary | None:
     """Whole UTC days: the daily tables read with the day pushed down; behaviour and items by one scan."""
+    import pandas as pd
+
+    from flywheel_core.data import analytics
+    from flywheel_core.data.figures import Summary, pairs
+
     files = [b.events for b in batches]
     filters: list[tuple[str, str, object]] = []
     if span.start_us is not None:
@@ -266,6 +287,10 @@ def _days(
 
 def _scan(files: list[Path], dictionary: SignalDictionary, span: aggregates.Span, has_value: bool) -> Summary | None:
     """A range that is not whole days: every table from one pass over the events in it."""
+
+    from flywheel_core.data import analytics
+    from flywheel_core.data.figures import Summary, pairs
+
     with aggregates.connect() as con:
         tables = aggregates.batch_tables(con, files, dictionary.rules, span)
         if tables.daily.num_rows == 0:

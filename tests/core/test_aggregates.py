@@ -177,6 +177,8 @@ def test_aggregates_live_and_go_with_their_dataset(store: Store, workspace_id: i
     folders = store.aggregate_folders(row)
     assert folders is not None
     folder = folders[0][1]
+    assert {p.name for p in folder.iterdir()} >= {"daily.pq", "user_days.pq", "meta.json"}  # at import
+    data_api.explore_dataset(store, workspace_id=workspace_id, name="fleet", actor="t")  # the dataset-wide ones
     kept = sorted(p.name for p in folder.iterdir())
     assert {"daily.pq", "user_days.pq", "behaviour.pq", "meta.json"} <= set(kept)
     store.sweep_orphan_files(min_age_seconds=0)
