@@ -230,3 +230,36 @@ def test_a_finished_training_opens_its_versions_in_the_registry(app, wide_page: 
     assert "train_compare.tab=Registry" in page.url  # the registry view is a link that survives a reload
     no_errors(page)
     shot(page, request, "registry")
+
+
+@pytest.mark.parametrize("app", ["accounts"], indirect=True)
+def test_failed_sign_ins_say_what_happened_and_then_when_to_try_again(app, wide_page: Page, request) -> None:
+    from flywheel_core.config import load_settings
+    from flywheel_core.storage.store import Store
+
+    store = Store(load_settings(app.env))
+    store.add_user(username="ana@example.com", password="a long enough pass")
+    store.create_workspace(name="Growth", actor="ana@example.com")
+    store.engine.dispose()
+    page = wide_page
+    page.goto(app.url)
+    settle(page)
+    error = page.locator("[data-testid='stAlertContentError']")
+    for attempt in range(5):  # the account's allowance in the window
+        page.get_by_label("E-mail or username").fill("ana@example.com")
+        page.get_by_role("textbox", name="Password").fill(f"a wrong guess {attempt}")
+        page.get_by_role("button", name="Sign in").click()
+        settle(page)
+        expect(error.locator("p")).to_have_text(
+            "Unknown e-mail or username, or a wrong password. No account yet? Ask your workspace's owner."
+        )
+        assert page.locator("[data-testid='stSidebarNav']").count() == 0  # nothing of the product shown
+    shot(page, request, "wrong-password")
+    page.get_by_label("E-mail or username").fill("ana@example.com")
+    page.get_by_role("textbox", name="Password").fill("a long enough pass")  # right, but too late
+    page.get_by_role("button", name="Sign in").click()
+    settle(page)
+    expect(error.locator("p")).to_have_text(re.compile(r"^Too many failed sign-ins: try again in 1[45] minutes\.$"))
+    assert page.locator("[data-testid='stSidebarNav']").count() == 0
+    expect(page.locator("[data-testid='stException']")).to_have_count(0)
+    shot(page, request, "locked")
