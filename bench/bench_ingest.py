@@ -46,6 +46,99 @@ def _write_csv(path: str, n_events: int) -> None:
     pacsv.write_csv(pa.Table.from_pandas(frame, preserve_index=False), path)
 
 
+def _write_scaled(source: str, target: str, copies: int) -> None:
+    """``copies`` of the ``source`` events one after another, each ``span`` days later than the one before
+    (same users and items, later times: a longer log that stays sorted by time), written as it goes."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+    import pyarrow.csv as pacsv
+
+    table = pacsv.read_csv(source, convert_options=pacsv.ConvertOptions(column_types={"timestamp": pa.string()}))
+    stamps = pc.cast(table.column("timestamp"), pa.timestamp("s", tz="UTC"))
+    bounds = pc.min_max(pc.cast(stamps, pa.int64())).as_py()
+    span = (bounds["max"] - bounds["min"]) // 86_400 + 1
+    index = table.schema.get_field_index("timestamp")
+    with pacsv.CSVWriter(target, table.schema) as writer:
+        for copy in range(copies):
+            shifted = pc.add(stamps, pa.scalar(copy * span * 86_400, pa.duration("s")))
+            text = pc.strftime(shifted, format="%Y-%m-%dT%H:%M:%SZ")
+            writer.write_table(table.set_column(index, "timestamp", text))
+
+
+def scaled_csv(five: Path, copies: int) -> Path:
+    """The 5M events ``copies`` times over (25M: 5 copies), generated once in a child process."""
+    path = five.with_name(f"music-{5 * copies}M.csv")
+    if not path.exists():
+        code = f"import sys; sys.path[:0] = {[str(Path(__file__).parent), str(Path(__file__).parents[1])]!r}; "
+        code += f"from bench_ingest import _write_scaled; _write_scaled({str(five)!r}, {str(path)!r}, {copies})"
+        run_process([python(), "-c", code])
+    return path
+
+
+# Bare-library references for a large import, each a process: CSV in, Parquet out (timestamps parsed).
+STREAM_PYARROW = (
+    "import sys, pyarrow as pa, pyarrow.csv as c, pyarrow.parquet as pq\n"
+    "r = c.open_csv(sys.argv[1], read_options=c.ReadOptions(block_size=32 << 20), "
+    "convert_options=c.ConvertOptions(column_types={'timestamp': pa.timestamp('us', tz='UTC')}))\n"
+    "with pq.ParquetWriter(sys.argv[2], r.schema, compression='lz4') as w:\n"
+    "    for b in r: w.write_batch(b)"
+)
+SINK_POLARS = (
+    "import sys, polars as pl; pl.scan_csv(sys.argv[1], try_parse_dates=True).sink_parquet(sys.argv[2], "
+    "compression='lz4')"
+)
+COPY_DUCKDB = (
+    "import sys, duckdb; duckdb.sql(f\"COPY (SELECT * FROM read_csv_auto('{sys.argv[1]}')) TO '{sys.argv[2]}' "
+    '(FORMAT parquet, COMPRESSION lz4)")'
+)
+REFERENCES = {
+    "pyarrow open_csv -> ParquetWriter": STREAM_PYARROW,
+    "Polars scan_csv().sink_parquet()": SINK_POLARS,
+    "DuckDB COPY read_csv_auto TO parquet": COPY_DUCKDB,
+}
+
+
+def bench_large(csv: Path, label: str, repeat: int = 3, extra_env: dict[str, str] | None = None) -> list[Figure]:
+    """The CLI import of a large file beside the streaming references, run in turns (medians; peak = the
+    largest resident set of the runs). Target (issue 19): within 1.3x the fastest reference, under 1 GB."""
+    runs: dict[str, list[tuple[float, float]]] = {name: [] for name in [*REFERENCES, "flywheel ingest"]}
+    scratch = Path(tempfile.mkdtemp(prefix="fw-bench-"))
+    try:
+        for _ in range(repeat):
+            for name, code in REFERENCES.items():
+                out = scratch / "ref.parquet"
+                runs[name].append(run_process([python(), "-c", code, str(csv), str(out)]))
+                out.unlink(missing_ok=True)
+            data = scratch / "data"
+            # 25M rows are over the default row limit (20M); the file-size limit is left as it is, unless given
+            env = {"FLYWHEEL_DATA_DIR": str(data), "FLYWHEEL_MAX_ROWS": "100000000", **(extra_env or {})}
+            run_process([python(), "-m", "flywheel_core.cli", "workspaces"], env=env)  # an existing instance
+            command = [python(), "-m", "flywheel_core.cli", "ingest", str(csv), "--dataset", "bench"]
+            runs["flywheel ingest"].append(run_process(command, env=env))
+            shutil.rmtree(data, ignore_errors=True)
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+    medians = {n: (statistics.median(r[0] for r in rs), max(r[1] for r in rs)) for n, rs in runs.items()}
+    fastest = min(REFERENCES, key=lambda n: medians[n][0])
+    rows = int(label.rstrip("M")) * 1_000_000
+    figures = [
+        Figure(f"{name}, {label}", *medians[name][:1], peak_mb=medians[name][1], rows=rows) for name in REFERENCES
+    ]
+    seconds, peak = medians["flywheel ingest"]
+    figures.append(
+        Figure(
+            f"flywheel ingest process, {label} ({csv.stat().st_size / 1e6:,.0f} MB CSV)",
+            seconds,
+            f"fastest ({fastest})",
+            medians[fastest][0],
+            peak_mb=peak,
+            rows=rows,
+            target="≤ 1.3x the fastest; peak < 1,000 MB",
+        )
+    )
+    return figures
+
+
 def bench_import(csv: Path, label: str, repeat: int = 5) -> list[Figure]:
     """Bare parse and CLI import run in turns, so a noisy spell hits both; medians of ``repeat``."""
     size_mb = csv.stat().st_size / 1e6
@@ -258,6 +351,10 @@ def main() -> None:
         "Ingest (processes run in turns, medians of 5; peak = largest resident set)",
         bench_import(one, "1M") + bench_import(five, "5M"),
     )
+    if "--large" in sys.argv:  # 25M events (1.9 GB CSV), generated from the 5M once
+        large = scaled_csv(five, 5)
+        report("Large import beside streaming references (in turns, medians of 3)", bench_large(large, "25M"))
+        return
     report("Ingest without process start-up", bench_in_process(one))
     report("Append 1M events to a 5M-event dataset (in process, in turns, medians of 3)", bench_append(one, five))
     report("Profile", bench_profile(five))

@@ -31,7 +31,8 @@ class Settings:
     database_url: str
     auth_mode: str = "none"
     hosted: bool = False
-    max_upload_mb: int = 1024
+    max_upload_mb: int = 1024  # a browser upload
+    max_file_mb: int = 20480  # a file given by path (``flywheel ingest FILE``): read in batches, not in memory
     max_rows: int = 20_000_000
     max_field_chars: int = 10_000
     default_workspace: str = "Default"
@@ -50,6 +51,10 @@ class Settings:
     @property
     def max_upload_bytes(self) -> int:
         return self.max_upload_mb * 1024 * 1024
+
+    @property
+    def max_file_bytes(self) -> int:
+        return self.max_file_mb * 1024 * 1024
 
 
 def _int_env(env: dict[str, str], name: str, default: int) -> int:
@@ -156,7 +161,8 @@ def load_settings(env: dict[str, str] | None = None) -> Settings:
     ``FLYWHEEL_HOSTED`` (``1``/``true``/``yes``/``on``: refuses to start without sign-in and shows no
     error details; any value other than those and ``0``/``false``/``no``/``off`` refuses to start),
     ``FLYWHEEL_MAX_UPLOAD_MB`` (also Streamlit's upload limit when started with ``flywheel app``),
-    ``FLYWHEEL_MAX_ROWS``, ``FLYWHEEL_MAX_FIELD_CHARS``, ``FLYWHEEL_DEFAULT_WORKSPACE``,
+    ``FLYWHEEL_MAX_FILE_MB`` (default 20480: a file given by path to ``flywheel ingest``, separate from the
+    browser's upload limit), ``FLYWHEEL_MAX_ROWS``, ``FLYWHEEL_MAX_FIELD_CHARS``, ``FLYWHEEL_DEFAULT_WORKSPACE``,
     ``FLYWHEEL_DASK_SCHEDULER`` (an existing Dask cluster: jobs run on it, see :func:`dask_scheduler_from`);
     ``FLYWHEEL_SESSION_IDLE_MINUTES`` (default 60, at most 43200) and ``FLYWHEEL_SESSION_MAX_HOURS``
     (default 12, at most 720): a built-in account's session ends after that long without a request, or
@@ -189,6 +195,7 @@ def load_settings(env: dict[str, str] | None = None) -> Settings:
         auth_mode=auth_mode,
         hosted=hosted,
         max_upload_mb=_int_env(env, "FLYWHEEL_MAX_UPLOAD_MB", 1024),
+        max_file_mb=_int_env(env, "FLYWHEEL_MAX_FILE_MB", 20480),
         max_rows=_int_env(env, "FLYWHEEL_MAX_ROWS", 20_000_000),
         max_field_chars=_int_env(env, "FLYWHEEL_MAX_FIELD_CHARS", 10_000),
         default_workspace=env.get("FLYWHEEL_DEFAULT_WORKSPACE") or "Default",

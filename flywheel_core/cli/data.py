@@ -127,7 +127,7 @@ def ingest_command(
                     skip_invalid=skip_invalid,
                     drop_duplicates=drop_duplicates,
                     user_from="anonymous" if anonymous_user else user_from,
-                    limits=Limits.from_settings(settings),
+                    limits=Limits.from_settings(settings, by_path=True),
                     stage_in=settings.data_dir,
                 )
             except BaseException:

@@ -426,13 +426,21 @@ _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 def _store(store: Store, *, workspace_id: int, prepared: PreparedImport, actor: str) -> None:
-    table, report = prepared.table, prepared.report
-    assert table is not None and prepared.dictionary is not None
-    # Distinct counts come free from the dictionary encoding (one chunk, only used values).
-    users = len(table.column("user").chunk(0).dictionary) if table.num_rows else 0
-    items = len(table.column("item").chunk(0).dictionary) if "item" in table.column_names and table.num_rows else 0
-    bounds = pc.min_max(table.column("timestamp").cast(pa.int64()))  # a timestamp's as_py() imports pandas
-    report.rows_stored = table.num_rows
+    table, report, streamed = prepared.table, prepared.report, prepared.streamed
+    assert prepared.dictionary is not None
+    if streamed is not None:  # read in batches: the counts and ids the batches left, the events staged
+        rows, first_us, last_us = streamed.rows, streamed.first_us, streamed.last_us
+        distinct = streamed.distinct()
+    else:
+        assert table is not None
+        rows = table.num_rows
+        bounds = pc.min_max(table.column("timestamp").cast(pa.int64()))  # a timestamp's as_py() imports pandas
+        first_us, last_us = (bounds["min"].as_py(), bounds["max"].as_py()) if rows else (0, 0)
+        # Distinct counts come free from the dictionary encoding (one chunk, only used values).
+        distinct = {c: table.column(c).chunk(0).dictionary for c in ("user", "item") if c in table.column_names}
+    users = len(distinct["user"]) if rows else 0
+    items = len(distinct["item"]) if "item" in distinct and rows else 0
+    report.rows_stored = rows
     report.stored = True
     record = Dataset(
         workspace_id=workspace_id,
@@ -440,23 +448,20 @@ def _store(store: Store, *, workspace_id: int, prepared: PreparedImport, actor: 
         source_name=prepared.source_name[:300],
         content_hash=report.content_hash,
         file_path="",
-        rows=table.num_rows,
+        rows=rows,
         users=users,
         items=items,
-        first_event=_EPOCH + timedelta(microseconds=bounds["min"].as_py()),
-        last_event=_EPOCH + timedelta(microseconds=bounds["max"].as_py()),
+        first_event=_EPOCH + timedelta(microseconds=first_us),
+        last_event=_EPOCH + timedelta(microseconds=last_us),
         column_map=report.column_map,
         signal_dictionary=prepared.dictionary.to_json(),
         report={k: v for k, v in report.to_json().items() if k != "column_map"},
         created_by=actor,
     )
-    distinct = {c: table.column(c).chunk(0).dictionary for c in ("user", "item") if c in table.column_names}
+    staged = prepared.staged or table
+    assert staged is not None
     store.store_dataset(
-        workspace_id=workspace_id,
-        table=prepared.staged or table,
-        dataset=record,
-        actor=actor,
-        distinct=distinct if table.num_rows else None,
+        workspace_id=workspace_id, table=staged, dataset=record, actor=actor, distinct=distinct if rows else None
     )
     _update_aggregates(store, record, prepared.dictionary, report)
 

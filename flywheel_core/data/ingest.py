@@ -13,7 +13,9 @@ runs the whole import: ``prepare_import`` (read, check, assess, stage the events
 from __future__ import annotations
 
 import hashlib
+import threading
 import time
+import uuid
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -39,8 +41,9 @@ from flywheel_core.data.reading import (
     _sample,
 )
 from flywheel_core.data.signals import SignalDictionary, SignalSpec, default_dictionary
+from flywheel_core.data.streaming import BLOCK_BYTES, STREAM_MIN_BYTES, Fallback, StreamedEvents, stream_csv
 from flywheel_core.exceptions import DataValidationError, LimitExceededError, Problem
-from flywheel_core.storage.files import stage_parquet
+from flywheel_core.storage.files import STAGING, parquet_options, stage_parquet
 
 __all__ = [
     "OPTIONAL_ROLES",
@@ -167,6 +170,7 @@ class PreparedImport:
     dictionary: SignalDictionary | None = None
     refusal: DataValidationError | None = None
     staged: Path | None = None
+    streamed: StreamedEvents | None = None  # read in batches: ``table`` is None, the events are in ``staged``
     started: float = field(default_factory=time.perf_counter)
 
     def discard(self) -> None:
@@ -188,6 +192,8 @@ def prepare_import(
     limits: Limits | None = None,
     progress: Callable[[float, str], None] | None = None,
     stage_in: Path | None = None,
+    stream_from_bytes: int = STREAM_MIN_BYTES,
+    block_bytes: int = BLOCK_BYTES,
 ) -> PreparedImport:
     """Read and check a log without touching the database (so a caller can open it meanwhile).
 
@@ -201,6 +207,9 @@ def prepare_import(
         drop_duplicates: leave out rows that repeat an earlier row exactly (the report counts them).
         user_from: ``"session"`` (each session is a user) or ``"anonymous"`` (one user for all rows),
             for a log with no user column.
+        stream_from_bytes: a CSV file (by path, not gzip) of this size or more, with ``stage_in``, is read,
+            checked and staged in batches of ``block_bytes`` (:mod:`flywheel_core.data.streaming`), with the
+            whole-file read as its fallback.
     """
     limits = limits or Limits()
     shown = source_name or (source.name if isinstance(source, Path) else "")
@@ -218,11 +227,21 @@ def prepare_import(
     mapping: ColumnMap | None = None
     if not _is_parquet(data):  # a mapping that cannot fit the file is refused before the file is read
         header, sample, mapping = _layout(data, label, columns, user_from)
+    types = plan_types(sample, mapping) if sample is not None and mapping is not None else None
+    if (
+        stage_in is not None
+        and isinstance(data, Path)
+        and header is not None
+        and mapping is not None
+        and data.stat().st_size >= stream_from_bytes
+    ):
+        note(0.15, "Reading, checking and writing rows in batches")
+        if _stream(prepared, data, header, mapping, types, limits, signals, drop_duplicates, stage_in, block_bytes):
+            return prepared
     with ThreadPoolExecutor(max_workers=1) as pool:  # hashing and counting lines run beside the parse
         scanned = pool.submit(_scan, source, data)
         note(0.15, "Reading rows")
         ragged: list[str] = []
-        types = plan_types(sample, mapping) if sample is not None and mapping is not None else None
         table = _read_table(data, limits, label, ragged, types=types, header=header)
         report.content_hash, counts = scanned.result()
     lines = counts[0] if counts is not None else None
@@ -283,6 +302,19 @@ def prepare_import(
         clean = clean.filter(duplicates.keep_mask(clean.num_rows))  # a dropped row's twin stays: no value is lost
         report.duplicates_dropped = duplicates.count
     events = sorted(str(e) for e in pc.unique(clean.column("event")).to_pylist())
+    dictionary = _dictionary(report, events, signals)
+    prepared.table, prepared.dictionary = _encode(clean), dictionary
+    report.quality = assess_quality(
+        prepared.table, dictionary=dictionary, mapping=mapping, duplicates=duplicates, dropped=drop_duplicates
+    )
+    if stage_in is not None:
+        note(0.5, f"Writing {clean.num_rows:,} events")
+        prepared.staged = stage_parquet(stage_in, prepared.table)
+    return prepared
+
+
+def _dictionary(report: IngestReport, events: list[str], signals: dict[str, SignalSpec] | None) -> SignalDictionary:
+    """The file's signal dictionary: the defaults for its events and ``signals`` (the report notes the gaps)."""
     dictionary = default_dictionary(events)
     for event, spec in (signals or {}).items():
         if event not in events:
@@ -295,14 +327,97 @@ def prepare_import(
             f"{', '.join(unmapped[:10])}: read as neutral until you map them."
         )
     report.signals = dictionary.to_json()
-    prepared.table, prepared.dictionary = _encode(clean), dictionary
+    return dictionary
+
+
+class _Scan(threading.Thread):
+    """The file's SHA-256, physical lines and quote characters, in a thread beside the batches (a daemon that
+    stops early when the import is refused, so a row-limit refusal does not wait for a 20 GB hash)."""
+
+    def __init__(self, path: Path) -> None:
+        super().__init__(daemon=True)
+        self.path, self.stop = path, threading.Event()
+        self.digest, self.lines, self.quotes = "", 0, 0
+        self.error: BaseException | None = None
+
+    def run(self) -> None:
+        try:
+            digest, last = hashlib.sha256(), b"\n"
+            with self.path.open("rb") as handle:
+                while not self.stop.is_set() and (block := handle.read(8 << 20)):
+                    digest.update(block)
+                    more, marks = _count_block(block)
+                    self.lines, self.quotes, last = self.lines + more, self.quotes + marks, block[-1:]
+            self.lines += 0 if last in (b"\n", b"\r") else 1
+            self.digest = digest.hexdigest()
+        except BaseException as exc:  # re-raised by the caller
+            self.error = exc
+
+
+def _stream(
+    prepared: PreparedImport,
+    data: Path,
+    header: Header,
+    mapping: ColumnMap,
+    types: dict[str, pa.DataType] | None,
+    limits: Limits,
+    signals: dict[str, SignalSpec] | None,
+    drop_duplicates: bool,
+    stage_in: Path,
+    block_bytes: int,
+) -> bool:
+    """Read, check and stage a large CSV file in batches; False when it needs the whole-file read instead
+    (nothing of the attempt stays). The same report as the whole read, on the same events."""
+    report = prepared.report
+    target = stage_in / STAGING / f"{uuid.uuid4().hex}.parquet"
+    target.parent.mkdir(parents=True, exist_ok=True)
+    scan = _Scan(data)
+    scan.start()
+    try:
+        streamed = stream_csv(
+            data,
+            target,
+            header=header,
+            mapping=mapping,
+            types=types,
+            limits=limits,
+            label=prepared.label,
+            drop_duplicates=drop_duplicates,
+            keep_value="value" in mapping.roles,
+            block_bytes=block_bytes,
+            write_options=parquet_options(pa.table({"timestamp": pa.array([], pa.int64())})),
+        )
+        scan.join()
+        if scan.error is not None:
+            raise scan.error
+        # An odd number of quotes (an unterminated quote?) or more lines than records (a quoted line break,
+        # which a split by lines can cut): the whole read looks closer.
+        if scan.quotes % 2 or scan.lines > 1 + streamed.rows_read:
+            raise Fallback("the line count differs from the records read")
+    except Fallback:
+        scan.stop.set()
+        target.unlink(missing_ok=True)
+        return False
+    except BaseException:
+        scan.stop.set()
+        target.unlink(missing_ok=True)
+        raise
+    prepared.staged, prepared.streamed = target, streamed
+    report.content_hash = scan.digest
+    report.warnings += header.notes()
+    report.rows_read = streamed.rows_read
+    report.column_map = mapping.to_json()
+    if drop_duplicates:
+        report.duplicates_dropped = streamed.duplicates.count
+    prepared.dictionary = _dictionary(report, streamed.events(), signals)
     report.quality = assess_quality(
-        prepared.table, dictionary=dictionary, mapping=mapping, duplicates=duplicates, dropped=drop_duplicates
+        streamed.quality_table,
+        dictionary=prepared.dictionary,
+        mapping=mapping,
+        duplicates=streamed.duplicates,
+        dropped=drop_duplicates,
     )
-    if stage_in is not None:
-        note(0.5, f"Writing {clean.num_rows:,} events")
-        prepared.staged = stage_parquet(stage_in, prepared.table)
-    return prepared
+    return True
 
 
 def _summary(report: IngestReport) -> str:

@@ -35,10 +35,15 @@ class Limits:
     max_bytes: int = 1024 * 1024 * 1024
     max_rows: int = 20_000_000
     max_field_chars: int = 10_000
+    # A CSV file given by path (``flywheel ingest FILE``), read in batches: its own, larger limit. A gzip or
+    # Parquet file is read into memory whole, so it keeps ``max_bytes`` (the inflated size, for gzip).
+    max_path_bytes: int | None = None
 
     @classmethod
-    def from_settings(cls, settings: Settings) -> Limits:
-        return cls(settings.max_upload_bytes, settings.max_rows, settings.max_field_chars)
+    def from_settings(cls, settings: Settings, *, by_path: bool = False) -> Limits:
+        """The upload limits; ``by_path``: for files given by path (the CLI), with ``max_path_bytes`` set."""
+        path_bytes = settings.max_file_bytes if by_path else None
+        return cls(settings.max_upload_bytes, settings.max_rows, settings.max_field_chars, path_bytes)
 
 
 @dataclass(frozen=True)
@@ -85,10 +90,14 @@ def _read_source(source: Path | bytes, limits: Limits, label: str) -> pa.Buffer 
         raise DataValidationError(
             f"{label} is empty (0 bytes). Choose a CSV or Parquet file with a header row and events."
         )
-    if size > limits.max_bytes:
+    by_path = isinstance(source, Path) and limits.max_path_bytes is not None and head[:2] != b"\x1f\x8b"
+    by_path = by_path and head != b"PAR1"
+    most, setting = (limits.max_path_bytes, "FLYWHEEL_MAX_FILE_MB") if by_path else (limits.max_bytes, "")
+    assert most is not None
+    if size > most:
         raise LimitExceededError(
-            f"{label} is {size / 1e6:,.1f} MB, over the limit of {limits.max_bytes / 1e6:,.0f} MB. "
-            "Split it, or raise FLYWHEEL_MAX_UPLOAD_MB."
+            f"{label} is {size / 1e6:,.1f} MB, over the limit of {most / 1e6:,.0f} MB. "
+            f"Split it, or raise {setting or 'FLYWHEEL_MAX_UPLOAD_MB'}."
         )
     if head[:2] == b"\x1f\x8b":
         raw = source.read_bytes() if isinstance(source, Path) else source
