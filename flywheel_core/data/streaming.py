@@ -18,9 +18,11 @@ memory) and Parquet files are read whole too.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from queue import Full, Queue
 
 import numpy as np
 import pyarrow as pa
@@ -87,7 +89,42 @@ class _Accumulated:
 def _batches(
     path: Path, header: Header, types: dict[str, pa.DataType] | None, ragged: list[str], block_bytes: int
 ) -> Iterator[pa.Table]:
-    options = pacsv.ReadOptions(block_size=block_bytes, column_names=header.names, skip_rows=1)
+    """The parsed batches, read ahead by one thread at most two batches ahead: pyarrow's own multi-threaded
+    streaming reader reads ahead without bound when the consumer is slower (1.5 GB queued at 25M events)."""
+    queue: Queue[pa.Table | BaseException | None] = Queue(maxsize=2)
+    stop = threading.Event()
+
+    def produce() -> None:
+        try:
+            for table in _parsed(path, header, types, ragged, block_bytes):
+                while not stop.is_set():
+                    try:
+                        queue.put(table, timeout=0.1)
+                        break
+                    except Full:
+                        continue
+                if stop.is_set():
+                    return
+            queue.put(None)
+        except BaseException as exc:  # handed to the consumer
+            queue.put(exc)
+
+    reader = threading.Thread(target=produce, daemon=True)
+    reader.start()
+    try:
+        while (item := queue.get()) is not None:
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+    finally:
+        stop.set()
+        reader.join()
+
+
+def _parsed(
+    path: Path, header: Header, types: dict[str, pa.DataType] | None, ragged: list[str], block_bytes: int
+) -> Iterator[pa.Table]:
+    options = pacsv.ReadOptions(block_size=block_bytes, column_names=header.names, skip_rows=1, use_threads=False)
     handler = _RowHandler(ragged, give_up=True)
     try:
         with _quiet_rows():

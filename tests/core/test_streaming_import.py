@@ -95,7 +95,7 @@ def test_constant_columns_and_quality_match(tmp_path: Path) -> None:
 
 def test_the_row_limit_is_checked_as_the_rows_stream(tmp_path: Path) -> None:
     path = _write(tmp_path / "log.csv", _rows(3000))
-    with pytest.raises(LimitExceededError, match="more than 500 rows .* counted as it was read"):
+    with pytest.raises(LimitExceededError, match=r"more than 500 rows .* counted as it was read"):
         _prepare(path, tmp_path / "s", stream=True, limits=Limits(max_rows=500))
     assert not list((tmp_path / "s").rglob("*.parquet"))  # nothing staged is left
 
