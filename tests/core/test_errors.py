@@ -62,7 +62,9 @@ def test_subject_is_optional_and_survives_pickling() -> None:
     ("raised", "expected", "words"),
     [
         (_db_error(sa.IntegrityError, "UNIQUE constraint failed: workspace.name"), ConflictError, "clashes"),
-        (_db_error(sa.OperationalError, "database is locked"), StorageError, "The database failed"),
+        (_db_error(sa.OperationalError, "disk I/O error"), StorageError, "The database failed"),
+        (_db_error(sa.OperationalError, "database is locked"), StorageError, "busy with another change"),
+        (_db_error(sa.OperationalError, "canceling statement due to lock timeout"), StorageError, "busy"),
         (_db_error(sa.InterfaceError, "connection closed"), StorageError, "connection to the database failed"),
         (_db_error(sa.DataError, "value too long for type character varying(80)"), DataValidationError, "too long"),
         (sa.TimeoutError("QueuePool limit reached"), StorageError, "busy"),
