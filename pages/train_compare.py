@@ -91,17 +91,31 @@ with registry_tab:
         shown_task = st.radio("Task", tasks, horizontal=True, **kept("train_compare.shown_task"))
         shown = [v for v in versions if v.task == shown_task]
         table = registry_table(shown)
-        st.dataframe(table, hide_index=True, width="stretch", key="train_compare.registry")
-        st.caption(
-            "Each metric with its 95% interval and the window's counts. A window with fewer than 10 positives "
-            "or 10 negatives is not scored: the table says why instead of showing a number."
-        )
         metric_names = [
             k
             for k in table.columns
             if k.startswith(("auc", "holdout_", "log_loss", "brier", "hit", "ndcg", "coverage"))
             and not k.endswith(("95% CI", "rows", "positives"))
         ]
+        number = st.column_config.NumberColumn
+        st.dataframe(
+            table,
+            hide_index=True,
+            width="stretch",
+            key="train_compare.registry",
+            column_config={  # counts as people read them (12,440), metrics to three places, seconds with a unit
+                "version": number("Version", format="v%d"),
+                "train_rows": number("Train rows", format="localized"),
+                "holdout rows": number("Holdout rows", format="localized"),
+                "holdout positives": number("Holdout positives", format="localized"),
+                "train_seconds": number("Train time", format="%.1f s"),
+                **{name: number(metric_label(name), format="%.3f") for name in metric_names},
+            },
+        )
+        st.caption(
+            "Each metric with its 95% interval and the window's counts. A window with fewer than 10 positives "
+            "or 10 negatives is not scored: the table says why instead of showing a number."
+        )
         metric = st.selectbox("Metric", metric_names, key="train_compare.metric", format_func=metric_label)
         st.plotly_chart(metric_by_version_chart(shown, metric), width="stretch")
         st.subheader("Compare versions")

@@ -47,6 +47,12 @@ def test_train_page_trains_then_shows_registry_chart_and_compare(make_app, demo:
     registry = next(df.value for df in at.dataframe if "train_rows" in df.value.columns)
     assert list(registry["version"]) == list(range(1, before + 4))  # numbering continues after the demo's versions
     assert {"holdout rows", "holdout positives", "holdout_auc 95% CI"} <= set(registry.columns)
+    import json
+
+    shown = next(df for df in at.dataframe if "train_rows" in df.value.columns)
+    config = json.loads(shown.proto.columns)  # the table's column formats, as the browser receives them
+    assert config["train_rows"]["type_config"]["format"] == "localized"  # 12,440, not 12440
+    assert config["holdout_auc"]["type_config"]["format"] == "%.3f" and config["version"]["label"] == "Version"
     specs = _specs(at)
     by_turn = next(s for s in specs if "by turn, with 95% intervals" in s["layout"]["title"]["text"])
     assert any(trace.get("error_y", {}).get("array") for trace in by_turn["data"])  # intervals drawn as bars
