@@ -74,8 +74,16 @@ def pairs(user_days: pa.Table) -> tuple[np.ndarray, np.ndarray, int]:
     """The distinct (user, day) pairs, sorted by user then day, with days counted from the first (the input
     of ``analytics.activity_from_pairs`` and its siblings); batches may repeat a pair. Users are coded by
     Arrow's dictionary encoding (no Python string per row: 12M pairs of a 25M-event log stay small)."""
-    codes = user_days.column("user").combine_chunks().dictionary_encode().indices
-    user = np.asarray(codes.to_numpy(zero_copy_only=False), dtype=np.int64)
+    column = user_days.column("user")
+    if pa.types.is_dictionary(column.type):  # one dictionary over every chunk, then the chunks' codes
+        column = column.unify_dictionaries()
+        parts = [c.indices.to_numpy(zero_copy_only=False) for c in column.chunks]
+        user = np.concatenate(parts).astype(np.int64) if parts else np.zeros(0, np.int64)
+        del parts
+    else:
+        codes = column.combine_chunks().dictionary_encode().indices
+        user = np.asarray(codes.to_numpy(zero_copy_only=False), dtype=np.int64)
+    del column
     day = np.asarray(user_days.column("day").to_numpy(), dtype=np.int64)
     day0 = int(day.min())
     span = int(day.max()) - day0 + 1

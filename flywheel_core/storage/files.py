@@ -139,11 +139,15 @@ def write_aggregates_atomic(target: Path, tables: Mapping[str, pa.Table | Path],
 
 
 def read_aggregates(
-    folder: Path, names: tuple[str, ...], filters: list[tuple[str, str, object]] | None = None
+    folder: Path,
+    names: tuple[str, ...],
+    filters: list[tuple[str, str, object]] | None = None,
+    dictionaries: tuple[str, ...] = ("user",),
 ) -> tuple[dict[str, object], dict[str, pa.Table]] | None:
     """``meta.json`` and the tables ``names`` (those present) of an aggregates folder; None when there is no
     complete folder. ``filters`` (pyarrow's form, e.g. ``[("day", ">=", 20000)]``) are pushed down into the
-    tables that have a ``day`` column."""
+    tables that have a ``day`` column; the ``dictionaries`` columns are read dictionary-encoded (a (day, user)
+    table of 14M rows then takes 60 MB, not 400)."""
     import json
 
     try:
@@ -154,7 +158,11 @@ def read_aggregates(
             if not path.exists():
                 continue
             schema = pq.read_schema(path)
-            tables[name] = pq.read_table(path, filters=filters if filters and "day" in schema.names else None)
+            tables[name] = pq.read_table(
+                path,
+                filters=filters if filters and "day" in schema.names else None,
+                read_dictionary=[c for c in dictionaries if c in schema.names] or None,
+            )
         return meta, tables
     except (FileNotFoundError, NotADirectoryError):
         return None
