@@ -1,21 +1,15 @@
-"""Cached reads of stored events and their analytics; every key includes the workspace and content hash."""
+"""Cached Explore figures of a stored dataset; every key includes the workspace and the content hash."""
 
 from __future__ import annotations
 
 from datetime import date, datetime, time, timedelta
 
-import pandas as pd
 import streamlit as st
 
 from flywheel_core.data import api as data_api
 from flywheel_core.data.api import DatasetInfo, ExploreResult
 from ui.context import AppContext
 from ui.resources import get_store
-
-
-@st.cache_data(max_entries=2, show_spinner="Loading events…")
-def _events(workspace_id: int, name: str, content_hash: str, actor: str) -> pd.DataFrame:
-    return data_api.read_analysis_events(get_store(), workspace_id=workspace_id, name=name, actor=actor)
 
 
 def _bounds(start: date | None, end: date | None) -> tuple[datetime | None, datetime | None]:
@@ -31,8 +25,11 @@ def _bounds(start: date | None, end: date | None) -> tuple[datetime | None, date
 def _explore(
     workspace_id: int, dataset: DatasetInfo, start: date | None, end: date | None, actor: str
 ) -> ExploreResult | None:
-    events = _events(workspace_id, dataset.name, dataset.content_hash, actor)
-    return data_api.explore_events(events, dataset.signals, start=_bounds(start, end)[0], end=_bounds(start, end)[1])
+    low, high = _bounds(start, end)
+    # from the aggregates stored beside the events (kilobytes), not from every event
+    return data_api.explore_dataset(
+        get_store(), workspace_id=workspace_id, name=dataset.name, actor=actor, start=low, end=high
+    )
 
 
 def explore(ctx: AppContext, dataset: DatasetInfo, start: date | None, end: date | None) -> ExploreResult | None:
