@@ -52,7 +52,7 @@ def test_remap_makes_a_new_dictionary_version_and_keeps_what_earlier_versions_us
     events_before = store.read_events(workspace_id=workspace_id, name="plays")
     no_rules = data_api.remap_dataset(store, workspace_id=workspace_id, name="plays", actor="a", rules=[])
     assert no_rules.signals.version == 2 and no_rules.signals.rules == ()
-    with pytest.raises(InsufficientDataError, match="only one polarity"):  # every event is positive now
+    with pytest.raises(InsufficientDataError, match="every one of the 1,500 feedback events of 'plays' is positive"):
         run_training(store, workspace_id=workspace_id, dataset_name="plays", actor="a", n_turns=2)
     remapped = data_api.remap_dataset(
         store, workspace_id=workspace_id, name="plays", actor="a",
