@@ -179,11 +179,15 @@ def _advance(bar: DeltaGenerator, fraction: float, message: str) -> None:
 
 def render_upload(ctx: AppContext) -> None:
     limits = data_api.import_limits(ctx.store)
+    megabytes = max(1, limits.max_bytes // (1024 * 1024))
     upload = st.file_uploader(
         "**1 · Choose an interaction log** (CSV, gzip CSV or Parquet)",
         type=["csv", "gz", "parquet", "pq", "tsv"],
         key="data.upload",
-        help=f"Up to {limits.max_bytes / 1e6:,.0f} MB and {limits.max_rows:,} rows.",
+        # the browser refuses exactly what the import would (FLYWHEEL_MAX_UPLOAD_MB), whatever Streamlit's own
+        # server.maxUploadSize says; `flywheel app` sets that one from the same setting
+        max_upload_size=megabytes,
+        help=f"Up to {megabytes:,} MB and {limits.max_rows:,} rows.",
     )
     if upload is None:
         st.caption("Each row is one interaction: who, when, what happened, and optionally to which item.")

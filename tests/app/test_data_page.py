@@ -161,3 +161,12 @@ def test_explore_a_one_item_catalogue_says_why_there_is_no_long_tail(make_app, a
     titles = [json.loads(c.proto.spec)["layout"]["title"]["text"] for c in at.get("plotly_chart")]
     assert not any(t.startswith("Item popularity long tail") for t in titles)
     assert any("No long tail to draw" in shown(i.value) and "1 item" in shown(i.value) for i in at.info)
+
+
+def test_the_uploader_refuses_in_the_browser_what_the_import_would(make_app, monkeypatch) -> None:
+    """One upload limit: the uploader tells the browser FLYWHEEL_MAX_UPLOAD_MB, not Streamlit's own default."""
+    monkeypatch.setenv("FLYWHEEL_MAX_UPLOAD_MB", "50")
+    at = make_app(PAGE)
+    uploader = at.get("file_uploader")[0]
+    assert uploader.proto.max_upload_size_mb == 50
+    assert "Up to 50 MB" in uploader.proto.help
