@@ -97,19 +97,19 @@ with registry_tab:
             if k.startswith(("auc", "holdout_", "log_loss", "brier", "hit", "ndcg", "coverage"))
             and not k.endswith(("95% CI", "rows", "positives"))
         ]
-        column = st.column_config.NumberColumn
+        number_column = st.column_config.NumberColumn
         st.dataframe(
             table,
             hide_index=True,
             width="stretch",
             key="train_compare.registry",
             column_config={  # counts as people read them (12,440), metrics to three places, seconds with a unit
-                "version": column("Version", format="v%d"),
-                "train_rows": column("Train rows", format="localized"),
-                "holdout rows": column("Holdout rows", format="localized"),
-                "holdout positives": column("Holdout positives", format="localized"),
-                "train_seconds": column("Train time", format="%.1f s"),
-                **{name: column(metric_label(name), format="%.3f") for name in metric_names},
+                "version": number_column("Version", format="v%d"),
+                "train_rows": number_column("Train rows", format="localized"),
+                "holdout rows": number_column("Holdout rows", format="localized"),
+                "holdout positives": number_column("Holdout positives", format="localized"),
+                "train_seconds": number_column("Train time", format="%.1f s"),
+                **{name: number_column(metric_label(name), format="%.3f") for name in metric_names},
             },
         )
         st.caption(
