@@ -147,7 +147,18 @@ with registry_tab:
                     mid.plotly_chart(pr_chart(report.curves), width="stretch")
                     right.plotly_chart(calibration_chart(report.curves), width="stretch")
                 st.markdown("**By segment** (new vs returning users, head vs tail items, on the holdout)")
-                st.dataframe(report.segments, hide_index=True, width="stretch")
+                st.dataframe(
+                    report.segments,
+                    hide_index=True,
+                    width="stretch",
+                    column_config={
+                        "version": number_column("Version", format="v%d"),
+                        "rows": number_column("Rows", format="localized"),
+                        "positives": number_column("Positives", format="localized"),
+                        "positive_rate": number_column("Positive rate", format="percent"),
+                        **{m: number_column(metric_label(m), format="%.3f") for m in ("auc", "log_loss", "brier")},
+                    },
+                )
                 st.markdown(
                     "**Drift** (PSI of the version's newest turn against the turns before it; "
                     "above 0.25 is a major shift)"

@@ -110,7 +110,7 @@ def roc_chart(curves: Curves) -> go.Figure:
         if c.get("roc"):
             fig.add_trace(go.Scatter(x=c["roc"]["fpr"], y=c["roc"]["tpr"], mode="lines", name=f"v{version}"))
     fig.add_trace(go.Scatter(x=[0, 1], y=[0, 1], mode="lines", name="chance", line={"dash": "dot", "color": REFERENCE}))
-    return _layout(fig, "ROC curve on the holdout", "False positive rate", "True positive rate")
+    return _layout(fig, "ROC (holdout)", "False positive rate", "True positive rate")
 
 
 def pr_chart(curves: Curves) -> go.Figure:
@@ -121,7 +121,7 @@ def pr_chart(curves: Curves) -> go.Figure:
     for version, c in curves.items():
         if c.get("pr"):
             fig.add_trace(go.Scatter(x=c["pr"]["recall"], y=c["pr"]["precision"], mode="lines", name=f"v{version}"))
-    return _layout(fig, "Precision-recall on the holdout", "Recall", "Precision")
+    return _layout(fig, "Precision-recall (holdout)", "Recall", "Precision")
 
 
 def calibration_chart(curves: Curves) -> go.Figure:
@@ -135,7 +135,7 @@ def calibration_chart(curves: Curves) -> go.Figure:
             fig.add_trace(go.Scatter(x=cal["predicted"], y=cal["observed"], mode="lines+markers", name=f"v{version}"))
     line = {"dash": "dot", "color": REFERENCE}
     fig.add_trace(go.Scatter(x=[0, 1], y=[0, 1], mode="lines", name="perfect", line=line))
-    return _layout(fig, "Calibration on the holdout (10 bins)", "Predicted probability", "Observed positive rate")
+    return _layout(fig, "Calibration (holdout, 10 bins)", "Predicted probability", "Observed positive rate")
 
 
 def experiment_chart(result: ExperimentResult) -> go.Figure:

@@ -38,23 +38,21 @@ VIEWS = [
 
 def _open(page: Page, url: str) -> None:
     page.goto(url)
-    settle(page)
     expect(page.locator("h1").first).to_be_visible()
     _drawn(page)
 
 
 def _drawn(page: Page) -> None:
-    """Wait until every widget has replaced its loading skeleton (they are fetched lazily)."""
-    settle(page)
+    """Wait until every widget has replaced its loading skeleton (they are fetched lazily) and the run is over."""
     expect(page.locator("[data-testid='stSkeleton']")).to_have_count(0)
-    settle(page)
+    settle(page, quiet_seconds=0.5)
 
 
 def _screenshot(page: Page, width: int, name: str) -> None:
     """The whole page: Streamlit scrolls an inner container, so the viewport is made as tall as the page."""
     height = page.evaluate("document.querySelector(\"[data-testid='stMainBlockContainer']\").scrollHeight")
     page.set_viewport_size({"width": width, "height": max(900, int(height) + 160)})
-    _drawn(page)
+    expect(page.locator("[data-testid='stSkeleton']")).to_have_count(0)  # a taller viewport only lays out again
     page.screenshot(path=str(ARTIFACTS / f"every_page-{width}-{name}.png"), full_page=True)
     page.set_viewport_size({"width": width, "height": 1200})
 
