@@ -4,6 +4,7 @@ training refused before it is queued and one that fails while it runs, each with
 from __future__ import annotations
 
 import json
+import os
 import re
 import time
 from collections.abc import Iterator
@@ -16,12 +17,30 @@ from tests.e2e.conftest import ARTIFACTS
 from tests.e2e.helpers import choose, no_errors, settle
 
 WIDTHS = [1280, 1920]
+# Each journey runs at one of the two widths (test_every_page.py draws every page and tab at both); set
+# FLYWHEEL_E2E_ALL_WIDTHS=1 to run every journey at both, as before a release.
+ALL_WIDTHS = os.environ.get("FLYWHEEL_E2E_ALL_WIDTHS") == "1"
+JOURNEY_WIDTH = {
+    "test_the_simulator_answers_a_knob_with_a_new_curve_and_verdict": 1920,
+    "test_an_experiment_runs_to_its_result_sentence": 1280,
+    "test_the_report_downloads_as_html_naming_the_workspace": 1920,
+    "test_a_training_that_cannot_work_is_refused_before_it_is_queued": 1280,
+    "test_a_training_that_fails_while_it_runs_shows_its_whole_reason_on_the_train_tab": 1920,
+    "test_a_finished_training_opens_its_versions_in_the_registry": 1280,
+    "test_failed_sign_ins_say_what_happened_and_then_when_to_try_again": 1920,
+}
 
 
-@pytest.fixture(params=WIDTHS, ids=[f"{w}px" for w in WIDTHS])
-def wide_page(browser, request: pytest.FixtureRequest) -> Iterator[Page]:
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    if "wide_page" in metafunc.fixturenames:
+        widths = WIDTHS if ALL_WIDTHS else [JOURNEY_WIDTH.get(metafunc.function.__name__, 1280)]
+        metafunc.parametrize("page_width", widths, ids=[f"{w}px" for w in widths])
+
+
+@pytest.fixture
+def wide_page(browser, page_width: int) -> Iterator[Page]:
     """A page of the given width (tall: Streamlit scrolls an inner container, screenshots show the viewport)."""
-    context = browser.new_context(viewport={"width": request.param, "height": 2000}, accept_downloads=True)
+    context = browser.new_context(viewport={"width": page_width, "height": 2000}, accept_downloads=True)
     context.set_default_timeout(60_000)
     page = context.new_page()
     yield page
