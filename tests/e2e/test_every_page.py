@@ -50,6 +50,7 @@ def _drawn(page: Page) -> None:
 
 def _screenshot(page: Page, width: int, name: str) -> None:
     """The whole page: Streamlit scrolls an inner container, so the viewport is made as tall as the page."""
+    settle(page)  # Streamlit shows 'Running' only after a moment: a slow chart (the tornado) may still come
     height = page.evaluate("document.querySelector(\"[data-testid='stMainBlockContainer']\").scrollHeight")
     page.set_viewport_size({"width": width, "height": max(900, int(height) + 160)})
     expect(page.locator("[data-testid='stSkeleton']")).to_have_count(0)  # a taller viewport only lays out again
