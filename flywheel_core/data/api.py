@@ -463,6 +463,9 @@ def _store(store: Store, *, workspace_id: int, prepared: PreparedImport, actor: 
     store.store_dataset(
         workspace_id=workspace_id, table=staged, dataset=record, actor=actor, distinct=distinct if rows else None
     )
+    # The events in memory (a whole-file read) are let go before DuckDB reads them back from the file.
+    del table, staged, distinct
+    prepared.table = None
     _update_aggregates(store, record, prepared.dictionary, report)
 
 
@@ -703,8 +706,10 @@ def _append(
         )
     finally:
         staged.unlink(missing_ok=True)
-    _update_aggregates(store, updated, SignalDictionary.from_json(updated.signal_dictionary), report)
     report.rows_stored, report.stored = table.num_rows, True
+    del table  # let go before DuckDB reads the batch back
+    prepared.table = None
+    _update_aggregates(store, updated, SignalDictionary.from_json(updated.signal_dictionary), report)
     report.column_map, report.signals = dict(row.column_map), dictionary.to_json()
     report.seconds = time.perf_counter() - prepared.started
     return AppendReport(

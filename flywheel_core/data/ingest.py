@@ -29,7 +29,7 @@ from flywheel_core.data.checks import _EXAMPLES, _normalize, plan_types
 from flywheel_core.data.columns import OPTIONAL_ROLES, REQUIRED_ROLES, USER_FROM, ColumnMap, detect_columns
 from flywheel_core.data.csvblocks import _count_block, _count_lines, _open_quote
 from flywheel_core.data.preview import EventValues, FilePreview, _parquet_header, event_values, preview_file
-from flywheel_core.data.quality import QualityWarning, assess_quality, find_duplicates
+from flywheel_core.data.quality import QualityWarning, assess_facts, assess_quality, file_rule_hits, find_duplicates
 from flywheel_core.data.reading import (
     Header,
     Limits,
@@ -383,7 +383,6 @@ def _stream(
             limits=limits,
             label=prepared.label,
             drop_duplicates=drop_duplicates,
-            keep_value="value" in mapping.roles,
             block_bytes=block_bytes,
             write_options=parquet_options(pa.table({"timestamp": pa.array([], pa.int64())})),
         )
@@ -410,12 +409,14 @@ def _stream(
     if drop_duplicates:
         report.duplicates_dropped = streamed.duplicates.count
     prepared.dictionary = _dictionary(report, streamed.events(), signals)
-    report.quality = assess_quality(
-        streamed.quality_table,
+    # The facts of the batches; a value rule that can change a warning is counted on the staged file.
+    report.quality = assess_facts(
+        streamed.facts,
         dictionary=prepared.dictionary,
         mapping=mapping,
         duplicates=streamed.duplicates,
         dropped=drop_duplicates,
+        hits=lambda rules: file_rule_hits(target, rules),
     )
     return True
 

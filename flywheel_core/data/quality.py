@@ -15,6 +15,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -23,9 +24,20 @@ import pyarrow.compute as pc
 
 from flywheel_core.data.checks import arrow_float, arrow_int
 from flywheel_core.data.columns import ANONYMOUS, KEY_SEPARATOR, ColumnMap
-from flywheel_core.data.signals import SignalDictionary
+from flywheel_core.data.facts import IDS, QualityFacts, Tally, TimeFacts
+from flywheel_core.data.signals import SignalDictionary, SignalRule
 
-__all__ = ["CODES", "Duplicates", "QualityWarning", "assess_quality", "find_duplicates"]
+__all__ = [
+    "CODES",
+    "Duplicates",
+    "QualityWarning",
+    "assess_facts",
+    "assess_quality",
+    "batch_facts",
+    "file_rule_hits",
+    "find_duplicates",
+    "rule_hits",
+]
 
 CODES = (
     "duplicate_rows",
@@ -248,40 +260,15 @@ def find_duplicates(table: pa.Table) -> Duplicates:
 # --- the warnings ---------------------------------------------------------------------------------------
 
 
-def _distinct(column: pa.ChunkedArray) -> int:
-    if pa.types.is_dictionary(column.type) and column.num_chunks == 1:
-        return len(column.chunk(0).dictionary)  # encoded once over the checked rows: every value is used
-    return int(pc.count_distinct(column, mode="all").as_py())
-
-
-def _counts(column: pa.ChunkedArray) -> tuple[pa.Array, np.ndarray]:
-    """A dictionary column's values and the rows holding each (a NumPy count over the index buffer, read in
-    place; an id column with missing values is counted by Arrow)."""
-    codes, values = _codes(column)
-    if codes.null_count:
-        counted = pc.value_counts(pc.drop_null(codes)).to_pylist()
-        counts = np.zeros(len(values), dtype=np.int64)
-        for c in counted:
-            counts[c["values"]] = c["counts"]
-        return values, counts
-    width = codes.type.bit_width // 8
-    view = np.frombuffer(codes.buffers()[1], dtype=f"<i{width}", count=len(codes), offset=codes.offset * width)
-    return values, np.bincount(view, minlength=len(values))
-
-
-def _top(column: pa.ChunkedArray) -> tuple[str, int]:
-    """The most frequent value of a dictionary column and its count."""
-    values, counts = _counts(column)
-    most = int(np.argmax(counts))
-    return _shown(str(values[most].as_py())), int(counts[most])
+def _one(tally: Tally) -> str | None:
+    """The one value of an id column, as shown (None: several, or none)."""
+    return _shown(str(tally.values[0].as_py())) if tally.distinct == 1 else None
 
 
 def _constant(column: pa.ChunkedArray) -> str | None:
     """The one value a column holds in every row (as text), or None if it holds several."""
     if pa.types.is_dictionary(column.type):
-        if _distinct(column) != 1:
-            return None
-        return _shown(str(_codes(column)[1][0].as_py()))
+        return _one(Tally.of(column))
     if column.null_count == len(column):
         return "(empty)"
     if column.null_count:
@@ -298,10 +285,40 @@ def _constant(column: pa.ChunkedArray) -> str | None:
     return _stamp(pc.cast(column.slice(0, 1), pa.string())[0].as_py())
 
 
-def _polarity_rows(table: pa.Table, dictionary: SignalDictionary) -> dict[str, int]:
+RuleHits = Callable[[list[SignalRule]], list[int]]
+
+
+def rule_hits(table: pa.Table, rules: list[SignalRule]) -> list[int]:
+    """The events of ``table`` each rule matches (its event, and its test on the value; a missing value
+    is no hit)."""
+    column = table.column("event")
+    codes, names = _codes(column if pa.types.is_dictionary(column.type) else column.dictionary_encode())
+    position = {str(v): i for i, v in enumerate(names.to_pylist())}
+    out = []
+    for rule in rules:
+        if rule.event not in position:
+            out.append(0)
+            continue
+        on_event = pc.equal(codes, pc.cast(arrow_int(position[rule.event]), codes.type))
+        hit = pc.and_(on_event, _ARROW_OPS[rule.op](table.column("value"), arrow_float(rule.threshold)))
+        out.append(int(pc.sum(hit).as_py() or 0))
+    return out
+
+
+def file_rule_hits(path: Path, rules: list[SignalRule]) -> list[int]:
+    """:func:`rule_hits` of a Parquet file of events, read a million rows at a time (two columns)."""
+    import pyarrow.parquet as pq
+
+    total = [0] * len(rules)
+    for batch in pq.ParquetFile(path).iter_batches(batch_size=1 << 20, columns=["event", "value"]):
+        total = [a + b for a, b in zip(total, rule_hits(pa.Table.from_batches([batch]), rules), strict=True)]
+    return total
+
+
+def _polarity_rows(
+    per_name: dict[str, int], dictionary: SignalDictionary, has_value: bool, hits: RuleHits
+) -> dict[str, int]:
     """Events per polarity (positive, negative, neutral), rules on value included where they can matter."""
-    names, counts = _counts(table.column("event"))
-    per_name = {str(name): int(count) for name, count in zip(names.to_pylist(), counts, strict=True) if count}
 
     def polarity(name: str) -> str:
         spec = dictionary.events.get(name)
@@ -311,32 +328,34 @@ def _polarity_rows(table: pa.Table, dictionary: SignalDictionary) -> dict[str, i
     for name, count in per_name.items():
         rows[polarity(name)] += count
     rules = [r for r in dictionary.rules if r.event in per_name and r.polarity != polarity(r.event)]
-    if "value" not in table.column_names or not rules:
+    if not has_value or not rules:
         return rows
     # A rule only matters here if a polarity is missing, or all of one polarity's rows could move out of it.
     movable = {p: sum(per_name[e] for e in {r.event for r in rules} if polarity(e) == p) for p in rows}
     if all(rows[p] and movable[p] < rows[p] for p in ("positive", "negative")):
         return rows
-    codes = _codes(table.column("event"))[0]
-    position = {str(v): i for i, v in enumerate(names.to_pylist())}
-    for rule in rules:
-        on_event = pc.equal(codes, pc.cast(arrow_int(position[rule.event]), codes.type))
-        hit = pc.and_(on_event, _ARROW_OPS[rule.op](table.column("value"), arrow_float(rule.threshold)))
-        moved = int(pc.sum(hit).as_py() or 0)  # a missing value is no hit
+    for rule, moved in zip(rules, hits(rules), strict=True):
         rows[polarity(rule.event)] -= moved
         rows[rule.polarity] += moved
     return rows
 
 
-def _timestamps(stamps: pa.ChunkedArray, now: datetime) -> list[QualityWarning]:
+def time_facts(stamps: pa.ChunkedArray, now: datetime) -> TimeFacts:
+    """:class:`TimeFacts` with this module's bounds: after tomorrow (UTC) and before 1990."""
+    return TimeFacts.of(stamps, int(now.timestamp() * 1_000_000) + _DAY_US, _EARLIEST)
+
+
+def batch_facts(table: pa.Table, now: datetime) -> tuple[dict[str, Tally], dict[str, str | None], TimeFacts]:
+    """What :meth:`QualityFacts.add` takes of a table of checked events."""
+    tallies = {name: Tally.of(table.column(name)) for name in IDS if name in table.column_names}
+    constants = {name: _constant(table.column(name)) for name in table.column_names if name not in IDS}
+    return tallies, constants, time_facts(table.column("timestamp"), now)
+
+
+def _timestamps(facts: TimeFacts) -> list[QualityWarning]:
     out = []
-    micros = stamps.cast(pa.int64())
-    n = len(micros)
-
-    def midnights(values: pa.ChunkedArray) -> bool:
-        return not pc.any(pc.cast(pc.modulo(values, arrow_int(_DAY_US)), pa.bool_())).as_py()
-
-    if n >= 2 and midnights(micros.slice(0, 1000)) and midnights(micros):  # the first rows decide most files
+    n = facts.rows
+    if n >= 2 and facts.midnight:
         out.append(
             QualityWarning(
                 "date_only_timestamps",
@@ -345,22 +364,12 @@ def _timestamps(stamps: pa.ChunkedArray, now: datetime) -> list[QualityWarning]:
                 n,
             )
         )
-    bounds = pc.min_max(micros)
-    late = int(now.timestamp() * 1_000_000) + _DAY_US
-    for code, hit, what in (
-        ("future_timestamps", bounds["max"].as_py() > late, "dated in the future (after tomorrow, UTC)"),
-        ("early_timestamps", bounds["min"].as_py() < _EARLIEST, "dated before 1990"),
+    for code, count, examples, what in (
+        ("future_timestamps", facts.late, facts.late_examples, "dated in the future (after tomorrow, UTC)"),
+        ("early_timestamps", facts.early, facts.early_examples, "dated before 1990"),
     ):
-        if not hit:
+        if not count:
             continue
-        mask = (
-            pc.greater(micros, arrow_int(late))
-            if code == "future_timestamps"
-            else pc.less(micros, arrow_int(_EARLIEST))
-        )
-        count = int(pc.sum(mask).as_py())
-        first = pc.indices_nonzero(mask).slice(0, _EXAMPLES)
-        examples = tuple(_stamp(t) for t in pc.cast(stamps.take(first), pa.string()).to_pylist())
         meaning = (
             "a clock or time-zone error? They fall in the last replay turn and the holdout, and stretch every "
             "time axis."
@@ -387,8 +396,32 @@ def assess_quality(
         dropped: whether those duplicates were dropped (the warning then says so).
         now: the clock for future timestamps (default: now, UTC).
     """
-    now = now or datetime.now(UTC)
-    n = table.num_rows
+    facts = QualityFacts()
+    facts.add(table.column_names, *batch_facts(table, now or datetime.now(UTC)))
+    return assess_facts(
+        facts,
+        dictionary=dictionary,
+        mapping=mapping,
+        duplicates=duplicates,
+        dropped=dropped,
+        hits=lambda rules: rule_hits(table, rules),
+    )
+
+
+def assess_facts(
+    facts: QualityFacts,
+    *,
+    dictionary: SignalDictionary,
+    mapping: ColumnMap,
+    duplicates: Duplicates,
+    hits: RuleHits,
+    dropped: bool = False,
+) -> tuple[QualityWarning, ...]:
+    """:func:`assess_quality` of a log's facts (a whole table's, or the merge of its batches'); ``hits``
+    counts the events each value rule matches, asked only when a rule can change a warning."""
+    n = facts.rows
+    users, items, events = facts.tally("user"), facts.tally("item"), facts.tally("event")
+    assert users is not None and events is not None and facts.time is not None
     out: list[QualityWarning] = []
     if duplicates.count:
         total = n + duplicates.count if dropped else n
@@ -421,34 +454,31 @@ def assess_quality(
                 "user_from_session",
                 f"Users are sessions (column '{mapping.roles['session']}'): each session counts as a user, so "
                 "retention and repeat behaviour across sessions cannot be seen.",
-                _distinct(table.column("user")),
+                users.distinct,
             )
         )
-    users = _distinct(table.column("user"))
-    if not anonymous and n >= _MIN_ROWS and users == n:
+    if not anonymous and n >= _MIN_ROWS and users.distinct == n:
         out.append(
             QualityWarning(
                 "one_event_per_user",
-                f"Every user has exactly one event ({users:,} users for {n:,} rows): is '{mapping.roles['user']}' a row "
+                f"Every user has exactly one event ({users.distinct:,} users for {n:,} rows): is '{mapping.roles['user']}' a row "
                 "or event id? Per-user history, retention and personalisation need repeat users: map the real user "
                 "column, or build one from several columns (user=a+b+c).",
-                users,
+                users.distinct,
             )
         )
-    if "item" in table.column_names:
-        items = _distinct(table.column("item"))
-        if items == 1 and n >= 2:
-            only = _constant(table.column("item")) or ""
-            out.append(
-                QualityWarning(
-                    "one_item",
-                    f"The catalog has one item ({only!r}): there is nothing to rank or recommend, and item analytics "
-                    f"are empty. Map another item column ('{mapping.roles['item']}' is mapped), or leave item unmapped.",
-                    1,
-                    (only,),
-                )
+    if items is not None and items.distinct == 1 and n >= 2:
+        only = _one(items) or ""
+        out.append(
+            QualityWarning(
+                "one_item",
+                f"The catalog has one item ({only!r}): there is nothing to rank or recommend, and item analytics "
+                f"are empty. Map another item column ('{mapping.roles['item']}' is mapped), or leave item unmapped.",
+                1,
+                (only,),
             )
-    polarity = _polarity_rows(table, dictionary)
+        )
+    polarity = _polarity_rows(events.per_value(), dictionary, "value" in facts.names, hits)
     if not polarity["positive"] or not polarity["negative"]:
         present = [p for p in ("positive", "negative") if polarity[p]]
         which = (
@@ -466,10 +496,11 @@ def assess_quality(
         )
     if n >= 2:
         constant = []
-        for name in table.column_names:
+        tallies = {"user": users, "event": events}
+        for name in facts.names:
             if (name == "user" and anonymous) or name == "item":
                 continue
-            value = _constant(table.column(name))
+            value = _one(tallies[name]) if name in tallies else facts.constants.get(name)
             if value is not None:
                 source = mapping.roles.get(name, name)
                 constant.append(f"{source} = {value!r}")
@@ -483,13 +514,15 @@ def assess_quality(
                     tuple(constant[:_EXAMPLES]),
                 )
             )
-    out += _timestamps(table.column("timestamp"), now)
+    out += _timestamps(facts.time)
     for role, floor, share_limit in (("user", _MIN_ROWS, _USER_SHARE), ("item", _MIN_ROWS, _ITEM_SHARE)):
-        if role not in table.column_names or (role == "user" and anonymous) or n < _MIN_ROWS:
+        tally = facts.tally(role)
+        if tally is None or (role == "user" and anonymous) or n < _MIN_ROWS:
             continue
-        if _distinct(table.column(role)) < floor:
+        if tally.distinct < floor:
             continue
-        name, count = _top(table.column(role))
+        top, count = tally.top()
+        name = _shown(str(top))
         share = count / n
         if share >= share_limit:
             meaning = (

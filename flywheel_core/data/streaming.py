@@ -1,26 +1,26 @@
 """Importing a large CSV file in batches: each batch parsed, checked and written to the staged events file as it
 comes, so an import's memory stays about constant in the file's size.
 
-pyarrow's streaming reader (``open_csv``, the same parse and convert options as the whole-file read) yields
-record batches; each is checked by :func:`flywheel_core.data.checks._normalize` and appended to the staged
-Parquet file. The whole-file checks still run before anything becomes visible (the file is only staged, the
-database row comes later): the row limit is checked as the rows stream; exact duplicates are found batch by
-batch, the rows tied on the last timestamp of a batch carried into the next (the file is sorted by time, so
-equal rows are neighbours); the quality pass runs on what the batches leave behind: the id columns as
-dictionary codes (four bytes a row each), the times and values, and for every other column only whether it
-holds one value (a stand-in of one shared zero buffer).
+The file is cut at line breaks into blocks of :data:`BLOCK_BYTES`, each parsed by pyarrow (the same parse and
+convert options as the whole-file read), checked by :func:`flywheel_core.data.checks._normalize` and appended
+to the staged Parquet file as one row group. The whole-file checks still run before anything becomes visible
+(the file is only staged, the database row comes later): the row limit is checked as the rows stream; exact
+duplicates are found batch by batch, the rows tied on the last timestamp of a batch carried into the next (the
+file is sorted by time, so equal rows are neighbours); the quality pass runs on the facts the batches leave
+(:class:`flywheel_core.data.facts.QualityFacts`: rows per user, item and event, one value per column, the
+timestamps' bounds), not on the rows, and a value rule that can change a warning is counted on the staged file.
 
 A file the batches cannot take as they come is read whole, as before (:class:`Fallback`): a value that does not
 convert (the text read names each bad value and its row), a ragged row, rows out of time order, a column whose
-type differs between batches, a quoted line break (the caller's line count says so). Gzip files (inflated in
-memory) and Parquet files are read whole too.
+type differs between batches, a quoted line break (the caller's line count says so, or a block edge inside
+quotes). Gzip files (inflated in memory) and Parquet files are read whole too.
 """
-
 from __future__ import annotations
 
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from queue import Full, Queue
 
@@ -32,7 +32,8 @@ import pyarrow.parquet as pq
 from flywheel_core.data.checks import _normalize
 from flywheel_core.data.columns import ColumnMap
 from flywheel_core.data.csvblocks import _quiet_rows, _RowHandler
-from flywheel_core.data.quality import _EXAMPLES, Duplicates, _constant, find_duplicates
+from flywheel_core.data.facts import QualityFacts
+from flywheel_core.data.quality import _EXAMPLES, Duplicates, batch_facts, find_duplicates
 from flywheel_core.data.reading import Header, Limits, _csv_options, _rounded
 from flywheel_core.exceptions import LimitExceededError
 
@@ -40,7 +41,6 @@ __all__ = ["STREAM_MIN_BYTES", "Fallback", "StreamedEvents", "stream_csv"]
 
 STREAM_MIN_BYTES = 256 << 20  # smaller files are read whole: as fast, and they fit in memory anyway
 BLOCK_BYTES = 32 << 20  # CSV bytes per batch: some 400,000 rows of a typical log, one row group each
-_IDS = ("user", "item", "event")
 
 
 class Fallback(Exception):
@@ -49,38 +49,36 @@ class Fallback(Exception):
 
 @dataclass
 class StreamedEvents:
-    """What the batches leave for the whole-file steps: counts, the quality table, duplicates, distinct ids."""
+    """What the batches leave for the whole-file steps: counts, the quality facts, duplicates, distinct ids."""
 
     rows_read: int
     rows: int
-    quality_table: pa.Table
+    facts: QualityFacts
     duplicates: Duplicates
     first_us: int
     last_us: int
 
     def distinct(self) -> dict[str, pa.Array]:
-        """The distinct users and items (the quality table's dictionaries: every value is used)."""
-        return {
-            name: self.quality_table.column(name).chunk(0).dictionary
-            for name in ("user", "item")
-            if name in self.quality_table.column_names
-        }
+        """The distinct users and items."""
+        found = {name: self.facts.tally(name) for name in ("user", "item")}
+        return {name: tally.values for name, tally in found.items() if tally is not None}
 
     def events(self) -> list[str]:
-        return sorted(str(e) for e in self.quality_table.column("event").chunk(0).dictionary.to_pylist())
+        tally = self.facts.tally("event")
+        return sorted(str(e) for e in tally.values.to_pylist()) if tally is not None else []
 
 
 @dataclass
 class _Accumulated:
     """The running state of the batches."""
 
+    now: datetime
     rows_read: int = 0
     rows: int = 0
     schema: pa.Schema | None = None
     last_us: int | None = None
     first_us: int | None = None
-    kept: dict[str, list[pa.Array]] = field(default_factory=dict)
-    constants: dict[str, str | None] = field(default_factory=dict)
+    facts: QualityFacts = field(default_factory=QualityFacts)
     carry: pa.Table | None = None
     duplicate_count: int = 0
     duplicate_examples: list[str] = field(default_factory=list)
@@ -124,22 +122,40 @@ def _batches(
 def _parsed(
     path: Path, header: Header, types: dict[str, pa.DataType] | None, ragged: list[str], block_bytes: int
 ) -> Iterator[pa.Table]:
-    options = pacsv.ReadOptions(block_size=block_bytes, column_names=header.names, skip_rows=1, use_threads=False)
-    handler = _RowHandler(ragged, give_up=True)
+    """The file in blocks of whole lines, each parsed on its own (pyarrow's parallel reader within a block).
+
+    pyarrow's streaming reader keeps far more than a block in memory (some 1.3 GB over a 2 GB file, outside its
+    memory pool); cutting the file at line breaks ourselves bounds it to the blocks in flight. A cut inside a
+    quoted field would split a record: a block with an odd number of quote characters is not parsed (the whole
+    read takes the file), and the caller's line count catches any other record that spans lines.
+    """
+    convert = _csv_options(header.names, types)
+    parse = pacsv.ParseOptions(invalid_row_handler=_RowHandler(ragged, give_up=True))
+    first, rest = True, b""
     try:
-        # A Python file object: given a path, pyarrow reads the file ahead into memory (1.1 GB at 25M events).
         with _quiet_rows(), path.open("rb") as handle:
-            reader = pacsv.open_csv(
-                pa.PythonFile(handle, mode="r"),
-                read_options=options,
-                parse_options=pacsv.ParseOptions(invalid_row_handler=handler),
-                convert_options=_csv_options(header.names, types),
-            )
-            for batch in reader:
+            while True:
+                block = handle.read(block_bytes)
+                data = rest + block if rest else block
+                cut = data.rfind(b"\n") + 1 if block else len(data)
+                if not data:
+                    return
+                if cut == 0:
+                    raise Fallback("a line longer than a block")
+                chunk, rest = memoryview(data)[:cut], data[cut:]
+                if data.count(b'"', 0, cut) % 2:
+                    raise Fallback("a quoted field across a block edge")
+                options = pacsv.ReadOptions(column_names=header.names, skip_rows=1 if first else 0)
+                table = pacsv.read_csv(
+                    pa.py_buffer(chunk), read_options=options, parse_options=parse, convert_options=convert
+                )
+                first = False
                 if ragged:
                     raise Fallback("a row has the wrong number of fields")
-                yield pa.Table.from_batches([batch])
-    except pa.ArrowInvalid as exc:  # a value that does not convert, a record longer than a block
+                yield table
+                if not block:
+                    return
+    except pa.ArrowInvalid as exc:  # a value that does not convert
         raise Fallback(str(exc)) from exc
 
 
@@ -171,50 +187,6 @@ def _find_duplicates(state: _Accumulated, clean: pa.Table, drop: bool) -> pa.Tab
     return clean if keep is None else clean.filter(pa.array(keep))
 
 
-def _keep(state: _Accumulated, clean: pa.Table, keep_value: bool) -> None:
-    """What the quality pass needs of a batch: id codes, times, values; for other columns, their one value."""
-    for name in clean.column_names:
-        column = clean.column(name)
-        if name in _IDS or name == "timestamp" or (name == "value" and keep_value):
-            state.kept.setdefault(name, []).extend(column.chunks)
-            continue
-        value = _constant(column) if len(column) else None
-        if name not in state.constants:
-            state.constants[name] = value
-        elif state.constants[name] != value:
-            state.constants[name] = None
-
-
-def _standin(values: list[str], zeros: pa.Buffer, n: int) -> pa.ChunkedArray:
-    """A dictionary column of ``n`` rows over ``values`` with every index 0: one value or several, for
-    :func:`flywheel_core.data.quality._constant`, in ``n`` bytes shared by every stand-in."""
-    indices = pa.Array.from_buffers(pa.int8(), n, [None, zeros])
-    return pa.chunked_array([pa.DictionaryArray.from_arrays(indices, pa.array(values, pa.string()))])
-
-
-def _quality_table(state: _Accumulated) -> pa.Table:
-    assert state.schema is not None
-    zeros = pa.py_buffer(bytes(state.rows))
-    columns: dict[str, pa.ChunkedArray] = {}
-    for name in state.schema.names:
-        if name in state.kept:
-            chunks = state.kept.pop(name)
-            column = pa.chunked_array(chunks, state.schema.field(name).type)
-            if pa.types.is_dictionary(column.type):  # one dictionary over all batches (only used values)
-                unified = pa.table({name: column}).unify_dictionaries().column(name)
-                dictionary = unified.chunk(0).dictionary if unified.num_chunks else pa.array([], pa.string())
-                indices = pa.concat_arrays([c.indices for c in unified.chunks])
-                del unified, column
-                column = pa.chunked_array([pa.DictionaryArray.from_arrays(indices, dictionary)])
-            else:
-                column = pa.chunked_array([column.combine_chunks()])
-            columns[name] = column
-        else:
-            one = state.constants.get(name)
-            columns[name] = _standin([one] if one is not None else ["", " "], zeros, state.rows)
-    return pa.table(columns)
-
-
 def stream_csv(
     path: Path,
     target: Path,
@@ -225,21 +197,19 @@ def stream_csv(
     limits: Limits,
     label: str,
     drop_duplicates: bool,
-    keep_value: bool,
     block_bytes: int = BLOCK_BYTES,
     write_options: dict[str, object] | None = None,
 ) -> StreamedEvents:
     """Parse, check and write the CSV file ``path`` to the Parquet file ``target`` batch by batch.
 
     Parameters:
-        keep_value: keep the ``value`` column for the quality pass (its signal rules read it).
         write_options: the events file format (``storage.files.parquet_options``).
 
     Raises:
         Fallback: the file needs the whole-file read (``target`` may hold part of it: the caller removes it).
         LimitExceededError: more rows than ``limits.max_rows`` (found as they stream, not after a full parse).
     """
-    state = _Accumulated()
+    state = _Accumulated(now=datetime.now(UTC))
     ragged: list[str] = []
     writer: pq.ParquetWriter | None = None
     try:
@@ -274,7 +244,7 @@ def stream_csv(
                 writer = pq.ParquetWriter(str(target), clean.schema, **(write_options or {}))  # type: ignore[arg-type]
             writer.write_table(clean, row_group_size=max(clean.num_rows, 1))
             state.rows += clean.num_rows
-            _keep(state, clean, keep_value)
+            state.facts.add(clean.column_names, *batch_facts(clean, state.now))
     finally:
         if writer is not None:
             writer.close()
@@ -282,4 +252,4 @@ def stream_csv(
         raise Fallback("no rows: the whole read says so")
     duplicates = Duplicates(state.duplicate_count, None, tuple(state.duplicate_examples))
     state.carry = None
-    return StreamedEvents(state.rows_read, state.rows, _quality_table(state), duplicates, state.first_us, state.last_us)
+    return StreamedEvents(state.rows_read, state.rows, state.facts, duplicates, state.first_us, state.last_us)

@@ -172,10 +172,25 @@ def test_the_cli_has_its_own_file_limit_apart_from_the_upload_limit(tmp_path: Pa
     assert Limits.from_settings(load_settings({"FLYWHEEL_MAX_UPLOAD_MB": "1"})).max_bytes == 1024 * 1024
 
 
-def test_a_quality_table_holds_ids_as_codes(tmp_path: Path) -> None:
+def test_the_batches_keep_facts_about_the_rows_not_the_rows(tmp_path: Path) -> None:
     path = _write(tmp_path / "log.csv", _rows(3000))
     prepared = _prepare(path, tmp_path / "s", stream=True)
     assert prepared.streamed is not None
-    table = prepared.streamed.quality_table
-    assert pa.types.is_dictionary(table.column("user").type) and table.column("user").num_chunks == 1
-    assert pa.types.is_dictionary(table.column("session").type)  # a stand-in: one byte a row, shared
+    facts = prepared.streamed.facts
+    users, items = facts.tally("user"), facts.tally("item")
+    assert users is not None and items is not None
+    assert (users.distinct, int(users.counts.sum()), items.distinct) == (37, 3000, 11)
+    assert sorted(prepared.streamed.distinct()["user"].to_pylist()) == sorted(f"u{i}" for i in range(37))
+    assert facts.time is not None and facts.time.rows == 3000  # bounds and counts, no column of 3,000 times
+
+
+def test_value_rules_and_timestamp_warnings_match_the_whole_read(tmp_path: Path) -> None:
+    # Only ratings of 4 and 5 (the default rules read them as positive: a single polarity, counted on the
+    # staged file), every time at midnight, and the last rows in the future.
+    rows = [f"u{i % 37},i{i % 11},2026-01-{1 + i // 200:02d},rating,{4 + i % 2},s{i // 7},{i % 2}\n" for i in range(2900)]
+    rows += [f"u{i % 37},i{i % 11},2099-01-01,rating,5,s{i},1\n" for i in range(100)]
+    path = _write(tmp_path / "ratings.csv", rows)
+    found = {w.code: w for w in _same(path, tmp_path).report.quality}
+    assert {"single_polarity", "date_only_timestamps", "future_timestamps"} <= set(found)
+    assert "positive: 3,000 events" in found["single_polarity"].examples
+    assert found["future_timestamps"].count == 100 and found["date_only_timestamps"].count == 3000
