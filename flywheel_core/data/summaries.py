@@ -176,11 +176,9 @@ def _load(
     stale = last.meta.get("dataset_of") != _key(batches) or not all(n in last.tables for n in DATASET_TABLES)
     if dataset_wide and stale:
         tables, dau_mau = _dataset_tables(batches)
-        everything = batches[-1].aggregates.read(BATCH_TABLES)
-        assert everything is not None
         last.tables.update(tables)
         last.meta.update({"dataset_of": _key(batches), "dau_mau": dau_mau})
-        _write(batches[-1], _Batch(last.meta, {**everything[1], **last.tables}))
+        batches[-1].aggregates.add(tables, last.meta)  # beside the batch's own tables, which stay as they are
     return loaded
 
 

@@ -196,6 +196,29 @@ class AggregatesFolder:
         finally:
             shutil.rmtree(staged, ignore_errors=True)
 
+    def add(self, tables: Mapping[str, pa.Table], meta: dict[str, object]) -> None:
+        """Put ``tables`` in the folder beside the tables it has (one of the same name replaced), with ``meta``.
+
+        In an object store only these tables are uploaded; the others stay where they are, named again by the
+        new ``meta.json``.
+
+        Raises:
+            StorageError: the disk or the bucket refused it; the folder is as it was.
+        """
+        if self.filesystem is None:
+            folder = Path(self.path)
+            names = tuple(n for p in folder.glob(f"*{AGGREGATE_TABLE_SUFFIX}") if (n := p.stem) not in tables)
+            found = read_aggregates(folder, names)
+            self.write({**(found[1] if found else {}), **tables}, meta)
+            return
+        assert self.staging is not None
+        staged = self.staging / f"{TEMP_PREFIX}{uuid.uuid4().hex}{Path(self.path).suffix}"
+        try:
+            write_aggregates_atomic(staged, tables, meta)
+            self._upload(staged, keep=True)
+        finally:
+            shutil.rmtree(staged, ignore_errors=True)
+
     def publish(self, staged: Path) -> None:
         """Put a complete folder written locally (in the staging area) here; it is gone from there after.
 
@@ -205,12 +228,21 @@ class AggregatesFolder:
         if self.filesystem is None:
             _swap_into_place(staged, Path(self.path))
             return
+        self._upload(staged, keep=False)
+        shutil.rmtree(staged, ignore_errors=True)
+
+    def _upload(self, staged: Path, *, keep: bool) -> None:
+        """Upload the staged folder's tables under new names, then its ``meta.json`` naming them (and, with
+        ``keep``, the tables of the version before that the staged folder does not replace); then remove the
+        tables no longer named."""
+        assert self.filesystem is not None
         failed = f"Could not upload the summaries {self.path} ({{reason}}). They are made when the data is next read."
         with map_exceptions(messages={StorageError: failed}):
             before = self._remote_meta()
             token = uuid.uuid4().hex[:12]
             meta = json.loads((staged / "meta.json").read_text())
-            files: dict[str, str] = {}
+            old: dict[str, str] = (before or {}).get("files", {})
+            files: dict[str, str] = dict(old) if keep else {}
             for table in sorted(staged.glob(f"*{AGGREGATE_TABLE_SUFFIX}")):
                 name = table.name.removesuffix(AGGREGATE_TABLE_SUFFIX)
                 files[name] = f"{name}-{token}{AGGREGATE_TABLE_SUFFIX}"
@@ -222,11 +254,10 @@ class AggregatesFolder:
                 )
             with self.filesystem.open_output_stream(f"{self.path}/meta.json") as out:  # one PUT: the new version
                 out.write(json.dumps({**meta, "files": files}, sort_keys=True).encode())
-            for old in (before or {}).get("files", {}).values():
-                if old not in files.values():
+            for name in old.values():
+                if name not in files.values():
                     with contextlib.suppress(FileNotFoundError):
-                        self.filesystem.delete_file(f"{self.path}/{old}")
-        shutil.rmtree(staged, ignore_errors=True)
+                        self.filesystem.delete_file(f"{self.path}/{name}")
 
     def delete(self) -> None:
         """Remove the folder; one already gone is fine."""

@@ -68,9 +68,12 @@ def s3_env(s3_endpoint: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, re
     }
 
 
+def _s3(endpoint: str) -> pafs.S3FileSystem:
+    return pafs.S3FileSystem(access_key="test", secret_key="test", region="us-east-1", endpoint_override=endpoint)
+
+
 def _objects(endpoint: str, prefix: str) -> list[str]:
-    s3 = pafs.S3FileSystem(access_key="test", secret_key="test", region="us-east-1", endpoint_override=endpoint)
-    found = s3.get_file_info(pafs.FileSelector(f"{BUCKET}/{prefix}", recursive=True, allow_not_found=True))
+    found = _s3(endpoint).get_file_info(pafs.FileSelector(f"{BUCKET}/{prefix}", recursive=True, allow_not_found=True))
     return sorted(i.path.removeprefix(f"{BUCKET}/{prefix}/") for i in found if i.type == pafs.FileType.File)
 
 
@@ -149,8 +152,16 @@ def test_import_profile_explore_append_train_and_delete_with_the_data_folder_in_
     assert any(p.startswith(agg + "behaviour-") for p in _objects(s3_endpoint, prefix))  # made once, kept there
 
     there = Store(load_settings(s3_env))
-    ws = there.ensure_workspace(name=here.settings.default_workspace, actor="ci").id
+    ws = there.ensure_workspace(name=there.settings.default_workspace, actor="ci").id
     assert ws is not None and there.folder.remote
+    # the profile reads the aggregates alone: it answers with the events file taken out of the bucket
+    s3, key = _s3(s3_endpoint), f"{BUCKET}/{prefix}/{events_files[0]}"
+    s3.move(key, key + ".aside")
+    assert {
+        "dataset": "fleet",
+        **data_api.profile(there, workspace_id=ws, name="fleet", actor="ci").to_json(),
+    } == profile
+    s3.move(key + ".aside", key)
 
     def explored(store: Store, workspace: int) -> list[Any]:
         return [
