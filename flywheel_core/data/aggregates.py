@@ -43,7 +43,7 @@ from flywheel_core.data.signals import SignalRule
 if TYPE_CHECKING:
     import duckdb
 
-    from flywheel_core.storage.folder import EventFiles
+    from flywheel_core.storage.batch_files import EventFiles
 
     Events = Sequence[Path] | EventFiles  # local paths, or files in a (local or object-store) file system
 
@@ -151,7 +151,7 @@ def _columns(con: duckdb.DuckDBPyConnection, relation: str) -> set[str]:
 def _files(con: duckdb.DuckDBPyConnection, paths: Events) -> str:
     """What to select the events from: ``read_parquet`` of local files (DuckDB reads them itself), or a
     pyarrow dataset over files in an object store, registered in ``con`` as ``events_files``."""
-    from flywheel_core.storage.folder import EventFiles
+    from flywheel_core.storage.batch_files import EventFiles
 
     if isinstance(paths, EventFiles) and paths.remote:
         con.register("events_files", paths.arrow_dataset())

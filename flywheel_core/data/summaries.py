@@ -29,8 +29,8 @@ import pyarrow as pa
 
 from flywheel_core.data import aggregates
 from flywheel_core.data.signals import SignalDictionary
+from flywheel_core.storage.batch_files import AggregatesFolder, BatchFiles, EventFiles
 from flywheel_core.storage.files import AGGREGATES_SUFFIX, TEMP_PREFIX
-from flywheel_core.storage.folder import AggregatesFolder, BatchFiles, EventFiles
 
 if TYPE_CHECKING:  # pandas loads only when figures are read: storing a batch's tables stays pandas-free
     import pandas as pd

@@ -33,6 +33,7 @@ from flywheel_core.faults import pause_point
 from flywheel_core.params import ROLE, check
 from flywheel_core.storage import people
 from flywheel_core.storage import repository as repo
+from flywheel_core.storage.batch_files import BatchFiles
 from flywheel_core.storage.engine import make_engine, session_scope, upgrade_database
 from flywheel_core.storage.files import (
     STAGING,
@@ -42,7 +43,7 @@ from flywheel_core.storage.files import (
     ids_relpath,
     model_relpath,
 )
-from flywheel_core.storage.folder import BatchFiles, DataFolder
+from flywheel_core.storage.folder import DataFolder
 from flywheel_core.storage.models import (
     AuditEvent,
     Dataset,
