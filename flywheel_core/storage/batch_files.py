@@ -73,18 +73,35 @@ class EventFiles:
 
     def column_names(self) -> list[str]:
         """The columns of the first file (every later batch is cast to batch 1's schema)."""
-        with (self.filesystem or pafs.LocalFileSystem()).open_input_file(self.paths[0]) as file:
+        with _unreadable(self), (self.filesystem or pafs.LocalFileSystem()).open_input_file(self.paths[0]) as file:
             return list(pq.read_schema(file).names)
 
     def arrow_dataset(self) -> ds.Dataset:
+        """A pyarrow dataset of the files (its schema batch 1's), for DuckDB to scan.
+
+        Raises:
+            StorageError: a file is missing or the store cannot be read.
+        """
         import pyarrow.dataset as ds
 
-        return ds.dataset(list(self.paths), filesystem=self.filesystem or pafs.LocalFileSystem(), format="parquet")
+        with _unreadable(self):
+            return ds.dataset(list(self.paths), filesystem=self.filesystem or pafs.LocalFileSystem(), format="parquet")
 
     def open(self) -> list[pa.NativeFile]:
         """Each file opened for random access (pyarrow then reads only the footer and the parts it needs)."""
         fs = self.filesystem or pafs.LocalFileSystem()
-        return [fs.open_input_file(p) for p in self.paths]
+        with _unreadable(self):
+            return [fs.open_input_file(p) for p in self.paths]
+
+
+def _unreadable(files: EventFiles) -> contextlib.AbstractContextManager[None]:
+    where = "the object store" if files.remote else "the data folder"
+    return map_exceptions(
+        messages={
+            StorageError: f"An events file could not be read from {where} ({{reason}}). Restore it from a backup "
+            "or import the file again; if the store is unreachable, check the AWS_* settings."
+        }
+    )
 
 
 @dataclass(frozen=True)
