@@ -148,14 +148,17 @@ def _columns(con: duckdb.DuckDBPyConnection, relation: str) -> set[str]:
     return {str(row[0]) for row in found}
 
 
+_REMOTE = "events_files"  # the name of a registered pyarrow dataset of events files in an object store
+
+
 def _files(con: duckdb.DuckDBPyConnection, paths: Events) -> str:
     """What to select the events from: ``read_parquet`` of local files (DuckDB reads them itself), or a
     pyarrow dataset over files in an object store, registered in ``con`` as ``events_files``."""
     from flywheel_core.storage.batch_files import EventFiles
 
     if isinstance(paths, EventFiles) and paths.remote:
-        con.register("events_files", paths.arrow_dataset())
-        return "events_files"
+        con.register(_REMOTE, paths.arrow_dataset())
+        return _REMOTE
     names = paths.paths if isinstance(paths, EventFiles) else [str(p) for p in paths]
     return "read_parquet([" + ", ".join(_quote(p) for p in names) + "], union_by_name = true)"
 
@@ -179,8 +182,11 @@ def source(
         f"SELECT CAST(user AS VARCHAR) AS user, {item} AS item, CAST(event AS VARCHAR) AS event, {value} AS v, "
         f"{us} AS us FROM {relation}" + (f" WHERE {' AND '.join(where)}" if where else "")
     )
+    # Files in an object store are read once into a table (spilled to disk beyond the memory limit): the
+    # queries after it would each read them from the store again.
+    kind = "TABLE" if relation == _REMOTE else "VIEW"
     con.sql(
-        f"CREATE OR REPLACE TEMP VIEW src AS SELECT *, {_floor_div('us', DAY_US)} AS day, "
+        f"CREATE OR REPLACE TEMP {kind} src AS SELECT *, {_floor_div('us', DAY_US)} AS day, "
         f"{_floor_div('us', 1_000_000)} AS sec, {_rule_case(rules)} AS rule FROM ({inner})"
     )
     return "src", present

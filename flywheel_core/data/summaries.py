@@ -29,7 +29,7 @@ import pyarrow as pa
 
 from flywheel_core.data import aggregates
 from flywheel_core.data.signals import SignalDictionary
-from flywheel_core.storage.batch_files import AggregatesFolder, BatchFiles, EventFiles
+from flywheel_core.storage.batch_files import AggregatesFolder, BatchFiles, EventFiles, read_folders
 from flywheel_core.storage.files import AGGREGATES_SUFFIX, TEMP_PREFIX
 
 if TYPE_CHECKING:  # pandas loads only when figures are read: storing a batch's tables stays pandas-free
@@ -150,9 +150,9 @@ def _load(
     missing or stale."""
     loaded: list[_Batch] = []
     rules = aggregates.rules_key(dictionary.rules)
-    for i, batch in enumerate(batches):
-        wanted = names + (DATASET_TABLES if i == len(batches) - 1 else ())
-        found = batch.aggregates.read(wanted)
+    asked = [names + (DATASET_TABLES if i == len(batches) - 1 else ()) for i in range(len(batches))]
+    founds = read_folders([(b.aggregates, w) for b, w in zip(batches, asked, strict=True)])
+    for batch, wanted, found in zip(batches, asked, founds, strict=True):
         if not _fresh(found, names, rules):
             fresh = _compute_batch(batch, dictionary)
             kept = batch.aggregates.read(DATASET_TABLES) if found is not None else None
@@ -270,7 +270,7 @@ def _days(
         filters.append(("day", ">=", span.start_us // _DAY_US))
     if span.end_us is not None:
         filters.append(("day", "<", span.end_us // _DAY_US))
-    ranged = [b.aggregates.read(("daily", "user_days", "ratings"), filters) for b in batches]
+    ranged = read_folders([(b.aggregates, ("daily", "user_days", "ratings")) for b in batches], filters)
     parts = [_Batch(*r) for r in ranged if r is not None]
     daily = _frames(parts, "daily")
     if daily is None or len(daily) == 0:

@@ -15,7 +15,8 @@ import json
 import os
 import shutil
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -36,7 +37,7 @@ from flywheel_core.storage.files import (
 if TYPE_CHECKING:
     import pyarrow.dataset as ds
 
-__all__ = ["AggregatesFolder", "BatchFiles", "EventFiles"]
+__all__ = ["AggregatesFolder", "BatchFiles", "EventFiles", "read_folders"]
 
 Aggregates = tuple[dict[str, Any], dict[str, pa.Table]]
 
@@ -144,16 +145,21 @@ class AggregatesFolder:
             if meta is None:
                 return None
             files = meta.pop("files", {})
+            keys = {name: f"{self.path}/{files[name]}" for name in names if name in files}
             with map_exceptions(messages={StorageError: unreadable}):
                 try:
-                    return meta, {
-                        name: _read_table(self.filesystem, f"{self.path}/{files[name]}", filters, dictionaries)
-                        for name in names
-                        if name in files
-                    }
+                    return meta, self._read_tables(keys, filters, dictionaries)
                 except FileNotFoundError:
                     continue
         return None
+
+    def _read_tables(
+        self, keys: dict[str, str], filters: list[tuple[str, str, object]] | None, dictionaries: tuple[str, ...]
+    ) -> dict[str, pa.Table]:
+        fs = self.filesystem
+        assert fs is not None
+        tables = _parallel(lambda key: _read_table(fs, key, filters, dictionaries), list(keys.values()))
+        return dict(zip(keys, tables, strict=True))
 
     def _remote_meta(self) -> dict[str, Any] | None:
         assert self.filesystem is not None
@@ -253,6 +259,28 @@ class AggregatesFolder:
             return
         with contextlib.suppress(FileNotFoundError):
             self.filesystem.delete_dir(self.path)
+
+
+def read_folders(
+    requests: Sequence[tuple[AggregatesFolder, tuple[str, ...]]],
+    filters: list[tuple[str, str, object]] | None = None,
+) -> list[Aggregates | None]:
+    """:meth:`AggregatesFolder.read` of several folders (``(folder, names)``), in the order given; in an
+    object store at once, since each read mostly waits on the network."""
+    if not any(folder.filesystem is not None for folder, _ in requests):
+        return [folder.read(names, filters) for folder, names in requests]
+    return _parallel(lambda request: request[0].read(request[1], filters), list(requests))
+
+
+def _parallel(work: Callable[[Any], Any], items: list[Any]) -> list[Any]:
+    """``work`` over ``items`` in a few threads (pyarrow lets go of the GIL while it waits on the object store)."""
+    if len(items) <= 1:
+        return [work(item) for item in items]
+    with ThreadPoolExecutor(max_workers=min(_READERS, len(items))) as pool:
+        return list(pool.map(work, items))
+
+
+_READERS = 8  # requests in flight at once to the object store, per folder and across folders
 
 
 @dataclass(frozen=True)
