@@ -20,7 +20,7 @@ new-vs-returning tables, made from the batches' (day, user) tables (:mod:`flywhe
 
 DuckDB runs with a memory limit (:data:`MEMORY_LIMIT`) and two threads and spills to disk beyond it; the
 largest table, a row per (day, user), goes from DuckDB straight to a Parquet file. Events files in an object
-store (``storage.folder.EventFiles`` with a file system) are read by pyarrow and scanned by DuckDB as an Arrow
+store (``storage.batch_files.EventFiles`` with a file system) are read by pyarrow and scanned by DuckDB as an Arrow
 dataset, with the columns and the time range pushed down into it; DuckDB's own ``httpfs`` extension (a download
 at run time) is not used. Measured figures:
 ``python bench/run.py profile`` (``FLYWHEEL_BENCH_25M=1`` for 25M events).

@@ -1,20 +1,20 @@
 """Keeping a dataset's aggregates beside its events and reading one date range's :class:`figures.Summary`.
 
-:func:`stage` computes a batch's tables from its staged events file (local even when the data folder is an
-object store) before it is stored: the folder is then put beside the events with them, before their row commits.
-:func:`update` runs after a batch is stored: it computes the tables of any batch that lacks them (one DuckDB
-pass over its file) and the dataset-wide ones (the users' behaviour over every batch's user, item and time columns; actives,
-cohorts and new-vs-returning from every batch's (day, user) table, no events), and writes them beside the
-events file. :func:`summary` reads them; a batch stored before aggregates existed, or whose value rules have
-changed since, has its tables made on that first read, once.
+:func:`stage` computes a batch's tables (one DuckDB pass over its file) from its staged events file, which is
+local even when the data folder is an object store; the store puts the folder beside the events file with it,
+before their row commits. :func:`update` runs after a batch is stored and makes the tables of any earlier batch
+that lacks them. The dataset-wide tables (the users' behaviour over every batch's user, item and time columns;
+actives, cohorts and new-vs-returning from every batch's (day, user) table, no events) are made by the first
+read after that and kept in the last batch's folder. :func:`summary` reads them; a batch stored before
+aggregates existed, or whose value rules have changed since, has its tables made on that first read, once.
 
 A date range of whole UTC days is answered from the daily tables with the day pushed down into them; the
 figures that need the events themselves (the users' behaviour, the items in the range, ratings of events
 whose values are not a small scale) are one DuckDB query over the events files, whose row groups outside the
 range are skipped by their timestamp statistics. Any other range is one such query for every figure.
 
-Where the files are is ``storage.folder``'s business (:class:`BatchFiles`: a local folder or an object store);
-the tables read here are kilobytes either way, and the events are read only by DuckDB queries as above.
+Where the files are is ``storage.batch_files``' business (:class:`BatchFiles`: a local folder or an object
+store); the tables read here are kilobytes either way, and the events are read only by the queries above.
 """
 
 from __future__ import annotations

@@ -144,7 +144,9 @@ class AggregatesFolder:
             meta = self._remote_meta()
             if meta is None:
                 return None
-            files = meta.pop("files", {})
+            files = meta.pop("files", None)
+            if files is None:  # a folder copied from a local data folder: its tables under their own names
+                files = self._listed()
             keys = {name: f"{self.path}/{files[name]}" for name in names if name in files}
             with map_exceptions(messages={StorageError: unreadable}):
                 try:
@@ -160,6 +162,16 @@ class AggregatesFolder:
         assert fs is not None
         tables = _parallel(lambda key: _read_table(fs, key, filters, dictionaries), list(keys.values()))
         return dict(zip(keys, tables, strict=True))
+
+    def _listed(self) -> dict[str, str]:
+        """The tables in the folder by name, as a local data folder names them (``daily.pq``)."""
+        assert self.filesystem is not None
+        found = self.filesystem.get_file_info(pafs.FileSelector(self.path, allow_not_found=True))
+        return {
+            i.base_name.removesuffix(AGGREGATE_TABLE_SUFFIX): i.base_name
+            for i in found
+            if i.type == pafs.FileType.File and i.base_name.endswith(AGGREGATE_TABLE_SUFFIX)
+        }
 
     def _remote_meta(self) -> dict[str, Any] | None:
         assert self.filesystem is not None
@@ -229,24 +241,35 @@ class AggregatesFolder:
         ``keep``, the tables of the version before that the staged folder does not replace); then remove the
         tables no longer named."""
         assert self.filesystem is not None
-        failed = f"Could not upload the summaries {self.path} ({{reason}}). They are made when the data is next read."
+        failed = (
+            f"Could not upload the summaries {self.path} to the object store ({{reason}}). "
+            "Check the bucket's permissions and try again."
+        )
+        uploaded: list[str] = []
         with map_exceptions(messages={StorageError: failed}):
             before = self._remote_meta()
             token = uuid.uuid4().hex[:12]
             meta = json.loads((staged / "meta.json").read_text())
-            old: dict[str, str] = (before or {}).get("files", {})
+            old: dict[str, str] = {} if before is None else before.get("files") or self._listed()
             files: dict[str, str] = dict(old) if keep else {}
-            for table in sorted(staged.glob(f"*{AGGREGATE_TABLE_SUFFIX}")):
-                name = table.name.removesuffix(AGGREGATE_TABLE_SUFFIX)
-                files[name] = f"{name}-{token}{AGGREGATE_TABLE_SUFFIX}"
-                pafs.copy_files(
-                    str(table),
-                    f"{self.path}/{files[name]}",
-                    source_filesystem=pafs.LocalFileSystem(),
-                    destination_filesystem=self.filesystem,
-                )
-            with self.filesystem.open_output_stream(f"{self.path}/meta.json") as out:  # one PUT: the new version
-                out.write(json.dumps({**meta, "files": files}, sort_keys=True).encode())
+            try:
+                for table in sorted(staged.glob(f"*{AGGREGATE_TABLE_SUFFIX}")):
+                    name = table.name.removesuffix(AGGREGATE_TABLE_SUFFIX)
+                    files[name] = f"{name}-{token}{AGGREGATE_TABLE_SUFFIX}"
+                    uploaded.append(f"{self.path}/{files[name]}")
+                    pafs.copy_files(
+                        str(table),
+                        uploaded[-1],
+                        source_filesystem=pafs.LocalFileSystem(),
+                        destination_filesystem=self.filesystem,
+                    )
+                with self.filesystem.open_output_stream(f"{self.path}/meta.json") as out:  # one PUT: the new version
+                    out.write(json.dumps({**meta, "files": files}, sort_keys=True).encode())
+            except BaseException:
+                for key in uploaded:  # no version names them: out again, the version before stays whole
+                    with contextlib.suppress(OSError):
+                        self.filesystem.delete_file(key)
+                raise
             for name in old.values():
                 if name not in files.values():
                     with contextlib.suppress(FileNotFoundError):

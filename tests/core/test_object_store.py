@@ -239,3 +239,26 @@ def test_an_object_store_location_is_checked_when_the_settings_are_read() -> Non
     for bad in ("gs://bucket/x", "s3://", "s3:///prefix"):
         with pytest.raises(ConfigurationError, match="FLYWHEEL_DATA_DIR must be a local folder or an S3 location"):
             load_settings({"FLYWHEEL_DATA_DIR": bad})
+
+
+def test_a_data_folder_copied_into_the_bucket_is_read_as_it_is(s3_env: dict, s3_endpoint: str, tmp_path: Path) -> None:
+    """Moving to object storage: the local folder's files copied under the prefix, the same database."""
+    prefix = s3_env["FLYWHEEL_DATA_DIR"].removeprefix(f"s3://{BUCKET}/")
+    here = Store(load_settings({"FLYWHEEL_DATA_DIR": str(tmp_path / "here")}))
+    home = here.ensure_workspace(name="moving", actor="ci").id
+    assert home is not None
+    frame = make_demo_events("music", 2_000)[["user", "item", "timestamp", "event", "value"]]
+    data_api.store_frame(here, workspace_id=home, frame=frame, dataset="music", actor="ci")
+    data_api.explore_dataset(here, workspace_id=home, name="music", actor="ci")  # makes the dataset-wide tables
+    before = data_api.explore_dataset(here, workspace_id=home, name="music", actor="ci")  # as read back
+    pafs.copy_files(
+        str(tmp_path / "here" / "workspaces"),
+        f"{BUCKET}/{prefix}/workspaces",
+        source_filesystem=pafs.LocalFileSystem(),
+        destination_filesystem=_s3(s3_endpoint),
+    )
+    copied = _objects(s3_endpoint, prefix)
+    assert any(p.endswith(".agg/behaviour.pq") for p in copied), copied
+    there = Store(load_settings({**s3_env, "FLYWHEEL_DATABASE_URL": here.settings.database_url}))
+    _same(data_api.explore_dataset(there, workspace_id=home, name="music", actor="ci"), before, "explore")
+    assert _objects(s3_endpoint, prefix) == copied  # read as they are: nothing made again
