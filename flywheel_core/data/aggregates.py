@@ -19,7 +19,10 @@ re-reads every batch's user, item and time columns for it), and the whole-range 
 new-vs-returning tables, made from the batches' (day, user) tables (:mod:`flywheel_core.data.summaries`).
 
 DuckDB runs with a memory limit (:data:`MEMORY_LIMIT`) and two threads and spills to disk beyond it; the
-largest table, a row per (day, user), goes from DuckDB straight to a Parquet file. Measured figures:
+largest table, a row per (day, user), goes from DuckDB straight to a Parquet file. Events files in an object
+store (``storage.batch_files.EventFiles`` with a file system) are read by pyarrow and scanned by DuckDB as an Arrow
+dataset, with the columns and the time range pushed down into it; DuckDB's own ``httpfs`` extension (a download
+at run time) is not used. Measured figures:
 ``python bench/run.py profile`` (``FLYWHEEL_BENCH_25M=1`` for 25M events).
 """
 
@@ -40,6 +43,10 @@ from flywheel_core.data.signals import SignalRule
 
 if TYPE_CHECKING:
     import duckdb
+
+    from flywheel_core.storage.batch_files import EventFiles
+
+    Events = Sequence[Path] | EventFiles  # local paths, or files in a (local or object-store) file system
 
 __all__ = [
     "FORMAT",
@@ -137,20 +144,32 @@ def _rule_case(rules: Sequence[SignalRule]) -> str:
     return f"CAST(CASE {' '.join(arms)} ELSE -1 END AS TINYINT)"
 
 
-def _columns(con: duckdb.DuckDBPyConnection, paths: Sequence[Path]) -> set[str]:
-    found = con.execute(f"DESCRIBE SELECT * FROM read_parquet({_files(paths)}, union_by_name = true)").fetchall()
+def _columns(con: duckdb.DuckDBPyConnection, relation: str) -> set[str]:
+    found = con.execute(f"DESCRIBE SELECT * FROM {relation}").fetchall()
     return {str(row[0]) for row in found}
 
 
-def _files(paths: Sequence[Path]) -> str:
-    return "[" + ", ".join(_quote(str(p)) for p in paths) + "]"
+_REMOTE = "events_files"  # the name of a registered pyarrow dataset of events files in an object store
+
+
+def _files(con: duckdb.DuckDBPyConnection, paths: Events) -> str:
+    """What to select the events from: ``read_parquet`` of local files (DuckDB reads them itself), or a
+    pyarrow dataset over files in an object store, registered in ``con`` as ``events_files``."""
+    from flywheel_core.storage.batch_files import EventFiles
+
+    if isinstance(paths, EventFiles) and paths.remote:
+        con.register(_REMOTE, paths.arrow_dataset())
+        return _REMOTE
+    names = paths.paths if isinstance(paths, EventFiles) else [str(p) for p in paths]
+    return "read_parquet([" + ", ".join(_quote(p) for p in names) + "], union_by_name = true)"
 
 
 def source(
-    con: duckdb.DuckDBPyConnection, paths: Sequence[Path], rules: Sequence[SignalRule], span: Span
+    con: duckdb.DuckDBPyConnection, paths: Events, rules: Sequence[SignalRule], span: Span
 ) -> tuple[str, set[str]]:
     """A view ``src`` over the files: user, item, event, v (numeric value), us, day, sec and rule."""
-    present = _columns(con, paths)
+    relation = _files(con, paths)
+    present = _columns(con, relation)
     us = "epoch_us(timestamp)"
     where = []
     # Compared as timestamps so DuckDB prunes row groups by the files' timestamp statistics.
@@ -162,11 +181,13 @@ def source(
     item = "CAST(item AS VARCHAR)" if "item" in present else "CAST(NULL AS VARCHAR)"
     inner = (
         f"SELECT CAST(user AS VARCHAR) AS user, {item} AS item, CAST(event AS VARCHAR) AS event, {value} AS v, "
-        f"{us} AS us FROM read_parquet({_files(paths)}, union_by_name = true)"
-        + (f" WHERE {' AND '.join(where)}" if where else "")
+        f"{us} AS us FROM {relation}" + (f" WHERE {' AND '.join(where)}" if where else "")
     )
+    # Files in an object store are read once into a table (spilled to disk beyond the memory limit): the
+    # queries after it would each read them from the store again.
+    kind = "TABLE" if relation == _REMOTE else "VIEW"
     con.sql(
-        f"CREATE OR REPLACE TEMP VIEW src AS SELECT *, {_floor_div('us', DAY_US)} AS day, "
+        f"CREATE OR REPLACE TEMP {kind} src AS SELECT *, {_floor_div('us', DAY_US)} AS day, "
         f"{_floor_div('us', 1_000_000)} AS sec, {_rule_case(rules)} AS rule FROM ({inner})"
     )
     return "src", present
@@ -174,7 +195,7 @@ def source(
 
 def batch_tables(
     con: duckdb.DuckDBPyConnection,
-    paths: Sequence[Path],
+    paths: Events,
     rules: Sequence[SignalRule],
     span: Span = Span(),
     user_days_to: Path | None = None,

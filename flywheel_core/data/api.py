@@ -9,6 +9,7 @@ Pages and the command line call these. The import runs in two steps: ``ingest.pr
 from __future__ import annotations
 
 import io
+import shutil
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -232,7 +233,7 @@ def explore_dataset(
     row = store.get_dataset(workspace_id=workspace_id, name=name, actor=actor)
     dictionary = SignalDictionary.from_json(row.signal_dictionary)
     found = _summary(store, row, dictionary, start, end)
-    if found is False:  # no aggregates where the data folder is an object store: from the events
+    if found is False:  # the aggregates could not be made (the data folder refused them): from the events
         events = read_analysis_events(store, workspace_id=workspace_id, name=name, actor=actor)
         return explore_events(events, dictionary, start=start, end=end)
     if found is None:
@@ -270,15 +271,16 @@ def _micros(value: datetime | None) -> int | None:
 def _summary(
     store: Store, row: Dataset, dictionary: SignalDictionary, start: datetime | None, end: datetime | None
 ) -> figures.Summary | Literal[False] | None:
-    """The aggregates of ``row`` in the range (None: no events in it; False: none kept for this data folder)."""
+    """The aggregates of ``row`` in the range, read from the data folder (local or the object store) and made
+    there where missing (None: no events in the range; False: they could not be written there)."""
     from flywheel_core.data import aggregates, summaries
+    from flywheel_core.exceptions import StorageError
 
-    folders = store.aggregate_folders(row)
-    if folders is None:
-        return False
-    batches = [summaries.BatchFiles(events=e, aggregates=a) for e, a in folders]
     span = aggregates.Span(_micros(start), _micros(end))
-    return summaries.summary(batches, dictionary, span)
+    try:
+        return summaries.summary(store.aggregate_batches(row), dictionary, span)
+    except StorageError:  # a full disk, a read-only bucket: the figures from the events instead
+        return False
 
 
 def _explore_result(found: figures.Summary, dictionary: SignalDictionary) -> ExploreResult:
@@ -310,24 +312,47 @@ def _explore_result(found: figures.Summary, dictionary: SignalDictionary) -> Exp
     )
 
 
+_NO_SUMMARIES = (
+    "The events were stored, but their summaries could not be written ({error}); they are made when "
+    "the dataset is first explored."
+)
+
+
+def _stage_aggregates(
+    store: Store, events: Path | pa.Table, dictionary: SignalDictionary, report: IngestReport
+) -> Path | None:
+    """The batch's aggregates, computed from its staged (local) events file into the staging area, for the
+    store to put beside the events before their row commits; None when there is no staged file or they could
+    not be made (the import stands: they are made after it, or on the first read, and the report says so)."""
+    import duckdb
+
+    from flywheel_core.data import summaries
+    from flywheel_core.exceptions import StorageError
+    from flywheel_core.storage.files import STAGING
+
+    if not isinstance(events, Path):
+        return None
+    try:
+        return summaries.stage(events, dictionary, store.data_dir / STAGING)
+    except (StorageError, duckdb.Error, OSError) as error:
+        report.warnings.append(_NO_SUMMARIES.format(error=error))
+        return None
+
+
 def _update_aggregates(store: Store, row: Dataset, dictionary: SignalDictionary, report: IngestReport) -> None:
-    """After a batch is stored: its aggregates and the dataset's (the import stands if this fails: they are
-    then made on the first read, and the report says so)."""
+    """After a batch is stored: the aggregates of any batch without them (the batch's own were stored with
+    it: :func:`_stage_aggregates`); the import stands if this fails: they are then made on the first read,
+    and the report says so."""
     import duckdb
 
     from flywheel_core.data import summaries
     from flywheel_core.exceptions import StorageError
 
-    folders = store.aggregate_folders(row)
-    if folders is None:
-        return
     try:
-        summaries.update([summaries.BatchFiles(events=e, aggregates=a) for e, a in folders], dictionary)
+        summaries.update(store.aggregate_batches(row), dictionary)
     except (StorageError, duckdb.Error, OSError) as error:
-        report.warnings.append(
-            f"The events were stored, but their summaries could not be written ({error}); they are made when "
-            "the dataset is first explored."
-        )
+        if not any("summaries could not be written" in w for w in report.warnings):
+            report.warnings.append(_NO_SUMMARIES.format(error=error))
 
 
 def import_limits(store: Store) -> Limits:
@@ -460,9 +485,19 @@ def _store(store: Store, *, workspace_id: int, prepared: PreparedImport, actor: 
     )
     staged = prepared.staged or table
     assert staged is not None
-    store.store_dataset(
-        workspace_id=workspace_id, table=staged, dataset=record, actor=actor, distinct=distinct if rows else None
-    )
+    summaries = _stage_aggregates(store, staged, prepared.dictionary, report) if rows else None
+    try:
+        store.store_dataset(
+            workspace_id=workspace_id,
+            table=staged,
+            dataset=record,
+            actor=actor,
+            distinct=distinct if rows else None,
+            aggregates=summaries,
+        )
+    finally:
+        if summaries is not None:
+            shutil.rmtree(summaries, ignore_errors=True)
     # The events in memory (a whole-file read) are let go before DuckDB reads them back from the file.
     del table, staged, distinct
     prepared.table = None
@@ -693,6 +728,7 @@ def _append(
         last_event=end,
     )
     staged = stage_parquet(store.data_dir, table)
+    summaries = _stage_aggregates(store, staged, dictionary, report)
     try:
         updated, stored = store.append_batch(
             workspace_id=workspace_id,
@@ -703,9 +739,12 @@ def _append(
             signal_dictionary=dictionary.to_json() if new_events or signals else None,
             actor=actor,
             earlier_ids=earlier,
+            aggregates=summaries,
         )
     finally:
         staged.unlink(missing_ok=True)
+        if summaries is not None:
+            shutil.rmtree(summaries, ignore_errors=True)
     report.rows_stored, report.stored = table.num_rows, True
     del table  # let go before DuckDB reads the batch back
     prepared.table = None

@@ -1,48 +1,47 @@
 """Keeping a dataset's aggregates beside its events and reading one date range's :class:`figures.Summary`.
 
-:func:`update` runs after a batch is stored: it computes that batch's tables (one DuckDB pass over its file)
-and the dataset-wide ones (the users' behaviour over every batch's user, item and time columns; actives,
-cohorts and new-vs-returning from every batch's (day, user) table, no events), and writes them beside the
-events file. :func:`summary` reads them; a batch stored before aggregates existed, or whose value rules have
-changed since, has its tables made on that first read, once.
+:func:`stage` computes a batch's tables (one DuckDB pass over its file) from its staged events file, which is
+local even when the data folder is an object store; the store puts the folder beside the events file with it,
+before their row commits. :func:`update` runs after a batch is stored and makes the tables of any earlier batch
+that lacks them. The dataset-wide tables (the users' behaviour over every batch's user, item and time columns;
+actives, cohorts and new-vs-returning from every batch's (day, user) table, no events) are made by the first
+read after that and kept in the last batch's folder. :func:`summary` reads them; a batch stored before
+aggregates existed, or whose value rules have changed since, has its tables made on that first read, once.
 
 A date range of whole UTC days is answered from the daily tables with the day pushed down into them; the
 figures that need the events themselves (the users' behaviour, the items in the range, ratings of events
 whose values are not a small scale) are one DuckDB query over the events files, whose row groups outside the
 range are skipped by their timestamp statistics. Any other range is one such query for every figure.
+
+Where the files are is ``storage.batch_files``' business (:class:`BatchFiles`: a local folder or an object
+store); the tables read here are kilobytes either way, and the events are read only by the queries above.
 """
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 import pyarrow as pa
 
 from flywheel_core.data import aggregates
 from flywheel_core.data.signals import SignalDictionary
-from flywheel_core.storage.files import read_aggregates, write_aggregates_atomic
+from flywheel_core.storage.batch_files import AggregatesFolder, BatchFiles, EventFiles, read_folders
+from flywheel_core.storage.files import AGGREGATES_SUFFIX, TEMP_PREFIX
 
 if TYPE_CHECKING:  # pandas loads only when figures are read: storing a batch's tables stays pandas-free
     import pandas as pd
 
     from flywheel_core.data.figures import Summary
 
-__all__ = ["BatchFiles", "summary", "update"]
+__all__ = ["BatchFiles", "stage", "summary", "update"]
 
 BATCH_TABLES = ("daily", "user_days", "items", "ratings")
 DATASET_TABLES = ("behaviour", "activity", "retention", "new_returning")
 _DAY_US = aggregates.DAY_US
-
-
-@dataclass(frozen=True)
-class BatchFiles:
-    """One batch: its events file and the folder of its aggregates (both local paths)."""
-
-    events: Path
-    aggregates: Path
 
 
 @dataclass
@@ -61,28 +60,51 @@ def _meta(tables: aggregates.BatchTables, dictionary: SignalDictionary, has_valu
     }
 
 
-def _has_value(path: Path) -> bool:
-    import pyarrow.parquet as pq
-
-    return "value" in pq.read_schema(path).names
-
-
 def _compute_batch(batch: BatchFiles, dictionary: SignalDictionary) -> _Batch:
-    """One DuckDB pass over the batch's file; its (day, user) table is written beside the folder, moved in
-    when the folder is written."""
-    import uuid
-
-    from flywheel_core.storage.files import TEMP_PREFIX
-
-    batch.aggregates.parent.mkdir(parents=True, exist_ok=True)
-    spill = batch.aggregates.with_name(f"{TEMP_PREFIX}{uuid.uuid4().hex}-user_days.pq")
+    """One DuckDB pass over the batch's file; its (day, user) table is written to a local file on the side
+    of the folder (``AggregatesFolder.scratch``), moved in when the folder is written."""
+    scratch = batch.aggregates.scratch()
+    scratch.mkdir(parents=True, exist_ok=True)
+    spill = scratch / f"{TEMP_PREFIX}{uuid.uuid4().hex}-user_days.pq"
     try:
         with aggregates.connect() as con:
-            tables = aggregates.batch_tables(con, [batch.events], dictionary.rules, user_days_to=spill)
+            tables = aggregates.batch_tables(con, batch.events, dictionary.rules, user_days_to=spill)
     except BaseException:
         spill.unlink(missing_ok=True)
         raise
-    return _Batch(_meta(tables, dictionary, _has_value(batch.events)), tables.named())
+    return _Batch(_meta(tables, dictionary, "value" in batch.events.column_names()), tables.named())
+
+
+def stage(events: Path, dictionary: SignalDictionary, staging: Path) -> Path:
+    """The aggregates folder of the batch in the local events file ``events`` (staged, not stored yet),
+    written whole in ``staging``; the store puts it beside the events file before their row commits."""
+    target = staging / f"{uuid.uuid4().hex}{AGGREGATES_SUFFIX}"
+    batch = BatchFiles(EventFiles.local([events]), AggregatesFolder.at(target))
+    loaded = _compute_batch(batch, dictionary)
+    try:
+        _write(batch, loaded)
+    finally:
+        for table in loaded.tables.values():
+            if isinstance(table, Path):
+                table.unlink(missing_ok=True)
+    return target
+
+
+def _events(batches: Sequence[BatchFiles]) -> EventFiles:
+    return EventFiles.join([b.events for b in batches])
+
+
+def _behaviour(files: EventFiles, span: aggregates.Span) -> pa.Table:
+    """``aggregates.behaviour_table`` of the files: local paths as they are; files in an object store opened
+    for random access (pyarrow reads their footers and the row groups in ``span`` of three columns)."""
+    if not files.remote:
+        return aggregates.behaviour_table(files.local_paths(), span)
+    opened = files.open()
+    try:  # behaviour_table's pyarrow reads take an open file where they take a path
+        return aggregates.behaviour_table(cast(list[Path], opened), span)
+    finally:
+        for file in opened:
+            file.close()
 
 
 def _dataset_tables(batches: Sequence[BatchFiles]) -> tuple[dict[str, pa.Table], float]:
@@ -102,16 +124,16 @@ def _dataset_tables(batches: Sequence[BatchFiles]) -> tuple[dict[str, pa.Table],
         ),
     }
     del users, days
-    tables["behaviour"] = aggregates.behaviour_table([b.events for b in batches])
+    tables["behaviour"] = _behaviour(_events(batches), aggregates.Span())
     return tables, activity.dau_mau
 
 
 def _key(batches: Sequence[BatchFiles]) -> list[str]:
-    return [b.events.name for b in batches]
+    return [Path(p).name for b in batches for p in b.events.paths]
 
 
 def _write(batch: BatchFiles, loaded: _Batch) -> None:
-    write_aggregates_atomic(batch.aggregates, loaded.tables, loaded.meta)
+    batch.aggregates.write(loaded.tables, loaded.meta)
 
 
 def update(batches: Sequence[BatchFiles], dictionary: SignalDictionary) -> None:
@@ -128,12 +150,12 @@ def _load(
     missing or stale."""
     loaded: list[_Batch] = []
     rules = aggregates.rules_key(dictionary.rules)
-    for i, batch in enumerate(batches):
-        wanted = names + (DATASET_TABLES if i == len(batches) - 1 else ())
-        found = read_aggregates(batch.aggregates, wanted)
+    asked = [names + (DATASET_TABLES if i == len(batches) - 1 else ()) for i in range(len(batches))]
+    founds = read_folders([(b.aggregates, w) for b, w in zip(batches, asked, strict=True)])
+    for batch, wanted, found in zip(batches, asked, founds, strict=True):
         if not _fresh(found, names, rules):
             fresh = _compute_batch(batch, dictionary)
-            kept = read_aggregates(batch.aggregates, DATASET_TABLES) if found is not None else None
+            kept = batch.aggregates.read(DATASET_TABLES) if found is not None else None
             if kept is not None and kept[0].get("format") == aggregates.FORMAT:  # keep its dataset-wide tables
                 fresh.tables.update(kept[1])
                 fresh.meta.update({k: kept[0][k] for k in ("dataset_of", "dau_mau") if k in kept[0]})
@@ -154,11 +176,9 @@ def _load(
     stale = last.meta.get("dataset_of") != _key(batches) or not all(n in last.tables for n in DATASET_TABLES)
     if dataset_wide and stale:
         tables, dau_mau = _dataset_tables(batches)
-        everything = read_aggregates(batches[-1].aggregates, BATCH_TABLES)
-        assert everything is not None
         last.tables.update(tables)
         last.meta.update({"dataset_of": _key(batches), "dau_mau": dau_mau})
-        _write(batches[-1], _Batch(last.meta, {**everything[1], **last.tables}))
+        batches[-1].aggregates.add(tables, last.meta)  # beside the batch's own tables, which stay as they are
     return loaded
 
 
@@ -171,7 +191,7 @@ def _fresh(found: tuple[dict[str, Any], dict[str, pa.Table]] | None, names: tupl
 
 
 def _read(batch: BatchFiles, name: str) -> pa.Table:
-    found = read_aggregates(batch.aggregates, (name,))
+    found = batch.aggregates.read((name,))
     assert found is not None and name in found[1]
     return found[1][name]
 
@@ -203,7 +223,7 @@ def summary(
     has_value = any(b.meta.get("has_value") for b in loaded)
     if whole:
         return _whole(loaded, daily, has_value)
-    files = [b.events for b in batches]
+    files = _events(batches)
     if _day_aligned(span.start_us) and _day_aligned(span.end_us):
         return _days(loaded, batches, dictionary, span, has_value)
     return _scan(files, dictionary, span, has_value)
@@ -244,13 +264,13 @@ def _days(
     from flywheel_core.data import analytics
     from flywheel_core.data.figures import Summary, pairs
 
-    files = [b.events for b in batches]
+    files = _events(batches)
     filters: list[tuple[str, str, object]] = []
     if span.start_us is not None:
         filters.append(("day", ">=", span.start_us // _DAY_US))
     if span.end_us is not None:
         filters.append(("day", "<", span.end_us // _DAY_US))
-    ranged = [read_aggregates(b.aggregates, ("daily", "user_days", "ratings"), filters) for b in batches]
+    ranged = read_folders([(b.aggregates, ("daily", "user_days", "ratings")) for b in batches], filters)
     parts = [_Batch(*r) for r in ranged if r is not None]
     daily = _frames(parts, "daily")
     if daily is None or len(daily) == 0:
@@ -260,7 +280,7 @@ def _days(
     assert ratings is not None
     wide = {w for b in loaded for w in b.meta.get("wide", [])}
     explicit_wide = sorted(w for w in wide if w in dictionary.events and dictionary.events[w].kind == "explicit")
-    behaviour = aggregates.behaviour_table(files, span).to_pandas()
+    behaviour = _behaviour(files, span).to_pandas()
     with aggregates.connect() as con:
         items = None
         if all(b.meta.get("has_item") for b in loaded):
@@ -285,7 +305,7 @@ def _days(
     )
 
 
-def _scan(files: list[Path], dictionary: SignalDictionary, span: aggregates.Span, has_value: bool) -> Summary | None:
+def _scan(files: EventFiles, dictionary: SignalDictionary, span: aggregates.Span, has_value: bool) -> Summary | None:
     """A range that is not whole days: every table from one pass over the events in it."""
 
     from flywheel_core.data import analytics
@@ -295,7 +315,7 @@ def _scan(files: list[Path], dictionary: SignalDictionary, span: aggregates.Span
         tables = aggregates.batch_tables(con, files, dictionary.rules, span)
         if tables.daily.num_rows == 0:
             return None
-    behaviour = aggregates.behaviour_table(files, span).to_pandas()
+    behaviour = _behaviour(files, span).to_pandas()
     users, days, day0 = pairs(tables.user_days)
     return Summary(
         daily=tables.daily.to_pandas(),

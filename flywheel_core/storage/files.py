@@ -31,6 +31,7 @@ __all__ = [
     "ids_relpath",
     "model_relpath",
     "move_into_place",
+    "owner_of_aggregate",
     "parquet_options",
     "read_aggregates",
     "stage_parquet",
@@ -73,7 +74,7 @@ def aggregates_relpath(events_relpath: str) -> str:
     return events_relpath.removesuffix(".parquet") + AGGREGATES_SUFFIX
 
 
-def _owner_of_aggregate(rel: str) -> str | None:
+def owner_of_aggregate(rel: str) -> str | None:
     """The events file a path inside an aggregates folder belongs to (None: not inside one)."""
     parts = rel.split("/")
     for i, part in enumerate(parts[:-1]):
@@ -279,7 +280,7 @@ def sweep_orphans(
             if (
                 rel in referenced
                 or (rel.endswith(IDS_SUFFIX) and rel.removesuffix(IDS_SUFFIX) + ".parquet" in referenced)
-                or _owner_of_aggregate(rel) in referenced
+                or owner_of_aggregate(rel) in referenced
             ):
                 continue  # a batch's ids file and aggregates live as long as its events file
             try:

@@ -7,6 +7,9 @@ staging area first and then uploaded in one PUT, which S3 makes visible whole or
 database row that points at a file is committed after the file is in place, and files no row points at are
 swept after a grace period, so a process killed in between leaves nothing half-written.
 
+A batch's files as the engines read them, its events and the folder of its aggregates, are
+:mod:`flywheel_core.storage.batch_files`.
+
 The S3 connection comes from the usual AWS variables: ``AWS_ACCESS_KEY_ID``, ``AWS_SECRET_ACCESS_KEY``
 (or an instance role), ``AWS_REGION`` / ``AWS_DEFAULT_REGION``, and ``AWS_ENDPOINT_URL`` (or
 ``AWS_ENDPOINT_URL_S3``) for an S3-compatible server such as MinIO.
@@ -18,7 +21,7 @@ import contextlib
 import os
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -27,18 +30,21 @@ import pyarrow.fs as pafs
 import pyarrow.parquet as pq
 
 from flywheel_core.exceptions import StorageError
+from flywheel_core.storage.batch_files import AggregatesFolder, BatchFiles, EventFiles
 from flywheel_core.storage.errors import map_exceptions
 from flywheel_core.storage.files import (
     IDS_SUFFIX,
     STAGING,
     TEMP_PREFIX,
+    aggregates_relpath,
     move_into_place,
+    owner_of_aggregate,
     parquet_options,
     sweep_orphans,
     write_atomic,
 )
 
-__all__ = ["DataFolder"]
+__all__ = ["AggregatesFolder", "BatchFiles", "DataFolder", "EventFiles"]
 
 
 def _s3(location: str) -> tuple[pafs.FileSystem, str]:
@@ -93,6 +99,21 @@ class DataFolder:
     def local_path(self, rel: str) -> Path | None:
         """The file's local path, or None when it lives in an object store."""
         return None if self._fs is not None else self.local / rel
+
+    def event_files(self, rels: Sequence[str]) -> EventFiles:
+        if self._fs is None:
+            return EventFiles.local([self.local / rel for rel in rels])
+        return EventFiles(tuple(self._key(rel) for rel in rels), self._fs)
+
+    def aggregates(self, events_rel: str) -> AggregatesFolder:
+        """The folder of aggregates of the batch whose events file is ``events_rel``."""
+        rel = aggregates_relpath(events_rel)
+        if self._fs is None:
+            return AggregatesFolder.at(self.local / rel)
+        return AggregatesFolder(self._key(rel), self._fs, self.local / STAGING)
+
+    def batch(self, events_rel: str) -> BatchFiles:
+        return BatchFiles(self.event_files([events_rel]), self.aggregates(events_rel))
 
     # --- writing -------------------------------------------------------------------------------------
 
@@ -186,10 +207,12 @@ class DataFolder:
                 if info.type != pafs.FileType.File:
                     continue
                 rel = info.path.removeprefix(self._root + "/")
-                if rel in referenced or (
-                    rel.endswith(IDS_SUFFIX) and rel.removesuffix(IDS_SUFFIX) + ".parquet" in referenced
+                if (
+                    rel in referenced
+                    or (rel.endswith(IDS_SUFFIX) and rel.removesuffix(IDS_SUFFIX) + ".parquet" in referenced)
+                    or owner_of_aggregate(rel) in referenced
                 ):
-                    continue
+                    continue  # a batch's ids file and aggregates live as long as its events file
                 if info.mtime is not None and now - info.mtime.timestamp() < min_age_seconds:
                     continue
                 with contextlib.suppress(FileNotFoundError):

@@ -9,7 +9,6 @@ line. Results are detached rows or DataFrames.
 
 from __future__ import annotations
 
-import shutil
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -34,6 +33,7 @@ from flywheel_core.faults import pause_point
 from flywheel_core.params import ROLE, check
 from flywheel_core.storage import people
 from flywheel_core.storage import repository as repo
+from flywheel_core.storage.batch_files import BatchFiles
 from flywheel_core.storage.engine import make_engine, session_scope, upgrade_database
 from flywheel_core.storage.files import (
     STAGING,
@@ -326,12 +326,15 @@ class Store(SignInMixin):
         dataset: Dataset,
         actor: str,
         distinct: dict[str, pa.Array] | None = None,
+        aggregates: Path | None = None,
     ) -> Dataset:
         """Write the events file (or move a file staged with ``files.stage_parquet`` into place), then
         commit its row; on any failure nothing is left behind.
 
         ``distinct`` (the import's distinct ``user`` and ``item`` values, free from its dictionary encoding)
         is kept beside the events as the batch's ids file, so the first append need not read them back.
+        ``aggregates`` (a folder of the batch's aggregates staged locally, ``summaries.stage``) is put beside
+        the events file, like it, before the row commits.
 
         ``dataset`` carries the metadata (name, hash, counts, mapping); its ``file_path`` is set here.
         The whole store runs under the workspace's write lock, so two imports of the same file at
@@ -368,11 +371,13 @@ class Store(SignInMixin):
                 pause_point("before_file_write")
                 if distinct is not None:
                     _write_ids(self.folder, ids_relpath(relpath), {c: v.cast(pa.string()) for c, v in distinct.items()})
+                written = True  # from here on, a failure removes whatever part of the batch's files was put
                 if isinstance(table, Path):
                     self.folder.publish(table, relpath)
                 else:
                     self.folder.write_parquet(relpath, table)
-                written = True
+                if aggregates is not None:
+                    self.folder.aggregates(relpath).publish(aggregates)
                 pause_point("after_file_write")
                 repo.add_dataset(session=session, workspace_id=workspace_id, dataset=dataset, actor=actor)
                 session.flush()
@@ -396,6 +401,7 @@ class Store(SignInMixin):
         except BaseException:
             if written:
                 self.folder.delete(relpath)
+                self.folder.aggregates(relpath).delete()
             if distinct is not None:
                 self.folder.delete(ids_relpath(relpath))
             raise
@@ -412,6 +418,7 @@ class Store(SignInMixin):
         signal_dictionary: dict[str, Any] | None,
         actor: str,
         earlier_ids: tuple[list[str], dict[str, pa.Array]] | None = None,
+        aggregates: Path | None = None,
     ) -> tuple[Dataset, DatasetBatch]:
         """Add a batch of events to dataset ``name``: its own file (a staged one moved into place, or
         ``table`` written), one batch row and the dataset row brought up to date, all or nothing, under
@@ -424,6 +431,7 @@ class Store(SignInMixin):
         :meth:`batch_ids` before taking the lock (meanwhile, say, parsing the batch): used when it covers the
         batches found under the lock, else read again.
         ``signal_dictionary``, when given, replaces the dataset's (the batch brought new events).
+        ``aggregates``: the batch's aggregates staged locally, put beside its events file before the commit.
 
         Raises:
             NotFoundError: no dataset named ``name``.
@@ -465,11 +473,13 @@ class Store(SignInMixin):
                 ids_target = ids_relpath(batch.file_path)
                 _write_ids(self.folder, ids_target, {c: v.cast(pa.string()) for c, v in distinct.items()})
                 written.append(ids_target)
+                written.append(target)
                 if isinstance(table, Path):
                     self.folder.publish(table, target)
                 else:
                     self.folder.write_parquet(target, table)
-                written.append(target)
+                if aggregates is not None:
+                    self.folder.aggregates(target).publish(aggregates)
                 dataset.rows += batch.rows
                 dataset.users = counts.get("user", dataset.users)
                 dataset.items = counts.get("item", dataset.items)
@@ -486,6 +496,8 @@ class Store(SignInMixin):
         except BaseException:
             for rel in written:
                 self.folder.delete(rel)
+                if rel.endswith(".parquet"):  # the events file: its aggregates too
+                    self.folder.aggregates(rel).delete()
             raise
         return dataset, batch
 
@@ -554,11 +566,15 @@ class Store(SignInMixin):
             )
         return [b.file_path for b in batches] or [dataset.file_path]
 
+    def aggregate_batches(self, dataset: Dataset) -> list[BatchFiles]:
+        """Each batch's events file and the folder of its aggregates (``data.summaries``), oldest first, in
+        the data folder (local, or the object store)."""
+        return [self.folder.batch(rel) for rel in self.dataset_files(dataset)]
+
     def aggregate_folders(self, dataset: Dataset) -> list[tuple[Path, Path]] | None:
-        """Each batch's events file and the folder of its aggregates (``data.aggregates``), local paths,
-        oldest first; None when the data folder is an object store (no aggregates are kept there yet)."""
-        folder = getattr(self, "folder", None)
-        if folder is not None and folder.remote:
+        """Each batch's events file and the folder of its aggregates as local paths, oldest first; None when
+        the data folder is an object store (:meth:`aggregate_batches` names them there)."""
+        if self.folder.remote:
             return None
         return [(self.data_dir / rel, self.data_dir / aggregates_relpath(rel)) for rel in self.dataset_files(dataset)]
 
@@ -637,7 +653,7 @@ class Store(SignInMixin):
             self.folder.delete(rel)
         for rel in [dataset.file_path, *batches]:
             self.folder.delete(ids_relpath(rel))
-            shutil.rmtree(self.data_dir / aggregates_relpath(rel), ignore_errors=True)
+            self.folder.aggregates(rel).delete()
 
     # --- model versions, experiments, jobs ----------------------------------------------------
 
