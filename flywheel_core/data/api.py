@@ -20,6 +20,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from flywheel_core.data.columns import ROLES
+from flywheel_core.data.distributed import DaskAggregates
 from flywheel_core.data.ingest import IngestReport, PreparedImport, prepare_import, preview_file
 from flywheel_core.data.reading import Limits
 from flywheel_core.data.signals import SignalDictionary, SignalRule, SignalSpec
@@ -278,7 +279,7 @@ def _summary(
         return False
     batches = [summaries.BatchFiles(events=e, aggregates=a) for e, a in folders]
     span = aggregates.Span(_micros(start), _micros(end))
-    return summaries.summary(batches, dictionary, span)
+    return summaries.summary(batches, dictionary, span, cluster=DaskAggregates.from_settings(store.settings))
 
 
 def _explore_result(found: figures.Summary, dictionary: SignalDictionary) -> ExploreResult:
@@ -316,14 +317,15 @@ def _update_aggregates(store: Store, row: Dataset, dictionary: SignalDictionary,
     import duckdb
 
     from flywheel_core.data import summaries
-    from flywheel_core.exceptions import StorageError
+    from flywheel_core.exceptions import ConfigurationError, StorageError
 
     folders = store.aggregate_folders(row)
     if folders is None:
         return
+    batches = [summaries.BatchFiles(events=e, aggregates=a) for e, a in folders]
     try:
-        summaries.update([summaries.BatchFiles(events=e, aggregates=a) for e, a in folders], dictionary)
-    except (StorageError, duckdb.Error, OSError) as error:
+        summaries.update(batches, dictionary, cluster=DaskAggregates.from_settings(store.settings))
+    except (StorageError, ConfigurationError, duckdb.Error, OSError) as error:  # ConfigurationError: the cluster
         report.warnings.append(
             f"The events were stored, but their summaries could not be written ({error}); they are made when "
             "the dataset is first explored."
@@ -589,9 +591,19 @@ def ingest_sql(
         ConfigurationError: no driver for the URL (install the ``sql`` extra) or no connection.
         DataValidationError: the query fails or returns no rows; the rows do not pass the checks.
         LimitExceededError, ConflictError: as :func:`ingest_file`.
+
+    With a Dask cluster configured (``FLYWHEEL_DASK_SCHEDULER``) the read, checks and store run in a worker
+    (:mod:`flywheel_core.data.sql_cluster`; ``report.ran_on`` says where) and this waits for the report;
+    ``progress`` is then not called. A cluster that cannot take it raises ConfigurationError, saying why.
     """
+    from flywheel_core.data import sql_cluster
     from flywheel_core.data.sql import read_query
 
+    if sql_cluster.on_cluster(store):
+        arguments = {"query": query, "dataset": dataset, "actor": actor, "columns": columns, "signals": signals}
+        return sql_cluster.ingest_on_cluster(
+            store, workspace_id=workspace_id, url=url, arguments={**arguments, "skip_invalid": skip_invalid}
+        )
     limits = Limits.from_settings(store.settings)
     extract = read_query(url, query, limits=limits)
     return ingest_file(
@@ -621,10 +633,17 @@ def append_sql(
     skip_invalid: bool = False,
     progress: Callable[[float, str], None] | None = None,
 ) -> AppendReport:
-    """Append the rows of ``query`` to dataset ``dataset`` as a new batch (:func:`append_file` on them)."""
+    """Append the rows of ``query`` to dataset ``dataset`` as a new batch (:func:`append_file` on them);
+    on a Dask worker when a cluster is configured, as :func:`ingest_sql`."""
+    from flywheel_core.data import sql_cluster
     from flywheel_core.data.sql import read_query
 
     store.get_dataset(workspace_id=workspace_id, name=dataset, actor=actor)  # before running the query
+    if sql_cluster.on_cluster(store):
+        arguments = {"query": query, "dataset": dataset, "actor": actor, "signals": signals}
+        return sql_cluster.append_on_cluster(
+            store, workspace_id=workspace_id, url=url, arguments={**arguments, "skip_invalid": skip_invalid}
+        )
     limits = Limits.from_settings(store.settings)
     extract = read_query(url, query, limits=limits)
     return append_file(

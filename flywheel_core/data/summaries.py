@@ -28,6 +28,7 @@ from flywheel_core.storage.files import read_aggregates, write_aggregates_atomic
 if TYPE_CHECKING:  # pandas loads only when figures are read: storing a batch's tables stays pandas-free
     import pandas as pd
 
+    from flywheel_core.data.distributed import DaskAggregates
     from flywheel_core.data.figures import Summary
 
 __all__ = ["BatchFiles", "summary", "update"]
@@ -67,12 +68,18 @@ def _has_value(path: Path) -> bool:
     return "value" in pq.read_schema(path).names
 
 
-def _compute_batch(batch: BatchFiles, dictionary: SignalDictionary) -> _Batch:
+def _compute_batch(batch: BatchFiles, dictionary: SignalDictionary, cluster: DaskAggregates | None = None) -> _Batch:
     """One DuckDB pass over the batch's file; its (day, user) table is written beside the folder, moved in
-    when the folder is written."""
+    when the folder is written. With ``cluster``: the same tables by the Dask cluster."""
     import uuid
 
     from flywheel_core.storage.files import TEMP_PREFIX
+
+    if cluster is not None:
+        from flywheel_core.data import distributed
+
+        tables = distributed.batch_tables(cluster, [batch.events], dictionary.rules)
+        return _Batch(_meta(tables, dictionary, _has_value(batch.events)), tables.named())
 
     batch.aggregates.parent.mkdir(parents=True, exist_ok=True)
     spill = batch.aggregates.with_name(f"{TEMP_PREFIX}{uuid.uuid4().hex}-user_days.pq")
@@ -85,7 +92,9 @@ def _compute_batch(batch: BatchFiles, dictionary: SignalDictionary) -> _Batch:
     return _Batch(_meta(tables, dictionary, _has_value(batch.events)), tables.named())
 
 
-def _dataset_tables(batches: Sequence[BatchFiles]) -> tuple[dict[str, pa.Table], float]:
+def _dataset_tables(
+    batches: Sequence[BatchFiles], cluster: DaskAggregates | None = None
+) -> tuple[dict[str, pa.Table], float]:
     """The dataset-wide tables: actives, cohorts and new vs returning from every batch's (day, user) table
     (read from disk and let go before DuckDB runs), then behaviour over every batch's events."""
 
@@ -102,7 +111,12 @@ def _dataset_tables(batches: Sequence[BatchFiles]) -> tuple[dict[str, pa.Table],
         ),
     }
     del users, days
-    tables["behaviour"] = aggregates.behaviour_table([b.events for b in batches])
+    if cluster is not None:  # a large dataset, with a cluster: the same table computed there
+        from flywheel_core.data import distributed
+
+        tables["behaviour"] = distributed.behaviour_table(cluster, [b.events for b in batches])
+    else:
+        tables["behaviour"] = aggregates.behaviour_table([b.events for b in batches])
     return tables, activity.dau_mau
 
 
@@ -114,25 +128,34 @@ def _write(batch: BatchFiles, loaded: _Batch) -> None:
     write_aggregates_atomic(batch.aggregates, loaded.tables, loaded.meta)
 
 
-def update(batches: Sequence[BatchFiles], dictionary: SignalDictionary) -> None:
+def update(batches: Sequence[BatchFiles], dictionary: SignalDictionary, cluster: DaskAggregates | None = None) -> None:
     """After the last of ``batches`` was stored: its tables (one DuckDB pass over its file, no pandas: the
     import stays light), and those of any earlier batch that lacks them. The dataset-wide tables (the users'
     behaviour, actives, cohorts) are made by the first read after it, once."""
-    _load(batches, dictionary, (), dataset_wide=False)
+    _load(batches, dictionary, (), dataset_wide=False, cluster=cluster)
 
 
 def _load(
-    batches: Sequence[BatchFiles], dictionary: SignalDictionary, names: tuple[str, ...], *, dataset_wide: bool = True
+    batches: Sequence[BatchFiles],
+    dictionary: SignalDictionary,
+    names: tuple[str, ...],
+    *,
+    dataset_wide: bool = True,
+    cluster: DaskAggregates | None = None,
 ) -> list[_Batch]:
     """Every batch's tables ``names`` (and the dataset-wide ones in the last batch's folder), made where
-    missing or stale."""
+    missing or stale; by the Dask ``cluster`` when given and the dataset is large enough for it."""
+    from functools import cache
+
+    # whether the dataset is large enough for the cluster, read from its files' footers when a table is made
+    large = cache(lambda: cluster if cluster is not None and cluster.wanted([b.events for b in batches]) else None)
     loaded: list[_Batch] = []
     rules = aggregates.rules_key(dictionary.rules)
     for i, batch in enumerate(batches):
         wanted = names + (DATASET_TABLES if i == len(batches) - 1 else ())
         found = read_aggregates(batch.aggregates, wanted)
         if not _fresh(found, names, rules):
-            fresh = _compute_batch(batch, dictionary)
+            fresh = _compute_batch(batch, dictionary, large())
             kept = read_aggregates(batch.aggregates, DATASET_TABLES) if found is not None else None
             if kept is not None and kept[0].get("format") == aggregates.FORMAT:  # keep its dataset-wide tables
                 fresh.tables.update(kept[1])
@@ -153,7 +176,7 @@ def _load(
     last = loaded[-1]
     stale = last.meta.get("dataset_of") != _key(batches) or not all(n in last.tables for n in DATASET_TABLES)
     if dataset_wide and stale:
-        tables, dau_mau = _dataset_tables(batches)
+        tables, dau_mau = _dataset_tables(batches, large())
         everything = read_aggregates(batches[-1].aggregates, BATCH_TABLES)
         assert everything is not None
         last.tables.update(tables)
@@ -189,11 +212,15 @@ def _day_aligned(value: int | None) -> bool:
 
 
 def summary(
-    batches: Sequence[BatchFiles], dictionary: SignalDictionary, span: aggregates.Span | None = None
+    batches: Sequence[BatchFiles],
+    dictionary: SignalDictionary,
+    span: aggregates.Span | None = None,
+    cluster: DaskAggregates | None = None,
 ) -> Summary | None:
-    """The aggregates of the events in ``span`` (default: all; None when there are none)."""
+    """The aggregates of the events in ``span`` (default: all; None when there are none); the tables of a
+    large dataset that are missing are made by the Dask ``cluster`` when given."""
     span = span or aggregates.Span()
-    loaded = _load(batches, dictionary, ("daily", "items", "ratings"))
+    loaded = _load(batches, dictionary, ("daily", "items", "ratings"), cluster=cluster)
     daily = _frames(loaded, "daily")
     assert daily is not None
     if len(daily) == 0:
