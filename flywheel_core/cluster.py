@@ -32,6 +32,7 @@ __all__ = [
     "ClusterSubmission",
     "RanOn",
     "compute",
+    "computing",
     "connect",
     "in_dask_worker",
     "run_and_wait",
@@ -196,21 +197,35 @@ def run_and_wait(
             raise _lost(address, work, exc) from exc
 
 
-def compute(
-    address: str, collections: Sequence[Any], *, work: str, probe: Callable[[], str] | None = None
-) -> list[Any]:
-    """The results of Dask ``collections`` (dataframes, delayed values) computed on the cluster, brought here.
+@contextlib.contextmanager
+def computing(
+    address: str, *, work: str, probe: Callable[[], str] | None = None
+) -> Iterator[Callable[[Sequence[Any]], list[Any]]]:
+    """A function computing Dask ``collections`` (dataframes, delayed values) on the cluster and bringing their
+    results here, over one connection, after checking the workers once.
 
     Raises:
-        ConfigurationError: as :func:`run_and_wait`.
+        ConfigurationError: as :func:`run_and_wait` (on entry, or from the function when the cluster loses work).
     """
     with connect(address) as client:
         _checked(client, address, probe, work)
-        futures = client.compute(list(collections))
-        try:
-            return list(client.gather(futures))
-        except _cluster_failures() as exc:
-            raise _lost(address, work, exc) from exc
+
+        def run(collections: Sequence[Any]) -> list[Any]:
+            futures = client.compute(list(collections))
+            try:
+                return list(client.gather(futures))
+            except _cluster_failures() as exc:
+                raise _lost(address, work, exc) from exc
+
+        yield run
+
+
+def compute(
+    address: str, collections: Sequence[Any], *, work: str, probe: Callable[[], str] | None = None
+) -> list[Any]:
+    """The results of Dask ``collections`` computed on the cluster, brought here (:func:`computing`, once)."""
+    with computing(address, work=work, probe=probe) as run:
+        return run(collections)
 
 
 def in_dask_worker() -> bool:

@@ -599,11 +599,11 @@ def ingest_sql(
     from flywheel_core.data import sql_cluster
     from flywheel_core.data.sql import read_query
 
-    if sql_cluster.on_cluster(store):
-        arguments = {"query": query, "dataset": dataset, "actor": actor, "columns": columns, "signals": signals}
-        return sql_cluster.ingest_on_cluster(
-            store, workspace_id=workspace_id, url=url, arguments={**arguments, "skip_invalid": skip_invalid}
+    if sql_cluster.on_cluster(store.settings):
+        arguments = dict(
+            query=query, dataset=dataset, actor=actor, columns=columns, signals=signals, skip_invalid=skip_invalid
         )
+        return sql_cluster.ingest_on_cluster(store.settings, workspace_id=workspace_id, url=url, arguments=arguments)
     limits = Limits.from_settings(store.settings)
     extract = read_query(url, query, limits=limits)
     return ingest_file(
@@ -639,11 +639,9 @@ def append_sql(
     from flywheel_core.data.sql import read_query
 
     store.get_dataset(workspace_id=workspace_id, name=dataset, actor=actor)  # before running the query
-    if sql_cluster.on_cluster(store):
-        arguments = {"query": query, "dataset": dataset, "actor": actor, "signals": signals}
-        return sql_cluster.append_on_cluster(
-            store, workspace_id=workspace_id, url=url, arguments={**arguments, "skip_invalid": skip_invalid}
-        )
+    if sql_cluster.on_cluster(store.settings):
+        arguments = dict(query=query, dataset=dataset, actor=actor, signals=signals, skip_invalid=skip_invalid)
+        return sql_cluster.append_on_cluster(store.settings, workspace_id=workspace_id, url=url, arguments=arguments)
     limits = Limits.from_settings(store.settings)
     extract = read_query(url, query, limits=limits)
     return append_file(

@@ -204,7 +204,9 @@ def batch_tables(cluster: DaskAggregates, paths: Sequence[Path | str], rules: Se
         ConfigurationError: the cluster cannot be reached, has no workers, a worker cannot see the files,
         or the cluster lost the work.
     """
-    from flywheel_core.cluster import compute
+    import pandas as pd
+
+    from flywheel_core.cluster import computing
 
     src, present = _src(paths, rules, cluster.filesystem)
     daily = src.groupby(["day", "event", "rule"], dropna=False).agg({"us": ["count", "min", "max"]})
@@ -215,18 +217,17 @@ def batch_tables(cluster: DaskAggregates, paths: Sequence[Path | str], rules: Se
     whole = (valued["v"] == valued["v"].round()).groupby(valued["event"]).min()
     wanted = [daily, user_days, shape, whole] + ([items] if items is not None else [])
     probe = _probe(paths) if cluster.filesystem is None else None
-    found = compute(cluster.scheduler, wanted, work=WORK, probe=probe)
-    daily_frame, user_days_frame, shape_found, whole_found = found[:4]
+    with computing(cluster.scheduler, work=WORK, probe=probe) as run:
+        found = run(wanted)
+        daily_frame, user_days_frame, shape_found, whole_found = found[:4]
+        narrow = sorted(str(e) for e, n in shape_found.items() if n <= RATING_SCALE_MAX and bool(whole_found[e]))
+        if narrow:  # a second pass, over the events with a rating scale only
+            (counted,) = run([valued[valued["event"].isin(narrow)].groupby(["day", "event", "v"]).size()])
+            ratings_frame = _grouped(counted).rename(columns={"v": "value"})
+        else:
+            ratings_frame = pd.DataFrame({"day": [], "event": [], "value": [], "events": []})
     daily_frame.columns = ["events", "first_us", "last_us"]
-    narrow = sorted(str(e) for e, n in shape_found.items() if n <= RATING_SCALE_MAX and bool(whole_found.get(e, False)))
     wide = tuple(sorted(str(e) for e in shape_found.index if str(e) not in narrow))
-    ratings = valued[valued["event"].isin(narrow)].groupby(["day", "event", "v"]).size()
-    (ratings_found,) = compute(cluster.scheduler, [ratings], work=WORK, probe=None) if narrow else [None]
-    ratings_frame = _grouped(ratings_found).rename(columns={"v": "value"}) if ratings_found is not None else None
-    if ratings_frame is None:
-        import pandas as pd
-
-        ratings_frame = pd.DataFrame({"day": [], "event": [], "value": [], "events": []})
     return BatchTables(
         daily=_table(daily_frame.reset_index(), "daily", ("day", "event", "rule")),
         user_days=_table(_grouped(user_days_frame), "user_days", ("day", "user")),

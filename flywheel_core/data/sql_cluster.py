@@ -25,18 +25,17 @@ if TYPE_CHECKING:
     from flywheel_core.config import Settings
     from flywheel_core.data.api import AppendReport
     from flywheel_core.data.ingest import IngestReport
-    from flywheel_core.storage.store import Store
 
 __all__ = ["append_on_cluster", "ingest_on_cluster", "on_cluster", "run_sql_import_on_worker"]
 
 WORK = "SQL imports"
 
 
-def on_cluster(store: Store) -> bool:
-    """Whether an import asked of ``store`` goes to the cluster (one is configured, and this is not a worker)."""
+def on_cluster(settings: Settings) -> bool:
+    """Whether an import under ``settings`` goes to the cluster (one is configured, and this is not a worker)."""
     from flywheel_core.cluster import in_dask_worker
 
-    return bool(store.settings.dask_scheduler) and not in_dask_worker()
+    return bool(settings.dask_scheduler) and not in_dask_worker()
 
 
 def _sqlite_file(url: str) -> str | None:
@@ -106,13 +105,14 @@ def run_sql_import_on_worker(
         store.engine.dispose()
 
 
-def _run(store: Store, append: bool, workspace_id: int, url: str, arguments: dict[str, Any]) -> Any:
+def _run(settings: Settings, append: bool, workspace_id: int, url: str, arguments: dict[str, Any]) -> Any:
     from flywheel_core.cluster import run_and_wait
 
-    settings = replace(store.settings, secret_key=None)  # what a worker needs to open the store
+    address = settings.dask_scheduler
+    settings = replace(settings, secret_key=None)  # what a worker needs to open the store
     url = _absolute(url)
     return run_and_wait(
-        store.settings.dask_scheduler,
+        address,
         run_sql_import_on_worker,
         settings,
         append,
@@ -125,18 +125,18 @@ def _run(store: Store, append: bool, workspace_id: int, url: str, arguments: dic
     )
 
 
-def ingest_on_cluster(store: Store, *, workspace_id: int, url: str, arguments: dict[str, Any]) -> IngestReport:
+def ingest_on_cluster(settings: Settings, *, workspace_id: int, url: str, arguments: dict[str, Any]) -> IngestReport:
     """:func:`flywheel_core.data.api.ingest_sql` (with ``arguments``) run on a cluster worker; its report.
 
     Raises:
         ConfigurationError: the cluster cannot be reached, has no workers, a worker cannot see the data folder,
         the database or the SQLite file, or the cluster lost the task. Whatever the import raises, as it is.
     """
-    report: IngestReport = _run(store, False, workspace_id, url, arguments)
+    report: IngestReport = _run(settings, False, workspace_id, url, arguments)
     return report
 
 
-def append_on_cluster(store: Store, *, workspace_id: int, url: str, arguments: dict[str, Any]) -> AppendReport:
+def append_on_cluster(settings: Settings, *, workspace_id: int, url: str, arguments: dict[str, Any]) -> AppendReport:
     """:func:`flywheel_core.data.api.append_sql` (with ``arguments``) run on a cluster worker; its report."""
-    result: AppendReport = _run(store, True, workspace_id, url, arguments)
+    result: AppendReport = _run(settings, True, workspace_id, url, arguments)
     return result
