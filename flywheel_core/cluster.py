@@ -40,7 +40,7 @@ __all__ = [
 ]
 
 CONNECT_SECONDS = 5.0  # how long to wait for the scheduler to answer before saying it cannot be reached
-UNSET = "or unset FLYWHEEL_DASK_SCHEDULER to run jobs on this machine"
+UNSET = "or unset FLYWHEEL_DASK_SCHEDULER to run jobs and imports on this machine"
 T = TypeVar("T")
 
 
