@@ -11,8 +11,9 @@ shape of DuckDB's view (:func:`_prepared`), then grouped by the cluster. The use
 ``analytics.user_outliers`` on each partition after a shuffle by user (a user's events all land in one
 partition), with the heavy users computed over every user at the end, as ``behaviour_table`` does.
 
-Only the small tables come back to this process; the largest, a row per (day, user), comes back too (a
-fraction of the events' size). Date ranges of the Explore view still run with DuckDB over the files.
+Only the tables come back to this process, the largest being a row per (day, user) (the DuckDB path streams
+that one to disk; here it is held while it is written). Date ranges of the Explore view still run with DuckDB
+over the files. A local path must be a file every worker sees (checked on each before the work is sent).
 """
 
 from __future__ import annotations

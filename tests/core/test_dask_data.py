@@ -237,3 +237,44 @@ def test_the_minimum_events_for_the_cluster_is_parsed_strictly(value: str) -> No
         load_settings({"FLYWHEEL_DASK_MIN_EVENTS": value})
     assert load_settings({}).dask_min_events == 20_000_000
     assert load_settings({"FLYWHEEL_DASK_MIN_EVENTS": "5000000"}).dask_min_events == 5_000_000
+
+
+def test_the_aggregates_read_events_files_in_object_storage(env: dict[str, str], cluster: LocalCluster) -> None:
+    """The files in a local S3-compatible server (moto's, started here), read by the workers through pyarrow."""
+    import pyarrow.fs as pafs
+    from moto import server as moto_server
+
+    store = Store(load_settings(env))
+    ws = store.create_workspace(name="Demo", actor="alice")
+    assert ws.id is not None
+    files = _demo_dataset(store, ws.id, "music", 3_000)
+    rules = SignalDictionary.from_json(store.get_dataset(workspace_id=ws.id, name="music").signal_dictionary).rules
+    server = moto_server.ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    try:
+        host, port = server.get_host_and_port()
+        s3 = pafs.S3FileSystem(
+            access_key="test",
+            secret_key="test",
+            region="us-east-1",
+            endpoint_override=f"http://{host}:{port}",
+            allow_bucket_creation=True,
+        )
+        s3.create_dir("flywheel-dask")
+        keys = []
+        for path in files:
+            keys.append(f"flywheel-dask/events/{path.name}")
+            with s3.open_output_stream(keys[-1]) as out:
+                out.write(path.read_bytes())
+        on_cluster = distributed.DaskAggregates(scheduler=cluster.scheduler_address, min_events=1, filesystem=s3)
+        assert on_cluster.wanted(keys) and distributed.events_in(keys, s3) == distributed.events_in(files)
+        found = distributed.batch_tables(on_cluster, keys, rules)
+        behaviour = distributed.behaviour_table(on_cluster, keys)
+    finally:
+        server.stop()
+    with aggregates.connect() as con:
+        expected = aggregates.batch_tables(con, files, rules)
+    assert found.daily.equals(expected.daily) and found.wide == expected.wide
+    assert found.items is not None and expected.items is not None and found.items.equals(expected.items)
+    _assert_same_behaviour(behaviour, aggregates.behaviour_table(files))
+    store.engine.dispose()
