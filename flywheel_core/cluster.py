@@ -37,6 +37,7 @@ __all__ = [
     "in_dask_worker",
     "run_and_wait",
     "submit_detached",
+    "task_progress",
 ]
 
 CONNECT_SECONDS = 5.0  # how long to wait for the scheduler to answer before saying it cannot be reached
@@ -170,6 +171,10 @@ def _cluster_failures() -> tuple[type[BaseException], ...]:
     return (KilledWorker, CancelledError, CommClosedError)
 
 
+Progress = Callable[[float, str], None]
+POLL_SECONDS = 0.25  # how often the waiting caller hands a task's progress on
+
+
 def run_and_wait(
     address: str,
     function: Callable[..., T],
@@ -177,12 +182,16 @@ def run_and_wait(
     name: str,
     work: str,
     probe: Callable[[], str] | None = None,
+    progress: Progress | None = None,
 ) -> T:
     """``function(*args)`` run in a Dask worker, its result (or its error) returned here once it has ended.
 
     ``args`` travel with the task only: its key is ``name`` and a random suffix, never an argument. If its
     worker dies, Dask's scheduler may start the task again on another (up to its ``allowed-failures``):
     work submitted here must be all or nothing (an import is: a repeat of stored content is refused).
+    What the task reports through :func:`task_progress` reaches ``progress``, called in this thread: the
+    worker logs it as events of the task's key, which the scheduler keeps (in order, before the task's end)
+    and this reads every :data:`POLL_SECONDS` while it waits.
 
     Raises:
         ConfigurationError: the scheduler cannot be reached, has no workers, a worker cannot do ``work``
@@ -190,11 +199,46 @@ def run_and_wait(
     """
     with connect(address) as client:
         _checked(client, address, probe, work)
-        future = client.submit(function, *args, key=f"{name}-{uuid.uuid4().hex[:12]}", pure=False)
+        key = f"{name}-{uuid.uuid4().hex[:12]}"
+        handed = 0
+
+        def hand_on() -> None:
+            nonlocal handed
+            if progress is None:
+                return
+            events = client.get_events(key)
+            for _, (fraction, message) in list(events)[handed:]:
+                progress(fraction, message)
+            handed = len(events)
+
+        future = client.submit(function, *args, key=key, pure=False)
         try:
-            return future.result()  # type: ignore[no-any-return]
+            while True:
+                try:
+                    result: T = future.result(timeout=POLL_SECONDS if progress is not None else None)
+                    break
+                except TimeoutError:
+                    hand_on()
         except _cluster_failures() as exc:
             raise _lost(address, work, exc) from exc
+        hand_on()  # what was reported last (the scheduler had it before the task's end)
+        return result
+
+
+def task_progress() -> Progress | None:
+    """Inside a task of :func:`run_and_wait`: a progress function whose reports reach the waiting caller
+    (None outside a Dask task)."""
+    if not in_dask_worker():
+        return None
+    from distributed import get_worker
+
+    worker = get_worker()
+    key = worker.get_current_task()
+
+    def report(fraction: float, message: str) -> None:
+        worker.log_event(str(key), (float(fraction), str(message)))
+
+    return report
 
 
 @contextlib.contextmanager

@@ -593,8 +593,9 @@ def ingest_sql(
         LimitExceededError, ConflictError: as :func:`ingest_file`.
 
     With a Dask cluster configured (``FLYWHEEL_DASK_SCHEDULER``) the read, checks and store run in a worker
-    (:mod:`flywheel_core.data.sql_cluster`; ``report.ran_on`` says where) and this waits for the report;
-    ``progress`` is then not called. A cluster that cannot take it raises ConfigurationError, saying why.
+    (:mod:`flywheel_core.data.sql_cluster`; ``report.ran_on`` says where) and this waits for the report,
+    calling ``progress`` (in this thread) as the worker reports. A cluster that cannot take it raises
+    ConfigurationError, saying why.
     """
     from flywheel_core.data import sql_cluster
     from flywheel_core.data.sql import read_query
@@ -603,7 +604,9 @@ def ingest_sql(
         arguments = dict(
             query=query, dataset=dataset, actor=actor, columns=columns, signals=signals, skip_invalid=skip_invalid
         )
-        return sql_cluster.ingest_on_cluster(store.settings, workspace_id=workspace_id, url=url, arguments=arguments)
+        return sql_cluster.ingest_on_cluster(
+            store.settings, workspace_id=workspace_id, url=url, arguments=arguments, progress=progress
+        )
     limits = Limits.from_settings(store.settings)
     extract = read_query(url, query, limits=limits)
     return ingest_file(
@@ -641,7 +644,9 @@ def append_sql(
     store.get_dataset(workspace_id=workspace_id, name=dataset, actor=actor)  # before running the query
     if sql_cluster.on_cluster(store.settings):
         arguments = dict(query=query, dataset=dataset, actor=actor, signals=signals, skip_invalid=skip_invalid)
-        return sql_cluster.append_on_cluster(store.settings, workspace_id=workspace_id, url=url, arguments=arguments)
+        return sql_cluster.append_on_cluster(
+            store.settings, workspace_id=workspace_id, url=url, arguments=arguments, progress=progress
+        )
     limits = Limits.from_settings(store.settings)
     extract = read_query(url, query, limits=limits)
     return append_file(

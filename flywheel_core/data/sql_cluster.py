@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import os
 import traceback
+from collections.abc import Callable
 from dataclasses import replace
 from functools import partial
 from pathlib import Path
@@ -88,24 +89,32 @@ def run_sql_import_on_worker(
 
     Returns its report, whose ``ran_on`` says where it ran (host, process id, Dask worker).
     """
-    from flywheel_core.cluster import RanOn
+    from flywheel_core.cluster import RanOn, task_progress
     from flywheel_core.data import api
     from flywheel_core.storage.store import Store
 
     store = Store(settings, migrate=False)  # the app that asked has migrated the database
+    progress = task_progress()
     try:
         if append:
-            result = api.append_sql(store, workspace_id=workspace_id, url=url, **arguments)
+            result = api.append_sql(store, workspace_id=workspace_id, url=url, progress=progress, **arguments)
             result.report.ran_on = RanOn.here()
             return result
-        report = api.ingest_sql(store, workspace_id=workspace_id, url=url, **arguments)
+        report = api.ingest_sql(store, workspace_id=workspace_id, url=url, progress=progress, **arguments)
         report.ran_on = RanOn.here()
         return report
     finally:
         store.engine.dispose()
 
 
-def _run(settings: Settings, append: bool, workspace_id: int, url: str, arguments: dict[str, Any]) -> Any:
+def _run(
+    settings: Settings,
+    append: bool,
+    workspace_id: int,
+    url: str,
+    arguments: dict[str, Any],
+    progress: Callable[[float, str], None] | None,
+) -> Any:
     from flywheel_core.cluster import run_and_wait
 
     address = settings.dask_scheduler
@@ -122,21 +131,37 @@ def _run(settings: Settings, append: bool, workspace_id: int, url: str, argument
         name="flywheel-sql-append" if append else "flywheel-sql-import",
         work=WORK,
         probe=partial(_worker_problem, settings, workspace_id, url),
+        progress=progress,
     )
 
 
-def ingest_on_cluster(settings: Settings, *, workspace_id: int, url: str, arguments: dict[str, Any]) -> IngestReport:
+def ingest_on_cluster(
+    settings: Settings,
+    *,
+    workspace_id: int,
+    url: str,
+    arguments: dict[str, Any],
+    progress: Callable[[float, str], None] | None = None,
+) -> IngestReport:
     """:func:`flywheel_core.data.api.ingest_sql` (with ``arguments``) run on a cluster worker; its report.
+    The import's progress reaches ``progress`` here, in the caller's thread.
 
     Raises:
         ConfigurationError: the cluster cannot be reached, has no workers, a worker cannot see the data folder,
         the database or the SQLite file, or the cluster lost the task. Whatever the import raises, as it is.
     """
-    report: IngestReport = _run(settings, False, workspace_id, url, arguments)
+    report: IngestReport = _run(settings, False, workspace_id, url, arguments, progress)
     return report
 
 
-def append_on_cluster(settings: Settings, *, workspace_id: int, url: str, arguments: dict[str, Any]) -> AppendReport:
+def append_on_cluster(
+    settings: Settings,
+    *,
+    workspace_id: int,
+    url: str,
+    arguments: dict[str, Any],
+    progress: Callable[[float, str], None] | None = None,
+) -> AppendReport:
     """:func:`flywheel_core.data.api.append_sql` (with ``arguments``) run on a cluster worker; its report."""
-    result: AppendReport = _run(settings, True, workspace_id, url, arguments)
+    result: AppendReport = _run(settings, True, workspace_id, url, arguments, progress)
     return result

@@ -13,6 +13,7 @@ import json
 import os
 import socket
 import sqlite3
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -127,9 +128,27 @@ def test_an_sql_import_a_cluster_cannot_take_fails_clearly_and_stores_nothing(
         data_api.ingest_sql(
             store, workspace_id=ws.id, url=missing, query="SELECT 1", dataset="dw", actor="alice"
         )  # the worker cannot see the file the query reads: checked there before anything runs
-    # the import's own errors come back as they are
+    # the import's progress comes back to the caller's thread as a local import reports it
     query = "SELECT * FROM events"
-    data_api.ingest_sql(store, workspace_id=ws.id, url=warehouse, query=query, dataset="dw", actor="alice")
+    seen: list[tuple[float, str, int]] = []
+
+    def note(fraction: float, message: str) -> None:
+        seen.append((fraction, message, threading.get_ident()))
+
+    data_api.ingest_sql(
+        store, workspace_id=ws.id, url=warehouse, query=query, dataset="dw", actor="alice", progress=note
+    )
+    there, seen[:] = list(seen), []
+    local = Store(load_settings(env))
+    here = local.create_workspace(name="Here", actor="alice")
+    assert here.id is not None
+    data_api.ingest_sql(
+        local, workspace_id=here.id, url=warehouse, query=query, dataset="dw", actor="alice", progress=note
+    )
+    local.engine.dispose()
+    assert [(f, m) for f, m, _ in there] == [(f, m) for f, m, _ in seen] and there[-1][:2] == (1.0, "Stored")
+    assert {thread for _, _, thread in there} == {threading.get_ident()}
+    # the import's own errors come back as they are
     with pytest.raises(ConflictError, match="already imported in this workspace as dataset 'dw'"):
         data_api.ingest_sql(store, workspace_id=ws.id, url=warehouse, query=query, dataset="again", actor="alice")
     store.engine.dispose()
