@@ -38,6 +38,7 @@ if TYPE_CHECKING:
 __all__ = ["DaskAggregates", "batch_tables", "behaviour_table", "events_in"]
 
 WORK = "summaries (the aggregates of a large dataset)"
+_STRING = "string[pyarrow]"
 _SCHEMAS = {
     "daily": pa.schema(
         [
@@ -114,20 +115,20 @@ def _read(paths: Sequence[Path | str], columns: Sequence[str], filesystem: Any) 
     return (frames[0] if len(frames) == 1 else dd.concat(frames)), set(wanted)
 
 
-def _text(column: pd.Series) -> Any:
-    """A column as an array of Python strings, missing values None (dictionary columns arrive as categoricals)."""
+def _text(column: pd.Series) -> pd.Series:
+    """A column as Arrow-backed strings, missing values NA: grouped, compared and sorted by Arrow's kernels.
+    A dictionary column (read as a categorical) is decoded by Arrow from its codes, with no Python object per
+    value."""
     import numpy as np
     import pandas as pd
 
     if isinstance(column.dtype, pd.CategoricalDtype):
-        labels = np.asarray(column.cat.categories.astype(str), dtype=object)
         codes = column.cat.codes.to_numpy()
-        values = labels[np.maximum(codes, 0)] if len(labels) else np.full(len(codes), None, dtype=object)
-        values[codes < 0] = None
-        return values
-    values = np.array(column.astype(object), dtype=object)  # a copy: a partition's arrays may be read-only
-    values[column.isna().to_numpy()] = None
-    return values
+        labels = pa.array(np.asarray(column.cat.categories, dtype=object), type=pa.string())
+        indices = pa.array(codes, type=pa.int32(), mask=codes < 0)
+        decoded = pa.DictionaryArray.from_arrays(indices, labels).cast(pa.string())
+        return pd.Series(pd.arrays.ArrowStringArray(decoded), index=column.index)
+    return column.astype(pd.StringDtype("pyarrow"))
 
 
 def _prepared(part: pd.DataFrame, rules: Sequence[SignalRule], has_item: bool, has_value: bool) -> pd.DataFrame:
@@ -150,12 +151,12 @@ def _prepared(part: pd.DataFrame, rules: Sequence[SignalRule], has_item: bool, h
     known = ~np.isnan(v)
     for i, r in enumerate(rules):  # a later rule wins, as in SignalDictionary.annotate and the SQL CASE
         with np.errstate(invalid="ignore"):
-            hit = (event == r.event) & known & ops[r.op](v, float(r.threshold))
+            hit = (event == r.event).fillna(False).to_numpy(dtype=bool) & known & ops[r.op](v, float(r.threshold))
         rule[hit] = i
     return pd.DataFrame(
         {
             "user": _text(part["user"]),
-            "item": _text(part["item"]) if has_item else np.full(len(part), None, dtype=object),
+            "item": _text(part["item"]) if has_item else pd.Series(pd.NA, index=part.index, dtype=_STRING),
             "event": event,
             "v": v,
             "us": us,
@@ -173,9 +174,9 @@ def _src(paths: Sequence[Path | str], rules: Sequence[SignalRule], filesystem: A
     frame, present = _read(paths, ("user", "item", "event", "value", "timestamp"), filesystem)
     meta = pd.DataFrame(
         {
-            "user": pd.Series([], dtype=object),
-            "item": pd.Series([], dtype=object),
-            "event": pd.Series([], dtype=object),
+            "user": pd.Series([], dtype=_STRING),
+            "item": pd.Series([], dtype=_STRING),
+            "event": pd.Series([], dtype=_STRING),
             "v": pd.Series([], dtype=float),
             "us": pd.Series([], dtype=np.int64),
             "day": pd.Series([], dtype=np.int32),
