@@ -14,7 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -33,6 +33,7 @@ if TYPE_CHECKING:  # pandas and the analytics load only when a profile is asked 
     import pandas as pd
     from pandas import DataFrame
 
+    from flywheel_core.config import Settings
     from flywheel_core.data import analytics, figures
 
 __all__ = [
@@ -604,9 +605,16 @@ def ingest_sql(
         arguments = dict(
             query=query, dataset=dataset, actor=actor, columns=columns, signals=signals, skip_invalid=skip_invalid
         )
-        return sql_cluster.ingest_on_cluster(
-            store.settings, workspace_id=workspace_id, url=url, arguments=arguments, progress=progress
+        report: IngestReport = sql_cluster.run_on_cluster(
+            store.settings,
+            _sql_import_on_worker,
+            append=False,
+            workspace_id=workspace_id,
+            url=url,
+            arguments=arguments,
+            progress=progress,
         )
+        return report
     limits = Limits.from_settings(store.settings)
     extract = read_query(url, query, limits=limits)
     return ingest_file(
@@ -644,9 +652,16 @@ def append_sql(
     store.get_dataset(workspace_id=workspace_id, name=dataset, actor=actor)  # before running the query
     if sql_cluster.on_cluster(store.settings):
         arguments = dict(query=query, dataset=dataset, actor=actor, signals=signals, skip_invalid=skip_invalid)
-        return sql_cluster.append_on_cluster(
-            store.settings, workspace_id=workspace_id, url=url, arguments=arguments, progress=progress
+        result: AppendReport = sql_cluster.run_on_cluster(
+            store.settings,
+            _sql_import_on_worker,
+            append=True,
+            workspace_id=workspace_id,
+            url=url,
+            arguments=arguments,
+            progress=progress,
         )
+        return result
     limits = Limits.from_settings(store.settings)
     extract = read_query(url, query, limits=limits)
     return append_file(
@@ -661,6 +676,28 @@ def append_sql(
         limits=limits,
         progress=progress,
     )
+
+
+def _sql_import_on_worker(
+    settings: Settings, append: bool, workspace_id: int, url: str, arguments: dict[str, Any]
+) -> IngestReport | AppendReport:
+    """An SQL import's work on a Dask worker (:func:`flywheel_core.data.sql_cluster.run_on_cluster`): open the
+    store from the app's settings and run :func:`ingest_sql` or :func:`append_sql` there, reporting progress to
+    the waiting caller. The report's ``ran_on`` says where it ran (host, process id, Dask worker)."""
+    from flywheel_core.cluster import RanOn, task_progress
+
+    store = Store(settings, migrate=False)  # the app that asked has migrated the database
+    progress = task_progress()
+    try:
+        if append:
+            appended = append_sql(store, workspace_id=workspace_id, url=url, progress=progress, **arguments)
+            appended.report.ran_on = RanOn.here()
+            return appended
+        report = ingest_sql(store, workspace_id=workspace_id, url=url, progress=progress, **arguments)
+        report.ran_on = RanOn.here()
+        return report
+    finally:
+        store.engine.dispose()
 
 
 def _append(

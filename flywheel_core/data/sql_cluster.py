@@ -1,11 +1,12 @@
 """SQL imports (``flywheel ingest --sql``) run in a worker of the Dask cluster, when one is configured.
 
 With ``FLYWHEEL_DASK_SCHEDULER`` set, :func:`flywheel_core.data.api.ingest_sql` and ``append_sql`` hand the
-whole read, check and store to the cluster: :func:`run_sql_import_on_worker` is submitted with the app's
-settings (without the session-signing key), opens the store there and runs the same function a local import
-runs; the caller waits for its report (:func:`flywheel_core.cluster.run_and_wait`). The database URL travels in
-the task's arguments only: the task's key is a fixed name and a random suffix, the dataset's source name holds
-the URL with its password masked (:func:`flywheel_core.data.sql.redact_url`), and nothing here logs it.
+whole read, check and store to the cluster (:func:`run_on_cluster`): their worker side is submitted with the
+app's settings (without the session-signing key), opens the store there and runs the same function a local
+import runs; the caller waits for its report (:func:`flywheel_core.cluster.run_and_wait`). The database URL
+travels in the task's arguments only: the task's key is a fixed name and a random suffix, the dataset's source
+name holds the URL with its password masked (:func:`flywheel_core.data.sql.redact_url`), and nothing here logs
+it.
 
 Before the hand-over every worker is checked (:func:`_worker_problem`): it sees the data folder, the app's
 database and, for a SQLite source, the file the query reads. A relative SQLite path is made absolute here
@@ -24,10 +25,8 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from flywheel_core.config import Settings
-    from flywheel_core.data.api import AppendReport
-    from flywheel_core.data.ingest import IngestReport
 
-__all__ = ["append_on_cluster", "ingest_on_cluster", "on_cluster", "run_sql_import_on_worker"]
+__all__ = ["on_cluster", "run_on_cluster"]
 
 WORK = "SQL imports"
 
@@ -82,39 +81,24 @@ def _worker_problem(settings: Settings, workspace_id: int, url: str) -> str:
     return ""
 
 
-def run_sql_import_on_worker(
-    settings: Settings, append: bool, workspace_id: int, url: str, arguments: dict[str, Any]
-) -> IngestReport | AppendReport:
-    """An SQL import's work on a Dask worker: open the store from the app's settings, run the import there.
-
-    Returns its report, whose ``ran_on`` says where it ran (host, process id, Dask worker).
-    """
-    from flywheel_core.cluster import RanOn, task_progress
-    from flywheel_core.data import api
-    from flywheel_core.storage.store import Store
-
-    store = Store(settings, migrate=False)  # the app that asked has migrated the database
-    progress = task_progress()
-    try:
-        if append:
-            result = api.append_sql(store, workspace_id=workspace_id, url=url, progress=progress, **arguments)
-            result.report.ran_on = RanOn.here()
-            return result
-        report = api.ingest_sql(store, workspace_id=workspace_id, url=url, progress=progress, **arguments)
-        report.ran_on = RanOn.here()
-        return report
-    finally:
-        store.engine.dispose()
-
-
-def _run(
+def run_on_cluster(
     settings: Settings,
+    function: Callable[..., Any],
+    *,
     append: bool,
     workspace_id: int,
     url: str,
     arguments: dict[str, Any],
-    progress: Callable[[float, str], None] | None,
+    progress: Callable[[float, str], None] | None = None,
 ) -> Any:
+    """``function(settings, append, workspace_id, url, arguments)`` run on a cluster worker (the import's own
+    function, :func:`flywheel_core.data.api.ingest_sql`'s worker side); its result, once it has ended. The
+    import's progress reaches ``progress`` here, in the caller's thread.
+
+    Raises:
+        ConfigurationError: the cluster cannot be reached, has no workers, a worker cannot see the data folder,
+        the database or the SQLite file, or the cluster lost the task. Whatever the import raises, as it is.
+    """
     from flywheel_core.cluster import run_and_wait
 
     address = settings.dask_scheduler
@@ -122,7 +106,7 @@ def _run(
     url = _absolute(url)
     return run_and_wait(
         address,
-        run_sql_import_on_worker,
+        function,
         settings,
         append,
         workspace_id,
@@ -133,35 +117,3 @@ def _run(
         probe=partial(_worker_problem, settings, workspace_id, url),
         progress=progress,
     )
-
-
-def ingest_on_cluster(
-    settings: Settings,
-    *,
-    workspace_id: int,
-    url: str,
-    arguments: dict[str, Any],
-    progress: Callable[[float, str], None] | None = None,
-) -> IngestReport:
-    """:func:`flywheel_core.data.api.ingest_sql` (with ``arguments``) run on a cluster worker; its report.
-    The import's progress reaches ``progress`` here, in the caller's thread.
-
-    Raises:
-        ConfigurationError: the cluster cannot be reached, has no workers, a worker cannot see the data folder,
-        the database or the SQLite file, or the cluster lost the task. Whatever the import raises, as it is.
-    """
-    report: IngestReport = _run(settings, False, workspace_id, url, arguments, progress)
-    return report
-
-
-def append_on_cluster(
-    settings: Settings,
-    *,
-    workspace_id: int,
-    url: str,
-    arguments: dict[str, Any],
-    progress: Callable[[float, str], None] | None = None,
-) -> AppendReport:
-    """:func:`flywheel_core.data.api.append_sql` (with ``arguments``) run on a cluster worker; its report."""
-    result: AppendReport = _run(settings, True, workspace_id, url, arguments, progress)
-    return result
