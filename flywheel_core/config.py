@@ -40,6 +40,7 @@ class Settings:
     session_max_hours: int = 12
     secret_key: str | None = field(default=None, repr=False)  # never printed with the settings
     dask_scheduler: str = ""  # an existing Dask cluster's scheduler: whole jobs run there
+    dask_min_events: int = 20_000_000  # with a cluster, a dataset this large has its aggregates computed there
 
     object_store: str = ""  # s3://bucket/prefix: events, aggregates and model files live there instead
 
@@ -163,7 +164,9 @@ def load_settings(env: dict[str, str] | None = None) -> Settings:
     ``FLYWHEEL_MAX_UPLOAD_MB`` (also Streamlit's upload limit when started with ``flywheel app``),
     ``FLYWHEEL_MAX_FILE_MB`` (default 20480: a file given by path to ``flywheel ingest``, separate from the
     browser's upload limit), ``FLYWHEEL_MAX_ROWS``, ``FLYWHEEL_MAX_FIELD_CHARS``, ``FLYWHEEL_DEFAULT_WORKSPACE``,
-    ``FLYWHEEL_DASK_SCHEDULER`` (an existing Dask cluster: jobs run on it, see :func:`dask_scheduler_from`);
+    ``FLYWHEEL_DASK_SCHEDULER`` (an existing Dask cluster: jobs and SQL imports run on it, see
+    :func:`dask_scheduler_from`), ``FLYWHEEL_DASK_MIN_EVENTS`` (default 20,000,000: with a cluster, a dataset
+    of at least this many events has its aggregates computed there, :mod:`flywheel_core.data.distributed`);
     ``FLYWHEEL_SESSION_IDLE_MINUTES`` (default 60, at most 43200) and ``FLYWHEEL_SESSION_MAX_HOURS``
     (default 12, at most 720): a built-in account's session ends after that long without a request, or
     that long after sign-in; ``FLYWHEEL_SECRET_KEY`` (at least 32 characters) signs the session cookie,
@@ -200,6 +203,7 @@ def load_settings(env: dict[str, str] | None = None) -> Settings:
         max_field_chars=_int_env(env, "FLYWHEEL_MAX_FIELD_CHARS", 10_000),
         default_workspace=env.get("FLYWHEEL_DEFAULT_WORKSPACE") or "Default",
         dask_scheduler=dask_scheduler_from(env),
+        dask_min_events=_int_env(env, "FLYWHEEL_DASK_MIN_EVENTS", 20_000_000),
         session_idle_minutes=_bounded_int_env(env, "FLYWHEEL_SESSION_IDLE_MINUTES", 60, 43_200),
         session_max_hours=_bounded_int_env(env, "FLYWHEEL_SESSION_MAX_HOURS", 12, 720),
         secret_key=_secret_env(env),

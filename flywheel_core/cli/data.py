@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import sys
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -264,6 +265,9 @@ def _ingest_batch_or_query(
         ]
     text += [f"  rejected {count:,}: {reason}" for reason, count in report.rejected_reasons.items()]
     text += [f"  note: {w}" for w in report.warnings]
+    if report.ran_on is not None:  # the query was read and stored on a Dask worker
+        payload["ran_on"] = dataclasses.asdict(report.ran_on)
+        text.append(f"  ran on {report.ran_on.describe()}")
     emit(payload, as_json, "\n".join(text))
 
 

@@ -63,7 +63,9 @@ __all__ = [
 ]
 
 FORMAT = 2  # bumped when the tables change: older ones are rebuilt on first read
-MEMORY_LIMIT = "256MB"  # spills beyond it: as fast as 1 GB at 25M events (15.5 s vs 28 s on a busy machine), 0.4 GB peak, not 1.1
+MEMORY_LIMIT = (
+    "256MB"  # spills beyond it: as fast as 1 GB at 25M events (15.5 s vs 28 s on a busy machine), 0.4 GB peak, not 1.1
+)
 THREADS = 2
 DAY_US = 86_400_000_000
 RATING_SCALE_MAX = 11  # at most this many distinct whole values make a rating scale (analytics.rating_bias)

@@ -15,12 +15,13 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import pyarrow as pa
 import pyarrow.compute as pc
 
 from flywheel_core.data.columns import ROLES
+from flywheel_core.data.distributed import DaskAggregates
 from flywheel_core.data.ingest import IngestReport, PreparedImport, prepare_import, preview_file
 from flywheel_core.data.reading import Limits
 from flywheel_core.data.signals import SignalDictionary, SignalRule, SignalSpec
@@ -33,6 +34,7 @@ if TYPE_CHECKING:  # pandas and the analytics load only when a profile is asked 
     import pandas as pd
     from pandas import DataFrame
 
+    from flywheel_core.config import Settings
     from flywheel_core.data import analytics, figures
 
 __all__ = [
@@ -278,7 +280,9 @@ def _summary(
 
     span = aggregates.Span(_micros(start), _micros(end))
     try:
-        return summaries.summary(store.aggregate_batches(row), dictionary, span)
+        return summaries.summary(
+            store.aggregate_batches(row), dictionary, span, cluster=DaskAggregates.from_settings(store.settings)
+        )
     except StorageError:  # a full disk, a read-only bucket: the figures from the events instead
         return False
 
@@ -346,11 +350,11 @@ def _update_aggregates(store: Store, row: Dataset, dictionary: SignalDictionary,
     import duckdb
 
     from flywheel_core.data import summaries
-    from flywheel_core.exceptions import StorageError
+    from flywheel_core.exceptions import ConfigurationError, StorageError
 
     try:
-        summaries.update(store.aggregate_batches(row), dictionary)
-    except (StorageError, duckdb.Error, OSError) as error:
+        summaries.update(store.aggregate_batches(row), dictionary, cluster=DaskAggregates.from_settings(store.settings))
+    except (StorageError, ConfigurationError, duckdb.Error, OSError) as error:  # ConfigurationError: the cluster
         if not any("summaries could not be written" in w for w in report.warnings):
             report.warnings.append(_NO_SUMMARIES.format(error=error))
 
@@ -627,9 +631,29 @@ def ingest_sql(
         ConfigurationError: no driver for the URL (install the ``sql`` extra) or no connection.
         DataValidationError: the query fails or returns no rows; the rows do not pass the checks.
         LimitExceededError, ConflictError: as :func:`ingest_file`.
+
+    With a Dask cluster configured (``FLYWHEEL_DASK_SCHEDULER``) the read, checks and store run in a worker
+    (:mod:`flywheel_core.data.sql_cluster`; ``report.ran_on`` says where) and this waits for the report,
+    calling ``progress`` (in this thread) as the worker reports. A cluster that cannot take it raises
+    ConfigurationError, saying why.
     """
+    from flywheel_core.data import sql_cluster
     from flywheel_core.data.sql import read_query
 
+    if sql_cluster.on_cluster(store.settings):
+        arguments = dict(
+            query=query, dataset=dataset, actor=actor, columns=columns, signals=signals, skip_invalid=skip_invalid
+        )
+        report: IngestReport = sql_cluster.run_on_cluster(
+            store.settings,
+            _sql_import_on_worker,
+            append=False,
+            workspace_id=workspace_id,
+            url=url,
+            arguments=arguments,
+            progress=progress,
+        )
+        return report
     limits = Limits.from_settings(store.settings)
     extract = read_query(url, query, limits=limits)
     return ingest_file(
@@ -659,10 +683,24 @@ def append_sql(
     skip_invalid: bool = False,
     progress: Callable[[float, str], None] | None = None,
 ) -> AppendReport:
-    """Append the rows of ``query`` to dataset ``dataset`` as a new batch (:func:`append_file` on them)."""
+    """Append the rows of ``query`` to dataset ``dataset`` as a new batch (:func:`append_file` on them);
+    on a Dask worker when a cluster is configured, as :func:`ingest_sql`."""
+    from flywheel_core.data import sql_cluster
     from flywheel_core.data.sql import read_query
 
     store.get_dataset(workspace_id=workspace_id, name=dataset, actor=actor)  # before running the query
+    if sql_cluster.on_cluster(store.settings):
+        arguments = dict(query=query, dataset=dataset, actor=actor, signals=signals, skip_invalid=skip_invalid)
+        result: AppendReport = sql_cluster.run_on_cluster(
+            store.settings,
+            _sql_import_on_worker,
+            append=True,
+            workspace_id=workspace_id,
+            url=url,
+            arguments=arguments,
+            progress=progress,
+        )
+        return result
     limits = Limits.from_settings(store.settings)
     extract = read_query(url, query, limits=limits)
     return append_file(
@@ -677,6 +715,28 @@ def append_sql(
         limits=limits,
         progress=progress,
     )
+
+
+def _sql_import_on_worker(
+    settings: Settings, append: bool, workspace_id: int, url: str, arguments: dict[str, Any]
+) -> IngestReport | AppendReport:
+    """An SQL import's work on a Dask worker (:func:`flywheel_core.data.sql_cluster.run_on_cluster`): open the
+    store from the app's settings and run :func:`ingest_sql` or :func:`append_sql` there, reporting progress to
+    the waiting caller. The report's ``ran_on`` says where it ran (host, process id, Dask worker)."""
+    from flywheel_core.cluster import RanOn, task_progress
+
+    store = Store(settings, migrate=False)  # the app that asked has migrated the database
+    progress = task_progress()
+    try:
+        if append:
+            appended = append_sql(store, workspace_id=workspace_id, url=url, progress=progress, **arguments)
+            appended.report.ran_on = RanOn.here()
+            return appended
+        report = ingest_sql(store, workspace_id=workspace_id, url=url, progress=progress, **arguments)
+        report.ran_on = RanOn.here()
+        return report
+    finally:
+        store.engine.dispose()
 
 
 def _append(

@@ -20,7 +20,7 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -44,6 +44,9 @@ from flywheel_core.data.signals import SignalDictionary, SignalSpec, default_dic
 from flywheel_core.data.streaming import BLOCK_BYTES, STREAM_MIN_BYTES, Fallback, StreamedEvents, stream_csv
 from flywheel_core.exceptions import DataValidationError, LimitExceededError, Problem
 from flywheel_core.storage.files import STAGING, parquet_options, stage_parquet
+
+if TYPE_CHECKING:
+    from flywheel_core.cluster import RanOn
 
 __all__ = [
     "OPTIONAL_ROLES",
@@ -79,6 +82,7 @@ class IngestReport:
     content_hash: str = ""
     seconds: float = 0.0
     stored: bool = False
+    ran_on: RanOn | None = None  # set when the import ran on a Dask worker (``ingest --sql`` with a cluster)
 
     def to_json(self) -> dict[str, Any]:
         return {

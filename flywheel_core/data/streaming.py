@@ -15,6 +15,7 @@ convert (the text read names each bad value and its row), a ragged row, rows out
 type differs between batches, a quoted line break (the caller's line count says so, or a block edge inside
 quotes). Gzip files (inflated in memory) and Parquet files are read whole too.
 """
+
 from __future__ import annotations
 
 import threading

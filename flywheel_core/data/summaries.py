@@ -19,6 +19,7 @@ store); the tables read here are kilobytes either way, and the events are read o
 
 from __future__ import annotations
 
+import dataclasses
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -35,6 +36,7 @@ from flywheel_core.storage.files import AGGREGATES_SUFFIX, TEMP_PREFIX
 if TYPE_CHECKING:  # pandas loads only when figures are read: storing a batch's tables stays pandas-free
     import pandas as pd
 
+    from flywheel_core.data.distributed import DaskAggregates
     from flywheel_core.data.figures import Summary
 
 __all__ = ["BatchFiles", "stage", "summary", "update"]
@@ -60,9 +62,15 @@ def _meta(tables: aggregates.BatchTables, dictionary: SignalDictionary, has_valu
     }
 
 
-def _compute_batch(batch: BatchFiles, dictionary: SignalDictionary) -> _Batch:
+def _compute_batch(batch: BatchFiles, dictionary: SignalDictionary, cluster: DaskAggregates | None = None) -> _Batch:
     """One DuckDB pass over the batch's file; its (day, user) table is written to a local file on the side
-    of the folder (``AggregatesFolder.scratch``), moved in when the folder is written."""
+    of the folder (``AggregatesFolder.scratch``), moved in when the folder is written. With ``cluster``: the
+    same tables by the Dask cluster."""
+    if cluster is not None:
+        from flywheel_core.data import distributed
+
+        tables = distributed.batch_tables(cluster, list(batch.events.paths), dictionary.rules)
+        return _Batch(_meta(tables, dictionary, "value" in batch.events.column_names()), tables.named())
     scratch = batch.aggregates.scratch()
     scratch.mkdir(parents=True, exist_ok=True)
     spill = scratch / f"{TEMP_PREFIX}{uuid.uuid4().hex}-user_days.pq"
@@ -107,7 +115,9 @@ def _behaviour(files: EventFiles, span: aggregates.Span) -> pa.Table:
             file.close()
 
 
-def _dataset_tables(batches: Sequence[BatchFiles]) -> tuple[dict[str, pa.Table], float]:
+def _dataset_tables(
+    batches: Sequence[BatchFiles], cluster: DaskAggregates | None = None
+) -> tuple[dict[str, pa.Table], float]:
     """The dataset-wide tables: actives, cohorts and new vs returning from every batch's (day, user) table
     (read from disk and let go before DuckDB runs), then behaviour over every batch's events."""
 
@@ -124,7 +134,12 @@ def _dataset_tables(batches: Sequence[BatchFiles]) -> tuple[dict[str, pa.Table],
         ),
     }
     del users, days
-    tables["behaviour"] = _behaviour(_events(batches), aggregates.Span())
+    if cluster is not None:  # a large dataset, with a cluster: the same table computed there
+        from flywheel_core.data import distributed
+
+        tables["behaviour"] = distributed.behaviour_table(cluster, list(_events(batches).paths))
+    else:
+        tables["behaviour"] = _behaviour(_events(batches), aggregates.Span())
     return tables, activity.dau_mau
 
 
@@ -136,25 +151,42 @@ def _write(batch: BatchFiles, loaded: _Batch) -> None:
     batch.aggregates.write(loaded.tables, loaded.meta)
 
 
-def update(batches: Sequence[BatchFiles], dictionary: SignalDictionary) -> None:
+def update(batches: Sequence[BatchFiles], dictionary: SignalDictionary, cluster: DaskAggregates | None = None) -> None:
     """After the last of ``batches`` was stored: its tables (one DuckDB pass over its file, no pandas: the
     import stays light), and those of any earlier batch that lacks them. The dataset-wide tables (the users'
     behaviour, actives, cohorts) are made by the first read after it, once."""
-    _load(batches, dictionary, (), dataset_wide=False)
+    _load(batches, dictionary, (), dataset_wide=False, cluster=cluster)
 
 
 def _load(
-    batches: Sequence[BatchFiles], dictionary: SignalDictionary, names: tuple[str, ...], *, dataset_wide: bool = True
+    batches: Sequence[BatchFiles],
+    dictionary: SignalDictionary,
+    names: tuple[str, ...],
+    *,
+    dataset_wide: bool = True,
+    cluster: DaskAggregates | None = None,
 ) -> list[_Batch]:
     """Every batch's tables ``names`` (and the dataset-wide ones in the last batch's folder), made where
-    missing or stale."""
+    missing or stale; by the Dask ``cluster`` when given and the dataset is large enough for it."""
+    from functools import cache
+
+    @cache
+    def large() -> DaskAggregates | None:
+        """The cluster, in the files' file system, if the dataset is large enough for it (read from its files'
+        footers, only when a table is made)."""
+        if cluster is None:
+            return None
+        files = _events(batches)
+        sized = dataclasses.replace(cluster, filesystem=files.filesystem)
+        return sized if sized.wanted(list(files.paths)) else None
+
     loaded: list[_Batch] = []
     rules = aggregates.rules_key(dictionary.rules)
     asked = [names + (DATASET_TABLES if i == len(batches) - 1 else ()) for i in range(len(batches))]
     founds = read_folders([(b.aggregates, w) for b, w in zip(batches, asked, strict=True)])
     for batch, wanted, found in zip(batches, asked, founds, strict=True):
         if not _fresh(found, names, rules):
-            fresh = _compute_batch(batch, dictionary)
+            fresh = _compute_batch(batch, dictionary, large())
             kept = batch.aggregates.read(DATASET_TABLES) if found is not None else None
             if kept is not None and kept[0].get("format") == aggregates.FORMAT:  # keep its dataset-wide tables
                 fresh.tables.update(kept[1])
@@ -175,7 +207,7 @@ def _load(
     last = loaded[-1]
     stale = last.meta.get("dataset_of") != _key(batches) or not all(n in last.tables for n in DATASET_TABLES)
     if dataset_wide and stale:
-        tables, dau_mau = _dataset_tables(batches)
+        tables, dau_mau = _dataset_tables(batches, large())
         last.tables.update(tables)
         last.meta.update({"dataset_of": _key(batches), "dau_mau": dau_mau})
         batches[-1].aggregates.add(tables, last.meta)  # beside the batch's own tables, which stay as they are
@@ -209,11 +241,15 @@ def _day_aligned(value: int | None) -> bool:
 
 
 def summary(
-    batches: Sequence[BatchFiles], dictionary: SignalDictionary, span: aggregates.Span | None = None
+    batches: Sequence[BatchFiles],
+    dictionary: SignalDictionary,
+    span: aggregates.Span | None = None,
+    cluster: DaskAggregates | None = None,
 ) -> Summary | None:
-    """The aggregates of the events in ``span`` (default: all; None when there are none)."""
+    """The aggregates of the events in ``span`` (default: all; None when there are none); the tables of a
+    large dataset that are missing are made by the Dask ``cluster`` when given."""
     span = span or aggregates.Span()
-    loaded = _load(batches, dictionary, ("daily", "items", "ratings"))
+    loaded = _load(batches, dictionary, ("daily", "items", "ratings"), cluster=cluster)
     daily = _frames(loaded, "daily")
     assert daily is not None
     if len(daily) == 0:

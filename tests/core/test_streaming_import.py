@@ -186,7 +186,9 @@ def test_the_batches_keep_facts_about_the_rows_not_the_rows(tmp_path: Path) -> N
 def test_value_rules_and_timestamp_warnings_match_the_whole_read(tmp_path: Path) -> None:
     # Only ratings of 4 and 5 (the default rules read them as positive: a single polarity, counted on the
     # staged file), every time at midnight, and the last rows in the future.
-    rows = [f"u{i % 37},i{i % 11},2026-01-{1 + i // 200:02d},rating,{4 + i % 2},s{i // 7},{i % 2}\n" for i in range(2900)]
+    rows = [
+        f"u{i % 37},i{i % 11},2026-01-{1 + i // 200:02d},rating,{4 + i % 2},s{i // 7},{i % 2}\n" for i in range(2900)
+    ]
     rows += [f"u{i % 37},i{i % 11},2099-01-01,rating,5,s{i},1\n" for i in range(100)]
     path = _write(tmp_path / "ratings.csv", rows)
     found = {w.code: w for w in _same(path, tmp_path).report.quality}
