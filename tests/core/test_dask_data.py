@@ -236,8 +236,10 @@ def test_the_summaries_of_a_dataset_from_the_minimum_size_are_made_on_the_cluste
     with get_task_stream(client) as large:
         _demo_dataset(store, ws.id, "music", 12_000)
         profile = data_api.profile(store, workspace_id=ws.id, name="music", actor="alice")
+    # A batch's own tables are made by the import from its staged file (before its row commits); the
+    # dataset-wide users' behaviour, which reads every batch, is made on the cluster.
     ran = {str(task["key"]) for task in large.data}
-    assert any("_prepared" in key for key in ran) and any("_behaviour_part" in key for key in ran), sorted(ran)[:5]
+    assert any("_behaviour_part" in key for key in ran), sorted(ran)[:5]
     assert {task["worker"] for task in large.data} <= set(cluster.scheduler_info["workers"])
 
     local = Store(load_settings(env))  # the same instance without a cluster
