@@ -18,8 +18,19 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-# Imported inside functions of the chart and aggregate modules, so not seen in the pages' imports.
-LIBRARIES = ("pandas", "pyarrow.parquet", "duckdb", "plotly.graph_objects", "plotly.express", "plotly.io")
+# Imported inside functions (of the services, the chart and aggregate modules), so not in the pages' imports.
+LIBRARIES = (
+    "pandas",
+    "pyarrow.parquet",
+    "duckdb",
+    "plotly.graph_objects",
+    "plotly.express",
+    "plotly.io",
+    "flywheel_core.data.aggregates",
+    "flywheel_core.data.analytics",
+    "flywheel_core.data.figures",
+    "flywheel_core.data.summaries",
+)
 
 
 def page_imports(pages: Path = ROOT / "pages") -> list[str]:
