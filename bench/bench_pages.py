@@ -4,13 +4,17 @@ For each size the events file of ``bench_profile`` (the music demo in the stored
 dataset 'bench' of a fresh data folder of this bench's own (``/tmp/fw-bench-scale/pages-events-5M``), its
 aggregates built by one ``flywheel profile`` (so "cold" below is a fresh app process over a dataset whose
 aggregates are already kept, as after an import), and two logistic model versions are trained on it (the
-Train & compare page's first chart is the registry's metric chart). Then, each in a fresh ``streamlit run``
-on a free port, three times (medians), the system's Chromium (headless, Playwright) times from navigation
-to the first plotly chart drawn (a visible ``.js-plotly-plot`` with its SVG traces):
+Train & compare page's first chart is the registry's metric chart). Then, three times each (medians), the
+system's Chromium (headless, Playwright) times from navigation to the first plotly chart drawn (a visible
+``.js-plotly-plot`` with its SVG traces), each time against a fresh app process (``flywheel app``, or
+``streamlit run`` for the bare pages) on one port:
 
-- cold: the first load of the page in a fresh app process; warm: a reload in the same process;
+- 1st visit: a new browser profile (nothing cached: Streamlit's own JavaScript is fetched and compiled);
+- cold: a fresh app process, the browser returning (Streamlit's files in its cache, as after a restart);
+- warm: a reload in the same app process;
 - Interaction data (Explore tab): also a new date range (30 days, typed into the date filter) until the
-  first chart shows it, and the app process's peak resident memory (VmHWM);
+  first chart shows it; every view: the app process's peak resident memory (VmHWM) and its start (until
+  ``/_stcore/health`` answers);
 - Overview (it has no chart: its first data grid drawn), Compounding vs plateau, Train & compare;
 - the bare page (bench/bare_page.py, reading the same Parquet file with Polars on every run) and a
   Streamlit page drawing a three-point chart (the floor: Streamlit and Chromium alone).
@@ -20,6 +24,11 @@ Target (issue 19): every page's first chart within 1.5 s cold and 0.5 s warm.
     python bench/run.py pages                 # 5M
     FLYWHEEL_BENCH_25M=1 python bench/run.py pages
     FLYWHEEL_BENCH_PAGES_SIZES=1 python bench/run.py pages    # other sizes, in millions (quick looks)
+    FLYWHEEL_BENCH_PAGES_ONLY=Interaction,bare ...             # only the views whose label starts so
+    FLYWHEEL_BENCH_APPS=before=/tmp/before,after=. ...        # two checkouts' apps, their runs alternated
+
+Model versions are trained up to FLYWHEEL_BENCH_PAGES_TRAIN_MAX millions of events (default 5; 25M needs about
+10 GB): above it, Train & compare is left out.
 """
 
 from __future__ import annotations
@@ -51,10 +60,16 @@ CHROMIUM_ARGS = [
     "--no-first-run",
     "--disable-quic",
 ]
-REPEAT = 3
+REPEAT = int(os.environ.get("FLYWHEEL_BENCH_PAGES_REPEAT", "3"))
 HERE = Path(__file__).resolve().parent
-# The checkout whose app is measured (default this one): another commit's tree, for a before/after in one run.
-APP_DIR = Path(os.environ.get("FLYWHEEL_BENCH_APP_DIR", REPO)).resolve()
+# The checkouts whose app is measured, "label=folder,..." (default this one): with two, each view's runs
+# alternate between them (before, after, before, ...), so both meet the same load on a shared machine.
+APPS = [
+    (label, Path(folder).resolve())
+    for label, _, folder in (
+        part.rpartition("=") for part in os.environ.get("FLYWHEEL_BENCH_APPS", f"={REPO}").split(",")
+    )
+]
 FLOOR_PAGE = """
 import plotly.express as px, streamlit as st
 st.set_page_config(page_title="Floor", layout="wide")
@@ -91,9 +106,16 @@ def data_folder(events: Path) -> Path:
     env = {"FLYWHEEL_DATA_DIR": str(folder)}
     cli = [python(), "-m", "flywheel_core.cli"]
     run_process([*cli, "profile", "bench", "--workspace", "bench", "--json"], env=env)
-    run_process([*cli, "train", "bench", "--workspace", "bench", "--turns", "2", "--model", "logistic"], env=env)
+    if _trained(events):
+        run_process([*cli, "train", "bench", "--workspace", "bench", "--turns", "2", "--model", "logistic"], env=env)
     (folder / "ready").touch()
     return folder
+
+
+def _trained(events: Path) -> bool:
+    """Whether model versions are trained for this size (training 25M events needs about 10 GB)."""
+    limit = float(os.environ.get("FLYWHEEL_BENCH_PAGES_TRAIN_MAX", "5"))
+    return int(events.stem.split("-")[1].rstrip("M")) <= limit
 
 
 def _free_port() -> int:
@@ -109,7 +131,9 @@ class Server:
     """The app (``flywheel app``) or a bare page (``streamlit run SCRIPT``) on a free port until stopped; the
     seconds until its health check answered, and its peak resident memory from /proc."""
 
-    def __init__(self, script: Path | None, env: dict[str, str], args: tuple[str, ...] = ()) -> None:
+    def __init__(
+        self, script: Path | None, env: dict[str, str], args: tuple[str, ...] = (), app_dir: Path = REPO
+    ) -> None:
         self.port = PORT
         self.log = tempfile.TemporaryFile()  # noqa: SIM115 (closed by stop())
         options = ["--server.headless", "true", "--browser.gatherUsageStats", "false",
@@ -122,8 +146,8 @@ class Server:
         started = time.perf_counter()
         self.proc = subprocess.Popen(
             command,
-            cwd=APP_DIR,
-            env={**os.environ, "FLYWHEEL_AUTH": "none", "PYTHONPATH": str(APP_DIR), **env},
+            cwd=app_dir,
+            env={**os.environ, "FLYWHEEL_AUTH": "none", "PYTHONPATH": str(app_dir), **env},
             stdout=self.log,
             stderr=subprocess.STDOUT,
         )
@@ -208,34 +232,38 @@ def _new_range(page: Any, first_day: str) -> float:
     return time.perf_counter() - started
 
 
-def measure(browser: Any, returning: Any, view: View, first_day: str) -> Timings:
-    """``REPEAT`` times: a first visit (a new browser profile) to a fresh app process; then, in another fresh
-    app process, a returning browser (Streamlit's own files cached, as after a server restart): cold, a
-    reload (warm) and a new range."""
-    out = Timings()
+def measure(
+    browser: Any, returning: Any, view: View, first_day: str, apps: list[Path], first_visit: bool
+) -> list[Timings]:
+    """``REPEAT`` rounds, each app in turn: (``first_visit``: a new browser profile against a fresh app
+    process, then) the returning browser (Streamlit's files cached, as after a server restart) against
+    another fresh app process: cold, a reload (warm) and a new range."""
+    out = [Timings() for _ in apps]
     for _ in range(REPEAT):
-        server = Server(view.script, view.env, view.args)
-        context = browser.new_context(viewport={"width": 1400, "height": 1600})
-        try:
-            out.first_visit.append(_timed_load(context.new_page(), f"{server.url}/{view.path}", view.drawn))
-        finally:
-            context.close()
-            server.stop()
-        server = Server(view.script, view.env, view.args)
-        page = returning.new_page()
-        try:
-            url = f"{server.url}/{view.path}"
-            out.cold.append(_timed_load(page, url, view.drawn))
-            page.wait_for_timeout(1500)  # the first run's tail (charts below the first) before the reload
-            out.warm.append(_timed_load(page, url, view.drawn, reload=True))
-            if view.date_range:
-                out.ranged.append(_new_range(page, first_day))
-            page.wait_for_timeout(500)
-            out.peak_mb.append(server.peak_mb())
-            out.start.append(server.start_seconds)
-        finally:
-            page.close()
-            server.stop()
+        for app_dir, t in zip(apps, out, strict=True):
+            if first_visit:
+                server = Server(view.script, view.env, view.args, app_dir)
+                context = browser.new_context(viewport={"width": 1400, "height": 1600})
+                try:
+                    t.first_visit.append(_timed_load(context.new_page(), f"{server.url}/{view.path}", view.drawn))
+                finally:
+                    context.close()
+                    server.stop()
+            server = Server(view.script, view.env, view.args, app_dir)
+            page = returning.new_page()
+            try:
+                url = f"{server.url}/{view.path}"
+                t.cold.append(_timed_load(page, url, view.drawn))
+                page.wait_for_timeout(1500)  # the first run's tail (charts below the first) before the reload
+                t.warm.append(_timed_load(page, url, view.drawn, reload=True))
+                if view.date_range:
+                    t.ranged.append(_new_range(page, first_day))
+                page.wait_for_timeout(500)
+                t.peak_mb.append(server.peak_mb())
+                t.start.append(server.start_seconds)
+            finally:
+                page.close()
+                server.stop()
     return out
 
 
@@ -243,7 +271,7 @@ def _views(n: int, folder: Path, events: Path) -> list[View]:
     env = {"FLYWHEEL_DATA_DIR": str(folder)}
     app = None
     ws = "workspace=bench"
-    return [
+    views = [
         View(f"Interaction data, Explore, {n // 1_000_000}M", app, f"interaction_data?{ws}&data.tab=Explore",
              env=env, date_range=True),
         View("Overview (first data grid)", app, f"?{ws}", drawn=GRID, env=env),
@@ -252,6 +280,12 @@ def _views(n: int, folder: Path, events: Path) -> list[View]:
              env=env),
         View("bare Streamlit + Polars page", HERE / "bare_page.py", args=(str(events),), date_range=False),
     ]  # fmt: skip
+    if not _trained(events):  # no model versions: no registry chart to wait for
+        views = [v for v in views if not v.label.startswith("Train")]
+    only = os.environ.get("FLYWHEEL_BENCH_PAGES_ONLY")  # e.g. "Interaction,bare": the views whose label starts so
+    if only:
+        views = [v for v in views if v.label.startswith(tuple(only.split(",")))]
+    return views
 
 
 def _first_day(events: Path) -> str:
@@ -279,8 +313,9 @@ def main() -> None:
     from playwright.sync_api import sync_playwright
 
     print(f"# load average before: {Path('/proc/loadavg').read_text().strip()}")
-    print(f"# app from {APP_DIR} at {_commit(APP_DIR)}")
-    print("\n## pages: first chart visible in Chromium (medians of 3, each load in a fresh app process but warm)")
+    for label, folder in APPS:
+        print(f"# app {label or '(this checkout)'}: {folder} at {_commit(folder)}")
+    print("\n## pages: first chart visible in Chromium (medians of {REPEAT}; every cold load a fresh app process)")
     print(f"  {'page':<44} {'1st visit':>8} {'cold':>8} {'warm':>8} {'new range':>9} {'peak RSS':>9} {'start':>8}"
           "  cold / warm vs the floor")  # fmt: skip
     floor_script = Path(tempfile.mkdtemp()) / "floor_page.py"
@@ -292,7 +327,7 @@ def main() -> None:
             server = Server(floor_script, {})  # the returning browser's first visit: Streamlit's files cached
             _timed_load(returning.new_page(), server.url, DRAWN)
             server.stop()
-            floor = measure(browser, returning, View("floor", floor_script), "")
+            (floor,) = measure(browser, returning, View("floor", floor_script), "", [REPO], first_visit=True)
             print(_line("floor: Streamlit page, a 3-point chart", floor, None), flush=True)
             for n in sizes():
                 events = events_file(n)
@@ -300,7 +335,11 @@ def main() -> None:
                 first_day = _first_day(events)
                 for view in _views(n, folder, events):
                     label = view.label if "Explore" in view.label else f"  {view.label}, {n // 1_000_000}M"
-                    print(_line(label, measure(browser, returning, view, first_day), floor), flush=True)
+                    apps = [folder for _, folder in APPS] if view.script is None else [REPO]
+                    found = measure(browser, returning, view, first_day, apps, first_visit=view.script is not None)
+                    for (app, _), timings in zip(APPS, found, strict=False):
+                        shown = f"{label} [{app}]" if app and view.script is None else label
+                        print(_line(shown, timings, floor), flush=True)
         finally:
             returning.close()
             browser.close()
