@@ -315,7 +315,7 @@ def main() -> None:
     print(f"# load average before: {Path('/proc/loadavg').read_text().strip()}")
     for label, folder in APPS:
         print(f"# app {label or '(this checkout)'}: {folder} at {_commit(folder)}")
-    print("\n## pages: first chart visible in Chromium (medians of {REPEAT}; every cold load a fresh app process)")
+    print(f"\n## pages: first chart visible in Chromium (medians of {REPEAT}; every cold load a fresh app process)")
     print(f"  {'page':<44} {'1st visit':>8} {'cold':>8} {'warm':>8} {'new range':>9} {'peak RSS':>9} {'start':>8}"
           "  cold / warm vs the floor")  # fmt: skip
     floor_script = Path(tempfile.mkdtemp()) / "floor_page.py"
