@@ -9,21 +9,20 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cached_property
-from typing import TYPE_CHECKING
+from typing import Any
 
 from flywheel_core.charts import data as charts
 from flywheel_core.data.api import ExploreResult
 from flywheel_core.exceptions import InsufficientDataError
 
-if TYPE_CHECKING:
-    import plotly.graph_objects as go
+Figure = Any  # a plotly figure from flywheel_core.charts (ui/ imports no plotly of its own)
 
 
 @dataclass(frozen=True)
 class Shown:
     """A figure, or why there is none (``note``)."""
 
-    figure: go.Figure | None
+    figure: Figure | None
     note: str = ""
 
 
@@ -35,19 +34,19 @@ class ExploreView:
     result: ExploreResult
 
     @cached_property
-    def over_time(self) -> go.Figure:
+    def over_time(self) -> Figure:
         return charts.events_over_time(self.result.over_time, self.result.freq)
 
     @cached_property
-    def signal_mix(self) -> go.Figure:
+    def signal_mix(self) -> Figure:
         return charts.signal_mix(self.result.over_time)
 
     @cached_property
-    def activity(self) -> go.Figure:
+    def activity(self) -> Figure:
         return charts.activity(self.result.activity)
 
     @cached_property
-    def new_returning(self) -> go.Figure:
+    def new_returning(self) -> Figure:
         return charts.new_vs_returning(self.result.new_returning)
 
     @cached_property
@@ -71,11 +70,11 @@ class ExploreView:
         return Shown(None, self.result.ratings_note) if ratings is None else Shown(charts.rating_distribution(ratings))
 
     @cached_property
-    def events_per_user(self) -> go.Figure:
+    def events_per_user(self) -> Figure:
         return charts.events_per_user(self.result.outliers)
 
 
-def _shown(build: Callable[[], go.Figure]) -> Shown:
+def _shown(build: Callable[[], Figure]) -> Shown:
     try:
         return Shown(build())
     except InsufficientDataError as why:

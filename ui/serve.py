@@ -51,9 +51,7 @@ def preload() -> list[str]:
     names = [*LIBRARIES, *page_imports()]
     for name in names:
         importlib.import_module(name)
-    import plotly.io as pio
-
-    pio.templates["plotly_white"]  # loaded from its JSON file once, here, not by the first figure
+    importlib.import_module("plotly.io").templates["plotly_white"]  # read from its JSON file here, not by a page
     return names
 
 
