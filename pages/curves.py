@@ -22,10 +22,10 @@ from flywheel_core.curves.terms import XKind
 from flywheel_core.learning import api as learning_api
 from flywheel_core.numbers import compact, percent
 from flywheel_core.simulate import api as simulate_api
-from flywheel_core.simulate.flywheel import KNOBS, knob_value, simulate_flywheel, with_overrides
-from flywheel_core.simulate.scenarios import PRESETS, sensitivity
+from flywheel_core.simulate.flywheel import KNOBS, knob_value, with_overrides
+from flywheel_core.simulate.scenarios import PRESETS
 from ui.context import current, kept, user_errors
-from ui.curve_cache import judged_series_file
+from ui.curve_cache import judged_series_file, sensitivity_of, simulated
 from ui.text import md_escape
 
 ctx = current()
@@ -167,7 +167,7 @@ with judge_tab:
                         )
         elif source == "Simulation":
             scenario = st.selectbox("Scenario", list(PRESETS), key="curves.sim_source")
-            result = simulate_flywheel(PRESETS[scenario].params, weeks=260, runs=300, scenario=scenario)
+            result = simulated(PRESETS[scenario].params, weeks=260, runs=300, scenario=scenario)
             series = (result.weeks, result.median("product_quality"), True, "week", "median product quality")
         else:
             upload = st.file_uploader("CSV with an x and a y column", type=["csv"], key="curves.upload")
@@ -243,10 +243,8 @@ with sim_tab:
     with user_errors():
         params = with_overrides(preset.params, overrides)
         with st.spinner("Simulating…"):
-            results = [simulate_flywheel(params, weeks=int(weeks), runs=int(runs), scenario=preset_name)]
-            results += [
-                simulate_flywheel(PRESETS[n].params, weeks=int(weeks), runs=int(runs), scenario=n) for n in compare
-            ]
+            results = [simulated(params, weeks=int(weeks), runs=int(runs), scenario=preset_name)]
+            results += [simulated(PRESETS[n].params, weeks=int(weeks), runs=int(runs), scenario=n) for n in compare]
         for result in results:
             v = result.verdict
             BOXES[v.verdict](
@@ -264,7 +262,7 @@ with sim_tab:
         st.plotly_chart(simulation_figure(results, series=shown), key="curves.sim.chart")
         if st.toggle("Which component drags most? (tornado)", value=True, key="curves.sim.tornado"):
             with st.spinner("Weakening each component in turn…"):
-                tornado = sensitivity(params, weeks=int(weeks), runs=200)
+                tornado = sensitivity_of(params, weeks=int(weeks), runs=200)
             st.plotly_chart(tornado_figure(tornado), key="curves.sim.tornado_chart")
             st.caption(f"Weakest link: **{tornado.weakest_label}** — halving it costs the most product quality.")
     calibratable = {d.name: vs for d, vs in versioned if vs}

@@ -73,8 +73,8 @@ with datasets_tab:
             render_meanings(ctx, datasets)
 
 with explore_tab:
-    if datasets:
+    if not datasets:
+        st.info("Nothing to explore yet: import a dataset first.", icon=":material/info:")
+    elif explore_tab.open is not False:  # computed only when open (a bound tab: opening it reruns the page)
         with user_errors():
             render_explore(ctx, datasets)
-    else:
-        st.info("Nothing to explore yet: import a dataset first.", icon=":material/info:")

@@ -267,77 +267,83 @@ with experiments_tab:
             )
         )
 
-with production_tab:
-    st.caption(
-        "How each model version did on the events it served (events tagged with their model_version): positive "
-        "rate with a 95% interval clustered by user, consecutive versions compared, and, where propensities are "
-        "logged, what another version would have earned on the same traffic."
-    )
-    material = st.slider(
-        "Material difference of positive rate",
-        0.005,
-        0.10,
-        PRODUCTION_MATERIAL.default,
-        step=0.005,
-        format="%.3f",
-        key="train_compare.material",
-        help=PRODUCTION_MATERIAL.help,
-    )
-    production = None
-    try:
-        production = learning_api.production_comparison(
-            ctx.store, workspace_id=ctx.workspace_id, dataset_name=name, actor=ctx.actor, material=material
+# Only when open: it reads the dataset's events (the tab is bound to the URL, so opening it reruns the page).
+if production_tab.open is not False:
+    with production_tab:
+        st.caption(
+            "How each model version did on the events it served (events tagged with their model_version): positive "
+            "rate with a 95% interval clustered by user, consecutive versions compared, and, where propensities are "
+            "logged, what another version would have earned on the same traffic."
         )
-    except DataValidationError as error:  # most often: no model_version column, which is not a fault
-        st.info(md_escape(str(error)), icon=":material/info:")
-    if production is None:
-        if ctx.can_edit and st.button("Add the production demo dataset", key="train_compare.production_demo"):
-            with user_errors():
-                learning_api.store_production_demo(ctx.store, workspace_id=ctx.workspace_id, actor=ctx.actor)
-                st.rerun()
-    else:
-        st.plotly_chart(production_rates_chart(production), width="stretch")
-        st.dataframe(
-            [
-                {
-                    "Version": v.version,
-                    "Events": v.events,
-                    "Users": v.users,
-                    "Positives": v.positives,
-                    "Positive rate": f"{percent(v.rate, 2)} ({percent(v.low, 2)}–{percent(v.high, 2)})",
-                    "Positives per user": f"{number(v.positives_per_user, 2)} ({number(v.ppu_low, 2)}–{number(v.ppu_high, 2)})",
-                    "Session conversion": percent(v.session_conversion, 1),
-                    "Served": f"{when(v.first_served)} – {when(v.last_served)}",
-                }
-                for v in production.versions
-            ],
-            hide_index=True,
-            width="stretch",
-            key="train_compare.production_table",
+        material = st.slider(
+            "Material difference of positive rate",
+            0.005,
+            0.10,
+            PRODUCTION_MATERIAL.default,
+            step=0.005,
+            format="%.3f",
+            key="train_compare.material",
+            help=PRODUCTION_MATERIAL.help,
         )
-        for comparison in production.comparisons:
-            st.markdown(f"**{comparison.conclusion.replace('_', ' ')}** · {md_escape(comparison.sentence)}")
-        with user_errors():
-            online = learning_api.judge_production(production)
-            st.caption(f"Online verdict: {online.verdict.label} ({online.confidence:.0%}): {md_escape(online.reason)}")
-        st.subheader("Off-policy: what would another version have earned?")
-        served = [v.version for v in production.versions]
-        pick, base = st.columns(2)
-        policy = pick.selectbox("Version to evaluate", served, index=len(served) - 1, key="train_compare.ope_policy")
-        others = [v for v in served if v != policy]
-        logged_on = base.multiselect("On the traffic of", others, default=others[:1], key="train_compare.ope_on")
-        if st.button("Estimate", key="train_compare.ope_run", disabled=not logged_on):
-            with user_errors():
-                st.session_state["train_compare.ope"] = learning_api.evaluate_offpolicy(
-                    ctx.store, workspace_id=ctx.workspace_id, dataset_name=name, actor=ctx.actor,
-                    policy=policy, on=logged_on,
-                )  # fmt: skip
-        ope = st.session_state.get("train_compare.ope")
-        if ope is not None and ope.policy == policy and list(ope.logged_on) == sorted(logged_on):
-            st.plotly_chart(offpolicy_chart(ope), width="stretch")
-            st.caption(
-                f"{ope.events:,} events of {ope.users:,} users · effective sample size {ope.ess:,.0f} "
-                f"({percent(ope.ess_share, 1)}) · {md_escape(ope.context_note)}"
+        production = None
+        try:
+            production = learning_api.production_comparison(
+                ctx.store, workspace_id=ctx.workspace_id, dataset_name=name, actor=ctx.actor, material=material
             )
-            if ope.warning:
-                st.warning(md_escape(ope.warning), icon=":material/warning:")
+        except DataValidationError as error:  # most often: no model_version column, which is not a fault
+            st.info(md_escape(str(error)), icon=":material/info:")
+        if production is None:
+            if ctx.can_edit and st.button("Add the production demo dataset", key="train_compare.production_demo"):
+                with user_errors():
+                    learning_api.store_production_demo(ctx.store, workspace_id=ctx.workspace_id, actor=ctx.actor)
+                    st.rerun()
+        else:
+            st.plotly_chart(production_rates_chart(production), width="stretch")
+            st.dataframe(
+                [
+                    {
+                        "Version": v.version,
+                        "Events": v.events,
+                        "Users": v.users,
+                        "Positives": v.positives,
+                        "Positive rate": f"{percent(v.rate, 2)} ({percent(v.low, 2)}–{percent(v.high, 2)})",
+                        "Positives per user": f"{number(v.positives_per_user, 2)} ({number(v.ppu_low, 2)}–{number(v.ppu_high, 2)})",
+                        "Session conversion": percent(v.session_conversion, 1),
+                        "Served": f"{when(v.first_served)} – {when(v.last_served)}",
+                    }
+                    for v in production.versions
+                ],
+                hide_index=True,
+                width="stretch",
+                key="train_compare.production_table",
+            )
+            for comparison in production.comparisons:
+                st.markdown(f"**{comparison.conclusion.replace('_', ' ')}** · {md_escape(comparison.sentence)}")
+            with user_errors():
+                online = learning_api.judge_production(production)
+                st.caption(
+                    f"Online verdict: {online.verdict.label} ({online.confidence:.0%}): {md_escape(online.reason)}"
+                )
+            st.subheader("Off-policy: what would another version have earned?")
+            served = [v.version for v in production.versions]
+            pick, base = st.columns(2)
+            policy = pick.selectbox(
+                "Version to evaluate", served, index=len(served) - 1, key="train_compare.ope_policy"
+            )
+            others = [v for v in served if v != policy]
+            logged_on = base.multiselect("On the traffic of", others, default=others[:1], key="train_compare.ope_on")
+            if st.button("Estimate", key="train_compare.ope_run", disabled=not logged_on):
+                with user_errors():
+                    st.session_state["train_compare.ope"] = learning_api.evaluate_offpolicy(
+                        ctx.store, workspace_id=ctx.workspace_id, dataset_name=name, actor=ctx.actor,
+                        policy=policy, on=logged_on,
+                    )  # fmt: skip
+            ope = st.session_state.get("train_compare.ope")
+            if ope is not None and ope.policy == policy and list(ope.logged_on) == sorted(logged_on):
+                st.plotly_chart(offpolicy_chart(ope), width="stretch")
+                st.caption(
+                    f"{ope.events:,} events of {ope.users:,} users · effective sample size {ope.ess:,.0f} "
+                    f"({percent(ope.ess_share, 1)}) · {md_escape(ope.context_note)}"
+                )
+                if ope.warning:
+                    st.warning(md_escape(ope.warning), icon=":material/warning:")

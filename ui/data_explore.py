@@ -6,9 +6,7 @@ from datetime import date
 
 import streamlit as st
 
-from flywheel_core.charts import data as charts
 from flywheel_core.data.api import DatasetInfo
-from flywheel_core.exceptions import InsufficientDataError
 from flywheel_core.numbers import count, percent
 from ui.context import AppContext, kept
 from ui.data_cache import explore
@@ -29,10 +27,11 @@ def render_explore(ctx: AppContext, datasets: list[DatasetInfo]) -> None:
         key="data.explore.dates",
     )
     start, end = picked if isinstance(picked, tuple) and len(picked) == 2 else (None, None)
-    results = explore(ctx, dataset, start, end)
-    if results is None:
+    view = explore(ctx, dataset, start, end)
+    if view is None:
         st.info("No events in this date range. Widen the range.", icon=":material/filter_alt_off:")
         return
+    results = view.result
     profile = results.profile
     cols = st.columns(6)
     cols[0].metric("Events", count(profile.events))
@@ -53,33 +52,33 @@ def render_explore(ctx: AppContext, datasets: list[DatasetInfo]) -> None:
         "divided by monthly actives. Perplexity's 53% far exceeds typical benchmarks.",
     )
     left, right = st.columns([2, 1])
-    left.plotly_chart(charts.events_over_time(results.over_time, results.freq), width="stretch")
-    right.plotly_chart(charts.signal_mix(results.over_time), width="stretch")
+    left.plotly_chart(view.over_time, width="stretch")
+    right.plotly_chart(view.signal_mix, width="stretch")
     left, right = st.columns(2)
-    left.plotly_chart(charts.activity(results.activity), width="stretch")
-    right.plotly_chart(charts.new_vs_returning(results.new_returning), width="stretch")
+    left.plotly_chart(view.activity, width="stretch")
+    right.plotly_chart(view.new_returning, width="stretch")
     heatmap, curve = st.columns([2, 1])
-    try:  # a chart that would mislead for this data says why instead
-        heatmap.plotly_chart(charts.retention(results.retention), width="stretch")
-        curve.plotly_chart(charts.retention_curve(results.retention), width="stretch")
-    except InsufficientDataError as why:
-        heatmap.info(md_escape(str(why)), icon=":material/event_repeat:")
+    if view.retention.figure is not None:
+        heatmap.plotly_chart(view.retention.figure, width="stretch")
+    if view.retention_curve.figure is not None:
+        curve.plotly_chart(view.retention_curve.figure, width="stretch")
+    else:  # a chart that would mislead for this data says why instead
+        heatmap.info(md_escape(view.retention_curve.note), icon=":material/event_repeat:")
     left, right = st.columns(2)
     with left:
         if results.long_tail is None:
             st.info(results.long_tail_note)
+        elif view.long_tail.figure is None:
+            st.info(md_escape(view.long_tail.note), icon=":material/bar_chart_off:")
         else:
-            try:
-                st.plotly_chart(charts.long_tail(results.long_tail), width="stretch")
-            except InsufficientDataError as why:
-                st.info(md_escape(str(why)), icon=":material/bar_chart_off:")
+            st.plotly_chart(view.long_tail.figure, width="stretch")
     with right:
-        if results.ratings is None:
+        if view.ratings.figure is None:
             st.info(f"Rating bias: {md_escape(results.ratings_note)}", icon=":material/star_half:")
         else:
-            st.plotly_chart(charts.rating_distribution(results.ratings), width="stretch")
+            st.plotly_chart(view.ratings.figure, width="stretch")
     outliers = results.outliers
-    st.plotly_chart(charts.events_per_user(outliers), width="stretch")
+    st.plotly_chart(view.events_per_user, width="stretch")
     bots = outliers[outliers["bot_like"]]
     if len(bots):
         st.warning(

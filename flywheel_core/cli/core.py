@@ -28,8 +28,7 @@ def app_command(port: int, host: str, streamlit_args: tuple[str, ...]) -> None:
         )
     args = [
         sys.executable,
-        "-m",
-        "streamlit",
+        str(app.parent / "ui" / "serve.py"),  # `streamlit run`, with the pages' modules imported before it listens
         "run",
         str(app),
         "--server.port",

@@ -58,12 +58,10 @@ class Summary:
 def signals(frame: pd.DataFrame, dictionary: SignalDictionary) -> tuple[np.ndarray, np.ndarray]:
     """Per row of an aggregate with ``event`` and ``rule``: its kind (str) and polarity (+1, 0, -1), as
     ``SignalDictionary.annotate`` reads the events it counts."""
-    names = frame["event"].astype(object).to_numpy()
-    uniques = pd.unique(names)
-    kind_of = {u: (dictionary.events[u].kind if u in dictionary.events else "unknown") for u in uniques}
-    sign_of = {u: (_SIGN[dictionary.events[u].polarity] if u in dictionary.events else 0) for u in uniques}
-    kind = np.array([kind_of[u] for u in names], dtype=object)
-    polarity = np.array([sign_of[u] for u in names], dtype=np.int8)
+    codes, uniques = pd.factorize(frame["event"].astype(object))  # a lookup per event name, not per row
+    known = [dictionary.events.get(u) for u in uniques]
+    kind = np.array([spec.kind if spec else "unknown" for spec in known] or ["unknown"], dtype=object)[codes]
+    polarity = np.array([_SIGN[spec.polarity] if spec else 0 for spec in known] or [0], dtype=np.int8)[codes]
     rule = frame["rule"].to_numpy()
     for index, found in enumerate(dictionary.rules):
         polarity[rule == index] = _SIGN[found.polarity]
@@ -142,8 +140,10 @@ def long_tail(summary: Summary, dictionary: SignalDictionary, top: int = 20) -> 
         raise InsufficientDataError("No item column is mapped, so there is no catalogue to look at.")
     items = summary.items
     _, polarity = signals(items, dictionary)
-    positive = items.loc[polarity > 0].groupby("item")["events"].sum()
-    per_item = items.groupby("item")["events"].sum().sort_index()
+    events = items["events"].to_numpy()
+    both = pd.DataFrame({"item": items["item"], "events": events, "positive": np.where(polarity > 0, events, 0)})
+    sums = both.groupby("item", sort=True)[["events", "positive"]].sum()  # one pass, sorted by item
+    per_item = sums["events"]
     counts = per_item.to_numpy().astype(np.int64)
     n_items = len(counts)
     order = np.argsort(-counts, kind="stable")
@@ -152,7 +152,7 @@ def long_tail(summary: Summary, dictionary: SignalDictionary, top: int = 20) -> 
     idx = np.unique(np.linspace(0, n_items - 1, min(n_items, 500)).astype(int))
     curve = pd.DataFrame({"item_share": (idx + 1) / n_items, "event_share": cumulative[idx]})
     head = cumulative[max(0, int(np.ceil(0.2 * n_items)) - 1)]
-    covered = per_item.index.isin(positive.index[positive.to_numpy() > 0])
+    covered = sums["positive"].to_numpy() > 0  # items with a positive interaction
     top_items = pd.DataFrame({"item": per_item.index.to_numpy()[order[:top]], "events": sorted_counts[:top]})
     return analytics.LongTailResult(curve, n_items, float(head), float(covered.mean()), top_items)
 

@@ -515,13 +515,14 @@ def production_comparison(
     material = MATERIAL_RATE if material is None else material
     check(PRODUCTION_MATERIAL, material, caller="production_comparison")
     dataset = store.get_dataset(workspace_id=workspace_id, name=dataset_name, actor=actor)
-    events = store.read_dataset_file(dataset, columns=_PRODUCTION_COLUMNS)
-    if "model_version" not in events.columns:
+    # the schema first: a dataset with no model version is refused without reading its events
+    if "model_version" not in store.dataset_schema(dataset).names:
         raise DataValidationError(
             f"The events of '{dataset_name}' do not say which model version served them, so production cannot "
             "be compared by version. Import the log again with a column mapped to the model_version role "
             "(e.g. --column model_version=variant)."
         )
+    events = store.read_dataset_file(dataset, columns=_PRODUCTION_COLUMNS)
     dictionary = SignalDictionary.from_json(dataset.signal_dictionary)
     return compare_production(events, dictionary, material=material)
 

@@ -51,6 +51,9 @@ def test_bad_file_shows_a_clear_message_and_stores_nothing(make_app, app_env) ->
 
 def test_explore_shows_every_chart_for_the_demo(make_app, demo_instance) -> None:
     at = make_app(PAGE, workspace="Demo")
+    assert not at.get("plotly_chart")  # the Explore tab computes nothing until it is opened
+    at.session_state["data.tab"] = "Explore"
+    at.run()
     at.selectbox(key="data.explore.dataset").set_value("Support assistant (demo)").run()
     assert not at.exception, at.exception
     titles = [json.loads(c.proto.spec)["layout"]["title"]["text"] for c in at.get("plotly_chart")]
@@ -140,6 +143,8 @@ def test_the_datasets_tab_remaps_meanings_without_a_new_import(make_app, demo_in
 
 def test_explore_retention_shows_a_percentage_in_every_cell_and_a_curve_beside_it(make_app, demo_instance) -> None:
     at = make_app(PAGE, workspace="Demo")
+    at.session_state["data.tab"] = "Explore"
+    at.run()
     specs = {
         json.loads(c.proto.spec)["layout"]["title"]["text"]: json.loads(c.proto.spec) for c in at.get("plotly_chart")
     }
@@ -157,6 +162,7 @@ def test_explore_a_one_item_catalogue_says_why_there_is_no_long_tail(make_app, a
     at.text_input(key="data.name").set_value("one item")
     at.button(key="data.import").click().run()
     assert not at.exception and not at.error, [e.value for e in at.error]
+    at.session_state["data.tab"] = "Explore"
     at.run()
     titles = [json.loads(c.proto.spec)["layout"]["title"]["text"] for c in at.get("plotly_chart")]
     assert not any(t.startswith("Item popularity long tail") for t in titles)

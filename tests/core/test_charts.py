@@ -344,3 +344,21 @@ def test_the_model_version_figures_keep_their_titles_clear_of_the_toolbar_too() 
     for build in (roc_chart, pr_chart, calibration_chart):
         title = _layout(build({}))["title"]
         assert (title["yref"], title["yanchor"]) == ("container", "top") and title["pad"]["t"] >= MODEBAR_PX
+
+
+def test_events_per_user_is_binned_before_plotting_and_counts_every_user() -> None:
+    from flywheel_core.charts.data import events_per_user
+
+    rng = np.random.default_rng(3)
+    events = rng.integers(1, 5_000, 20_000)
+    users = pd.DataFrame({"events": events, "outlier": events > 4_500})
+    fig = events_per_user(users)
+    assert [t.type for t in fig.data] == ["bar", "bar"]
+    assert sum(len(t.y) for t in fig.data) <= 120  # a bar per bin and kind, not a value per user
+    typical, flagged = fig.data
+    assert (int(np.sum(typical.y)), int(np.sum(flagged.y))) == (
+        int((events <= 4_500).sum()),
+        int((events > 4_500).sum()),
+    )
+    assert typical.customdata[0][0] == events.min() and flagged.customdata[-1][1] == events.max()
+    assert fig.layout.barmode == "stack"
