@@ -273,24 +273,39 @@ def behaviour_table(paths: Sequence[Path], span: Span = Span()) -> pa.Table:
         filters.append(("timestamp", ">=", pd.Timestamp(span.start_us, unit="us", tz="UTC")))
     if span.end_us is not None:
         filters.append(("timestamp", "<", pd.Timestamp(span.end_us, unit="us", tz="UTC")))
-    parts = []
-    for path in paths:
-        present = pq.read_schema(path).names
-        part = pq.read_table(
-            path, columns=[c for c in ("user", "item", "timestamp") if c in present], filters=filters or None
-        )
-        parts.append(part)
-    table = pa.concat_tables(parts, promote_options="permissive")
-    del parts
-    columns = {name: _coded(table.column(name)) for name in ("user", "item") if name in table.column_names}
-    micros = table.column("timestamp").cast(pa.int64()).to_numpy()
-    del table
+    # One column at a time, each made compact before the next is read: codes (int32) for the ids, whole
+    # seconds from the first event (int32 where they fit) for the times. About 12 bytes an event.
+    present = [set(pq.read_schema(path).names) for path in paths]
+    stamps = [pq.read_table(path, columns=["timestamp"], filters=filters or None).column(0) for path in paths]
+    lengths = [len(s) for s in stamps]
+    seconds = _whole_seconds(stamps)
+    del stamps
+    t0 = int(seconds.min()) if len(seconds) else 0
+    seconds -= t0
+    if len(seconds) and int(seconds.max()) < 2**31:
+        seconds = seconds.astype(np.int32)
+    columns: dict[str, tuple[Any, list[str]]] = {}
+    for name in ("user", "item"):
+        if not any(name in names for names in present):
+            continue
+        parts = [
+            pq.read_table(path, columns=[name], filters=filters or None).column(0)
+            if name in names
+            else pa.chunked_array([pa.nulls(n, pa.string())])
+            for path, names, n in zip(paths, present, lengths, strict=True)
+        ]
+        same = all(part.type == parts[0].type for part in parts)  # batches' dictionaries, as a rule
+        column = pa.chunked_array([c for part in parts for c in (part if same else part.cast(pa.string())).chunks])
+        del parts
+        columns[name] = _coded(column)
+        del column
     user = columns["user"][0]
     categories = {name: pd.Index(values, dtype=object) for name, (_, values) in columns.items()}
     n_buckets = max(1, -(-len(user) // BUCKET_ROWS))
     # The rows of each bucket, from one stable sort on the bucket number (a radix sort: 16-bit keys).
     bucket_of = (user % n_buckets).astype(np.int16 if n_buckets < 2**15 else np.int64)
     order = np.argsort(bucket_of, kind="stable") if n_buckets > 1 else np.arange(len(user))
+    order = order.astype(np.int32) if len(order) < 2**31 else order
     bounds = np.concatenate([[0], np.cumsum(np.bincount(bucket_of, minlength=n_buckets))])
     del bucket_of
 
@@ -302,7 +317,7 @@ def behaviour_table(paths: Sequence[Path], span: Span = Span()) -> pa.Table:
             name: pd.Categorical.from_codes(codes[rows], categories=categories[name])
             for name, (codes, _) in columns.items()
         }
-        frame["timestamp"] = micros[rows].view("datetime64[us]")
+        frame["timestamp"] = (seconds[rows].astype(np.int64) + t0).view("datetime64[s]")
         return analytics.user_outliers(pd.DataFrame(frame))
 
     # Two buckets at a time: numpy's sorts, which are most of the work, let go of the GIL.
@@ -315,6 +330,19 @@ def behaviour_table(paths: Sequence[Path], span: Span = Span()) -> pa.Table:
     result["heavy"] = analytics.heavy_mask(result["events"].to_numpy())  # over every user, not one bucket
     result = result.sort_values(["events", "user"], ascending=[False, True], kind="stable")
     return pa.Table.from_pandas(result.reset_index(drop=True), preserve_index=False)
+
+
+def _whole_seconds(stamps: Sequence[pa.ChunkedArray]) -> Any:
+    """Whole seconds since the epoch (int64) of the timestamps, as ``analytics._seconds`` counts them,
+    converted a chunk at a time."""
+    import numpy as np
+
+    out = [
+        chunk.cast(pa.int64()).to_numpy().view("datetime64[us]").astype("datetime64[s]").astype(np.int64)
+        for column in stamps
+        for chunk in column.chunks
+    ]
+    return np.concatenate(out) if out else np.zeros(0, np.int64)
 
 
 def _coded(column: pa.ChunkedArray) -> tuple[Any, list[str]]:
