@@ -42,20 +42,11 @@ def _drop_pg_database(base_url: str, name: str) -> None:
     admin.dispose()
 
 
-def _long_first(item: pytest.Item) -> int:
-    """The browser journeys take 5-70 s each, most tests well under one: they start first, so the two workers
-    of ``-n auto`` finish together instead of one waiting on a journey started last (about a minute less)."""
-    path = str(item.path)
-    return 0 if path.endswith("test_every_page.py") else 1 if f"{os.sep}e2e{os.sep}" in path else 2
-
-
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Mark ``db`` every test that uses an instance (through ``env``): the PostgreSQL pass runs only those.
-    The slowest files run first (:func:`_long_first`)."""
+    """Mark ``db`` every test that uses an instance (through ``env``): the PostgreSQL pass runs only those."""
     for item in items:
         if "env" in getattr(item, "fixturenames", ()):
             item.add_marker(pytest.mark.db)
-    items.sort(key=_long_first)  # stable: the order within each group stays
 
 
 @pytest.fixture(scope="session")
