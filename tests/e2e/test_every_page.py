@@ -7,7 +7,6 @@ the ``app`` fixture fails a journey whose server log shows a warning or a stack 
 from __future__ import annotations
 
 import os
-
 from urllib.parse import parse_qs, quote, urlparse
 
 import pytest
