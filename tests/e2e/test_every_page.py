@@ -1,4 +1,4 @@
-"""Every page and tab at 1280 and 1920 px after loading the demo; choices kept in the URL over a reload.
+"""Every page and tab after loading the demo (1280 px; FLYWHEEL_E2E_ALL_WIDTHS=1 adds 1920); choices kept in the URL over a reload.
 
 Screenshots go to the journey artifacts (``FLYWHEEL_E2E_ARTIFACTS``) as ``every_page-<width>-<view>.png``;
 the ``app`` fixture fails a journey whose server log shows a warning or a stack trace.
