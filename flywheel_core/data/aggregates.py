@@ -40,6 +40,7 @@ from typing import TYPE_CHECKING, Any
 import pyarrow as pa
 
 from flywheel_core.data.signals import SignalRule
+from flywheel_core.exceptions import LimitExceededError
 
 if TYPE_CHECKING:
     import duckdb
@@ -63,9 +64,7 @@ __all__ = [
 ]
 
 FORMAT = 2  # bumped when the tables change: older ones are rebuilt on first read
-MEMORY_LIMIT = (
-    "256MB"  # spills beyond it: as fast as 1 GB at 25M events (15.5 s vs 28 s on a busy machine), 0.4 GB peak, not 1.1
-)
+MEMORY_LIMIT = "512MB"  # spills beyond it: at 25M events no slower than 1 GB, and a 0.6 GB peak, not 1.1 GB
 THREADS = 2
 DAY_US = 86_400_000_000
 RATING_SCALE_MAX = 11  # at most this many distinct whole values make a rating scale (analytics.rating_bias)
@@ -120,9 +119,19 @@ def connect() -> Iterator[duckdb.DuckDBPyConnection]:
     )
     try:
         yield con
+    except duckdb.OutOfMemoryException as error:  # what could not spill to disk
+        raise SummariesMemoryError(
+            f"Computing this dataset's summaries needed more than their memory limit ({MEMORY_LIMIT}) even when "
+            f"spilling to disk ({str(error).splitlines()[0][:200]}). Try again when the machine is less busy, or "
+            "run large datasets' summaries on a Dask cluster (FLYWHEEL_DASK_SCHEDULER)."
+        ) from error
     finally:
         con.close()
         shutil.rmtree(spill, ignore_errors=True)
+
+
+class SummariesMemoryError(LimitExceededError):
+    """DuckDB ran out of its memory limit in a step that cannot spill."""
 
 
 def _quote(text: str) -> str:

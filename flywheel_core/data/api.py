@@ -25,7 +25,7 @@ from flywheel_core.data.distributed import DaskAggregates
 from flywheel_core.data.ingest import IngestReport, PreparedImport, prepare_import, preview_file
 from flywheel_core.data.reading import Limits
 from flywheel_core.data.signals import SignalDictionary, SignalRule, SignalSpec
-from flywheel_core.exceptions import ConflictError, DataValidationError, InsufficientDataError
+from flywheel_core.exceptions import ConflictError, DataValidationError, InsufficientDataError, LimitExceededError
 from flywheel_core.storage.files import stage_parquet
 from flywheel_core.storage.models import Dataset, DatasetBatch, as_utc
 from flywheel_core.storage.store import Store
@@ -338,7 +338,7 @@ def _stage_aggregates(
         return None
     try:
         return summaries.stage(events, dictionary, store.data_dir / STAGING)
-    except (StorageError, duckdb.Error, OSError) as error:
+    except (StorageError, LimitExceededError, duckdb.Error, OSError) as error:
         report.warnings.append(_NO_SUMMARIES.format(error=error))
         return None
 
@@ -354,7 +354,7 @@ def _update_aggregates(store: Store, row: Dataset, dictionary: SignalDictionary,
 
     try:
         summaries.update(store.aggregate_batches(row), dictionary, cluster=DaskAggregates.from_settings(store.settings))
-    except (StorageError, ConfigurationError, duckdb.Error, OSError) as error:  # ConfigurationError: the cluster
+    except (StorageError, ConfigurationError, LimitExceededError, duckdb.Error, OSError) as error:  # the cluster
         if not any("summaries could not be written" in w for w in report.warnings):
             report.warnings.append(_NO_SUMMARIES.format(error=error))
 

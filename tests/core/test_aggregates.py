@@ -6,6 +6,7 @@ deleted with the dataset."""
 
 from __future__ import annotations
 
+import shutil
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -215,3 +216,19 @@ def test_behaviour_in_buckets_of_users_is_the_behaviour_of_all(
         results.append(fast)
     whole = results[0]
     assert whole is not None and whole.profile.heavy_users > 0 and whole.profile.bot_like_users > 0
+
+
+def test_summaries_over_their_memory_limit_say_so_instead_of_a_traceback(
+    store: Store, workspace_id: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from flywheel_core.data import aggregates
+    from flywheel_core.exceptions import LimitExceededError
+
+    name = _store_demo(store, workspace_id, "music")
+    for folder in store.aggregate_folders(store.get_dataset(workspace_id=workspace_id, name=name, actor="t")) or []:
+        shutil.rmtree(folder[1], ignore_errors=True)  # made again on the next read, under the limit below
+    monkeypatch.setattr(aggregates, "MEMORY_LIMIT", "1MB")
+    with pytest.raises(
+        LimitExceededError, match=r"needed more than their memory limit \(1MB\).*FLYWHEEL_DASK_SCHEDULER"
+    ):
+        data_api.profile(store, workspace_id=workspace_id, name=name, actor="t")
