@@ -64,7 +64,8 @@ __all__ = [
 ]
 
 FORMAT = 2  # bumped when the tables change: older ones are rebuilt on first read
-MEMORY_LIMIT = "512MB"  # spills beyond it: at 25M events no slower than 1 GB, and a 0.6 GB peak, not 1.1 GB
+MEMORY_LIMIT = "512MB"  # reads of the summaries; they spill beyond it (256 MB ran out at 50M events)
+BATCH_MEMORY_LIMIT = "256MB"  # a batch's tables at import: as fast as 1 GB at 25M events, a 0.4 GB peak, not 1.1
 THREADS = 2
 DAY_US = 86_400_000_000
 RATING_SCALE_MAX = 11  # at most this many distinct whole values make a rating scale (analytics.rating_bias)
@@ -104,15 +105,18 @@ def rules_key(rules: Sequence[SignalRule]) -> list[list[Any]]:
 
 
 @contextmanager
-def connect() -> Iterator[duckdb.DuckDBPyConnection]:
-    """An in-memory DuckDB with the memory limit, two threads and a temporary folder to spill to."""
+def connect(memory_limit: str | None = None) -> Iterator[duckdb.DuckDBPyConnection]:
+    """An in-memory DuckDB with a memory limit (default :data:`MEMORY_LIMIT`), two threads and a temporary
+    folder to spill to."""
     import duckdb
+
+    memory_limit = memory_limit or MEMORY_LIMIT
 
     spill = tempfile.mkdtemp(prefix="flywheel-duckdb-")
     con = duckdb.connect(
         config={
             "threads": THREADS,
-            "memory_limit": MEMORY_LIMIT,
+            "memory_limit": memory_limit,
             "preserve_insertion_order": False,
             "temp_directory": spill,
         }
@@ -121,7 +125,7 @@ def connect() -> Iterator[duckdb.DuckDBPyConnection]:
         yield con
     except duckdb.OutOfMemoryException as error:  # what could not spill to disk
         raise SummariesMemoryError(
-            f"Computing this dataset's summaries needed more than their memory limit ({MEMORY_LIMIT}) even when "
+            f"Computing this dataset's summaries needed more than their memory limit ({memory_limit}) even when "
             f"spilling to disk ({str(error).splitlines()[0][:200]}). Try again when the machine is less busy, or "
             "run large datasets' summaries on a Dask cluster (FLYWHEEL_DASK_SCHEDULER)."
         ) from error

@@ -75,7 +75,7 @@ def _compute_batch(batch: BatchFiles, dictionary: SignalDictionary, cluster: Das
     scratch.mkdir(parents=True, exist_ok=True)
     spill = scratch / f"{TEMP_PREFIX}{uuid.uuid4().hex}-user_days.pq"
     try:
-        with aggregates.connect() as con:
+        with aggregates.connect(aggregates.BATCH_MEMORY_LIMIT) as con:
             tables = aggregates.batch_tables(con, batch.events, dictionary.rules, user_days_to=spill)
     except BaseException:
         spill.unlink(missing_ok=True)

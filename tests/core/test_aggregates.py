@@ -228,6 +228,7 @@ def test_summaries_over_their_memory_limit_say_so_instead_of_a_traceback(
     for folder in store.aggregate_folders(store.get_dataset(workspace_id=workspace_id, name=name, actor="t")) or []:
         shutil.rmtree(folder[1], ignore_errors=True)  # made again on the next read, under the limit below
     monkeypatch.setattr(aggregates, "MEMORY_LIMIT", "1MB")
+    monkeypatch.setattr(aggregates, "BATCH_MEMORY_LIMIT", "1MB")
     with pytest.raises(
         LimitExceededError, match=r"needed more than their memory limit \(1MB\).*FLYWHEEL_DASK_SCHEDULER"
     ):
