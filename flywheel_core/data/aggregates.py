@@ -65,7 +65,7 @@ __all__ = [
 
 FORMAT = 2  # bumped when the tables change: older ones are rebuilt on first read
 MEMORY_LIMIT = "512MB"  # reads of the summaries; they spill beyond it (256 MB ran out at 50M events)
-BATCH_MEMORY_LIMIT = "256MB"  # a batch's tables at import: as fast as 1 GB at 25M events, a 0.4 GB peak, not 1.1
+BATCH_MEMORY_LIMIT = "512MB"  # a batch's tables at import (256 MB ran out at 25M events sorting the (day, user) table)
 THREADS = 2
 DAY_US = 86_400_000_000
 RATING_SCALE_MAX = 11  # at most this many distinct whole values make a rating scale (analytics.rating_bias)
