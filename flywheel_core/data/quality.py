@@ -24,7 +24,7 @@ import pyarrow.compute as pc
 
 from flywheel_core.data.checks import arrow_float, arrow_int
 from flywheel_core.data.columns import ANONYMOUS, KEY_SEPARATOR, ColumnMap
-from flywheel_core.data.facts import IDS, QualityFacts, Tally, TimeFacts
+from flywheel_core.data.facts import IDS, QualityFacts, Tally, TimeFacts, _int64s, _stamp
 from flywheel_core.data.signals import SignalDictionary, SignalRule
 
 __all__ = [
@@ -115,12 +115,6 @@ def _codes(column: pa.ChunkedArray) -> tuple[pa.Array, pa.Array]:
     return column.chunk(0).indices, column.chunk(0).dictionary
 
 
-def _int64s(values: np.ndarray) -> pa.Array:
-    """An Arrow int64 array over a NumPy one's bytes (``pa.array(ndarray)`` would import pandas)."""
-    values = np.ascontiguousarray(values, dtype=np.int64)
-    return pa.Array.from_buffers(pa.int64(), len(values), [None, pa.py_buffer(values)])
-
-
 def _take(column: pa.ChunkedArray, rows: pa.Array) -> pa.Array:
     """``column`` at ascending positions ``rows``, chunk by chunk: Arrow's take on a chunked column first
     joins every chunk (a copy of the whole column, e.g. every session id, for a handful of rows)."""
@@ -182,10 +176,6 @@ def _describe_rows(table: pa.Table, rows: pa.Array) -> tuple[str, ...]:
 def _shown(text: str) -> str:
     """A key of several columns as people write it: its parts joined by '+'."""
     return text.replace(KEY_SEPARATOR, "+")
-
-
-def _stamp(text: str) -> str:
-    return text.replace(".000000", "").replace(" ", "T")
 
 
 def _neighbours(equal: pa.Array | pa.ChunkedArray) -> pa.Array:
